@@ -1,6 +1,8 @@
 #include "core/text.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <string>
 #include <unordered_set>
 
@@ -73,8 +75,6 @@ bool is_valid_utf8(std::string_view s) {
     } else {
       return false;
     }
-    if (i + n >= s.size() + 0 && i + n > s.size() - 1 + 1) return false;
-    if (i + n >= s.size() + 1) return false;
     for (size_t k = 1; k <= n; ++k) {
       if (i + k >= s.size()) return false;
       const unsigned char cc = static_cast<unsigned char>(s[i + k]);

@@ -1,0 +1,47 @@
+// LoCoMo retrieval evaluation (protocol: ../shared/data/locomo/README.md).
+// Every turn becomes one memory ("Speaker: text", plus "[photo: caption]"),
+// stamped with its session's date; every question of categories 1-4 is a
+// query; recall@k is the share of a question's valid evidence turns found in
+// the top k, averaged over questions. Each conversation is evaluated in its
+// own user namespace of one fresh store.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/time.h"
+#include "embed/embedder.h"
+#include "search/searcher.h"
+
+namespace kioku {
+
+struct LocomoOptions {
+  std::vector<int> ks = {5, 10};
+  SearchMode mode = SearchMode::kLexical;
+  Embedder* embedder = nullptr;  // needed for vector / hybrid
+  std::filesystem::path work_dir;  // where the throw-away store lives
+};
+
+struct LocomoReport {
+  int questions = 0;
+  int conversations = 0;
+  int turns = 0;
+  int skipped_evidence = 0;
+  std::map<int, double> recall;                     // k -> recall@k
+  std::map<int, std::map<int, double>> by_category;  // category -> k -> recall@k
+  std::map<int, int> questions_by_category;
+  nlohmann::json to_json() const;
+};
+
+// Parses "1:56 pm on 8 May, 2023" (LoCoMo's session stamps).
+std::optional<TimePoint> parse_locomo_datetime(const std::string& text);
+
+// Throws kNotFound / kInvalidInput for a missing or malformed file.
+LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoOptions& options);
+
+}  // namespace kioku

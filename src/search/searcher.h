@@ -1,0 +1,87 @@
+// Hybrid search: full-text (BM25) and vector results fused by weighted
+// reciprocal rank fusion, then gently re-ranked by recency and importance.
+//
+// Design notes:
+//  1. Lexical search runs in the store (FTS5); vector search runs over an
+//     in-memory index per user, loaded from the store's vectors on first use.
+//  2. Fusion uses ranks, not raw scores, because BM25 and cosine live on
+//     different scales. The vector list weighs less than the lexical list by
+//     default so that a weak embedder cannot push good lexical hits out.
+//  3. The recency/importance boost multiplies the fused score by at most
+//     (1 + recency_weight + importance_weight): it reorders near-ties, it does
+//     not overrule relevance.
+//  4. Results the caller reads are marked accessed (last_accessed,
+//     access_count) unless SearchOptions::record_access is false.
+// Thread safety: one Searcher per thread (it holds a store that is not shared).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/time.h"
+#include "embed/embedder.h"
+#include "search/vector_index.h"
+#include "store/store.h"
+
+namespace kioku {
+
+enum class SearchMode { kLexical, kVector, kHybrid };
+SearchMode parse_search_mode(std::string_view s);
+std::string_view to_string(SearchMode m);
+
+struct SearchOptions {
+  MemoryFilter filter;
+  int limit = 10;
+  SearchMode mode = SearchMode::kHybrid;
+  bool record_access = true;
+  double lexical_weight = 1.0;
+  double vector_weight = 0.5;
+  int rrf_k = 60;
+  double recency_weight = 0.1;
+  double importance_weight = 0.1;
+  double recency_half_life_days = 30;
+  // How many candidates each list contributes before fusion.
+  int candidates = 50;
+};
+
+struct SearchResult {
+  Memory memory;
+  double score = 0;
+  int lexical_rank = 0;  // 1-based, 0 = not in the lexical list
+  int vector_rank = 0;   // 1-based, 0 = not in the vector list
+};
+
+class Searcher {
+ public:
+  // embedder may be null: search is then lexical only.
+  Searcher(MemoryStore& store, Embedder* embedder, const TimeSource& clock = system_time());
+
+  std::vector<SearchResult> search(std::string_view query, const SearchOptions& options);
+
+  // Embeds up to max memories that have no vector for the current model yet
+  // and adds them to the store and the loaded indexes. Returns how many.
+  int index_pending(int max);
+
+  // Drops a memory from the loaded indexes (after a delete).
+  void forget(const std::string& memory_id);
+
+  Embedder* embedder() const { return embedder_; }
+
+ private:
+  VectorIndex& index_for(const std::string& user_id);
+  std::vector<std::string> vector_candidates(std::string_view query, const MemoryFilter& filter, int k);
+
+  MemoryStore& store_;
+  Embedder* embedder_;
+  const TimeSource& clock_;
+  std::map<std::string, std::unique_ptr<VectorIndex>> indexes_;  // by user_id
+};
+
+// True when m passes the filter (used on vector candidates; the store applies
+// the same rules in SQL for lexical candidates).
+bool matches_filter(const MemoryFilter& filter, const Memory& m);
+
+}  // namespace kioku

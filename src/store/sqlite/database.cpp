@@ -1,0 +1,200 @@
+#include "store/sqlite/database.h"
+
+#include "core/error.h"
+
+namespace kioku::sqlite {
+
+Statement& Statement::bind(int index, std::string_view value) {
+  int rc = sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) db_->fail("bind", rc);
+  return *this;
+}
+Statement& Statement::bind(int index, int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) db_->fail("bind", rc);
+  return *this;
+}
+Statement& Statement::bind(int index, double value) {
+  int rc = sqlite3_bind_double(stmt_, index, value);
+  if (rc != SQLITE_OK) db_->fail("bind", rc);
+  return *this;
+}
+Statement& Statement::bind_blob(int index, const void* data, size_t bytes) {
+  int rc = sqlite3_bind_blob(stmt_, index, data, static_cast<int>(bytes), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) db_->fail("bind", rc);
+  return *this;
+}
+Statement& Statement::bind_null(int index) {
+  int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) db_->fail("bind", rc);
+  return *this;
+}
+Statement& Statement::bind_optional(int index, const std::optional<int64_t>& value) {
+  return value ? bind(index, *value) : bind_null(index);
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3_reset(stmt_);
+  db_->fail("step", rc);
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+std::string Statement::text(int column) const {
+  const unsigned char* p = sqlite3_column_text(stmt_, column);
+  if (!p) return {};
+  return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
+bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+const void* Statement::blob(int column) const { return sqlite3_column_blob(stmt_, column); }
+int Statement::blob_bytes(int column) const { return sqlite3_column_bytes(stmt_, column); }
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Database::Database(const std::filesystem::path& path) : path_(path) {
+  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw io_error("cannot open database " + path.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  sqlite3_extended_result_codes(db_, 1);
+  exec("PRAGMA journal_mode = WAL");
+  exec("PRAGMA synchronous = NORMAL");
+  exec("PRAGMA cache_size = -64000");
+  exec("PRAGMA temp_store = MEMORY");
+  exec("PRAGMA mmap_size = 268435456");
+  exec("PRAGMA foreign_keys = ON");
+}
+
+Database::~Database() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  if (db_) sqlite3_close_v2(db_);
+}
+
+void Database::fail(std::string_view what, int rc) {
+  std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  throw io_error("database " + path_.filename().string() + ": " + std::string(what) + " failed: " + msg);
+}
+
+void Database::exec(std::string_view sql) {
+  char* err = nullptr;
+  std::string s(sql);
+  int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw io_error("database " + path_.filename().string() + ": " + msg);
+  }
+}
+
+Statement Database::prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    sqlite3_reset(it->second);
+    sqlite3_clear_bindings(it->second);
+    return Statement(*this, it->second);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                              nullptr);
+  if (rc != SQLITE_OK) fail("prepare", rc);
+  cache_.emplace(sql, stmt);
+  return Statement(*this, stmt);
+}
+
+int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
+int Database::user_version() {
+  auto st = prepare("PRAGMA user_version");
+  st.step();
+  int v = static_cast<int>(st.integer(0));
+  st.reset();
+  return v;
+}
+
+void Database::set_user_version(int v) { exec("PRAGMA user_version = " + std::to_string(v)); }
+
+void Database::migrate(const std::vector<std::string>& migrations) {
+  int version = user_version();
+  if (version > static_cast<int>(migrations.size())) {
+    throw io_error("database " + path_.string() + " has schema version " + std::to_string(version) +
+                   ", newer than this kioku understands (" + std::to_string(migrations.size()) +
+                   "): upgrade kioku");
+  }
+  for (int i = version; i < static_cast<int>(migrations.size()); ++i) {
+    transaction([&] {
+      exec(migrations[static_cast<size_t>(i)]);
+      set_user_version(i + 1);
+    });
+  }
+}
+
+void Database::transaction(const std::function<void()>& fn) {
+  if (transaction_depth_ > 0) {
+    ++transaction_depth_;
+    try {
+      fn();
+    } catch (...) {
+      --transaction_depth_;
+      throw;
+    }
+    --transaction_depth_;
+    return;
+  }
+  exec("BEGIN IMMEDIATE");
+  transaction_depth_ = 1;
+  try {
+    fn();
+    exec("COMMIT");
+    transaction_depth_ = 0;
+  } catch (...) {
+    transaction_depth_ = 0;
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void Database::backup_to(const std::filesystem::path& destination) {
+  sqlite3* dest = nullptr;
+  int rc = sqlite3_open(destination.c_str(), &dest);
+  if (rc != SQLITE_OK) {
+    sqlite3_close(dest);
+    throw io_error("cannot create backup file " + destination.string());
+  }
+  sqlite3_backup* backup = sqlite3_backup_init(dest, "main", db_, "main");
+  if (!backup) {
+    std::string msg = sqlite3_errmsg(dest);
+    sqlite3_close(dest);
+    throw io_error("backup of " + path_.string() + " failed: " + msg);
+  }
+  // Copy in steps so writers are not blocked for the whole copy; the backup
+  // restarts itself if another connection writes meanwhile, so the result is
+  // a consistent snapshot.
+  do {
+    rc = sqlite3_backup_step(backup, 256);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(10);
+  } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    std::string msg = sqlite3_errmsg(dest);
+    sqlite3_close(dest);
+    throw io_error("backup of " + path_.string() + " failed: " + msg);
+  }
+  sqlite3_close(dest);
+}
+
+}  // namespace kioku::sqlite

@@ -1,0 +1,637 @@
+// SqliteMemoryStore: memory.db.
+//
+// Schema notes: times are INTEGER milliseconds since the epoch (UTC) so they
+// sort and compare as numbers; list-valued fields are JSON arrays in TEXT
+// columns (filtered with json_each); full text lives in an external-content
+// FTS5 table kept in sync by triggers, tokenized with porter stemming over
+// unicode61 with diacritics removed.
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/id.h"
+#include "store/sqlite/database.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace kioku {
+namespace {
+
+const std::vector<std::string> kMemoryMigrations = {
+    // v1: the universal memory record, relations, vectors, journals.
+    R"sql(
+CREATE TABLE memories (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL,
+  summary TEXT NOT NULL DEFAULT '',
+  raw_content TEXT NOT NULL DEFAULT '',
+  media_path TEXT NOT NULL DEFAULT '',
+  content_hash TEXT NOT NULL,
+  tier TEXT NOT NULL,
+  truth_category TEXT NOT NULL,
+  memory_type TEXT NOT NULL,
+  confidence REAL NOT NULL,
+  source_reliability REAL NOT NULL,
+  corroboration_count INTEGER NOT NULL DEFAULT 0,
+  contradiction_count INTEGER NOT NULL DEFAULT 0,
+  source TEXT NOT NULL,
+  importance REAL NOT NULL,
+  approved INTEGER NOT NULL DEFAULT 1,
+  tags TEXT NOT NULL DEFAULT '[]',
+  domains TEXT NOT NULL DEFAULT '[]',
+  entities TEXT NOT NULL DEFAULT '[]',
+  provenance TEXT NOT NULL DEFAULT '{}',
+  metadata TEXT NOT NULL DEFAULT '{}',
+  event_time INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_accessed INTEGER,
+  access_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX idx_memories_user_hash ON memories(user_id, content_hash);
+CREATE INDEX idx_memories_user_time ON memories(user_id, event_time DESC);
+CREATE INDEX idx_memories_user_type_time ON memories(user_id, type, event_time DESC);
+
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+  content, summary, tags, entities,
+  content='memories', content_rowid='rowid',
+  tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+  INSERT INTO memories_fts(rowid, content, summary, tags, entities)
+  VALUES (new.rowid, new.content, new.summary, new.tags, new.entities);
+END;
+CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+  INSERT INTO memories_fts(memories_fts, rowid, content, summary, tags, entities)
+  VALUES ('delete', old.rowid, old.content, old.summary, old.tags, old.entities);
+END;
+CREATE TRIGGER memories_fts_update AFTER UPDATE OF content, summary, tags, entities ON memories BEGIN
+  INSERT INTO memories_fts(memories_fts, rowid, content, summary, tags, entities)
+  VALUES ('delete', old.rowid, old.content, old.summary, old.tags, old.entities);
+  INSERT INTO memories_fts(rowid, content, summary, tags, entities)
+  VALUES (new.rowid, new.content, new.summary, new.tags, new.entities);
+END;
+
+CREATE TABLE memory_relations (
+  source_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+  target_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (source_id, target_id, kind)
+);
+CREATE INDEX idx_relations_target ON memory_relations(target_id);
+
+CREATE TABLE memory_embeddings (
+  memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+  model TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  vector BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (model, memory_id)
+);
+CREATE INDEX idx_embeddings_memory ON memory_embeddings(memory_id);
+
+CREATE TABLE journals (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  body TEXT NOT NULL,
+  source_entry_ids TEXT NOT NULL DEFAULT '[]',
+  tags TEXT NOT NULL DEFAULT '[]',
+  markdown_path TEXT NOT NULL DEFAULT '',
+  memory_id TEXT NOT NULL,
+  needs_recompile INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX idx_journals_user_created ON journals(user_id, created_at DESC);
+)sql",
+};
+
+constexpr const char* kMemoryColumns =
+    "m.id, m.user_id, m.type, m.content, m.summary, m.raw_content, m.media_path, m.content_hash, m.tier, "
+    "m.truth_category, m.memory_type, m.confidence, m.source_reliability, m.corroboration_count, "
+    "m.contradiction_count, m.source, m.importance, m.approved, m.tags, m.domains, m.entities, m.provenance, "
+    "m.metadata, m.event_time, m.created_at, m.updated_at, m.last_accessed, m.access_count";
+
+std::vector<std::string> json_strings(const std::string& text) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& e : j)
+    if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
+std::string json_text(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+// Appends "AND ..." clauses for a filter; binds are collected in order.
+struct Where {
+  std::string sql;
+  std::vector<std::string> text_binds;  // bound in order after the fixed ones
+  std::vector<int64_t> int_binds;
+  std::vector<char> order;  // 't' or 'i', order of binds
+  void text(const std::string& clause, const std::string& v) {
+    sql += clause;
+    text_binds.push_back(v);
+    order.push_back('t');
+  }
+  void integer(const std::string& clause, int64_t v) {
+    sql += clause;
+    int_binds.push_back(v);
+    order.push_back('i');
+  }
+  void bind_all(sqlite::Statement& st, int first_index) const {
+    size_t ti = 0, ii = 0;
+    int idx = first_index;
+    for (char c : order) {
+      if (c == 't')
+        st.bind(idx++, text_binds[ti++]);
+      else
+        st.bind(idx++, int_binds[ii++]);
+    }
+  }
+  int count() const { return static_cast<int>(order.size()); }
+};
+
+Where build_where(const MemoryFilter& f) {
+  Where w;
+  w.text(" AND m.user_id = ?", f.user_id);
+  if (!f.types.empty()) {
+    w.sql += " AND m.type IN (";
+    for (size_t i = 0; i < f.types.size(); ++i) {
+      if (i) w.sql += ",";
+      w.text("?", f.types[i]);
+    }
+    w.sql += ")";
+  }
+  if (!f.tags.empty()) {
+    w.sql += " AND EXISTS (SELECT 1 FROM json_each(m.tags) WHERE json_each.value IN (";
+    for (size_t i = 0; i < f.tags.size(); ++i) {
+      if (i) w.sql += ",";
+      w.text("?", f.tags[i]);
+    }
+    w.sql += "))";
+  }
+  if (f.tier) w.text(" AND m.tier = ?", std::string(to_string(*f.tier)));
+  if (f.since) w.integer(" AND m.event_time >= ?", to_millis(*f.since));
+  if (f.until) w.integer(" AND m.event_time < ?", to_millis(*f.until));
+  if (f.approved) w.integer(" AND m.approved = ?", *f.approved ? 1 : 0);
+  return w;
+}
+
+// FTS5 string literal: wrap in double quotes, double any inner quote. Inside a
+// string FTS5 treats everything (AND, NEAR, parentheses, *) as text.
+std::string fts_quote(const std::string& term) {
+  std::string out = "\"";
+  for (char c : term) {
+    if (c == '"') out += "\"\"";
+    else out.push_back(c);
+  }
+  out += "\"";
+  return out;
+}
+
+class SqliteMemoryStore final : public MemoryStore {
+ public:
+  SqliteMemoryStore(const std::filesystem::path& path, const TimeSource& clock) : db_(path), clock_(clock) {
+    db_.migrate(kMemoryMigrations);
+  }
+
+  AddOutcome add(Memory m) override {
+    AddOutcome out;
+    db_.transaction([&] { out = add_one(m); });
+    return out;
+  }
+
+  std::vector<AddOutcome> add_batch(std::vector<Memory> memories) override {
+    std::vector<AddOutcome> out;
+    out.reserve(memories.size());
+    db_.transaction([&] {
+      for (auto& m : memories) out.push_back(add_one(m));
+    });
+    return out;
+  }
+
+  std::optional<Memory> get(const std::string& user_id, const std::string& id) override {
+    auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns + " FROM memories m WHERE m.id = ? AND m.user_id = ?");
+    st.bind(1, id).bind(2, user_id);
+    std::optional<Memory> out;
+    if (st.step()) out = read_memory(st);
+    st.reset();
+    if (out) load_relations(*out);
+    return out;
+  }
+
+  std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) override {
+    std::vector<Memory> out;
+    out.reserve(ids.size());
+    for (const auto& id : ids)
+      if (auto m = get(user_id, id)) out.push_back(std::move(*m));
+    return out;
+  }
+
+  void update(Memory m) override {
+    db_.transaction([&] {
+      auto existing = get(m.user_id, m.id);
+      if (!existing) throw not_found("no memory with id " + m.id);
+      m.content_hash = compute_content_hash(m);
+      if (m.content_hash != existing->content_hash) {
+        auto dup = db_.prepare("SELECT id FROM memories WHERE user_id = ? AND content_hash = ? AND id != ?");
+        dup.bind(1, m.user_id).bind(2, m.content_hash).bind(3, m.id);
+        if (dup.step()) {
+          std::string other = dup.text(0);
+          dup.reset();
+          throw conflict("the new content duplicates memory " + other);
+        }
+        dup.reset();
+      }
+      m.created_at = existing->created_at;
+      m.updated_at = clock_.now();
+      if (to_millis(m.event_time) == 0) m.event_time = existing->event_time;
+      auto st = db_.prepare(
+          "UPDATE memories SET type=?, content=?, summary=?, raw_content=?, media_path=?, content_hash=?, tier=?, "
+          "truth_category=?, memory_type=?, confidence=?, source_reliability=?, corroboration_count=?, "
+          "contradiction_count=?, source=?, importance=?, approved=?, tags=?, domains=?, entities=?, provenance=?, "
+          "metadata=?, event_time=?, updated_at=?, last_accessed=?, access_count=? WHERE id=? AND user_id=?");
+      int i = bind_fields(st, m, 1);
+      st.bind(i++, to_millis(m.event_time));
+      st.bind(i++, to_millis(m.updated_at));
+      st.bind_optional(i++, m.last_accessed ? std::optional<int64_t>(to_millis(*m.last_accessed)) : std::nullopt);
+      st.bind(i++, m.access_count);
+      st.bind(i++, m.id);
+      st.bind(i++, m.user_id);
+      st.run();
+      db_.prepare("DELETE FROM memory_relations WHERE source_id = ?").bind(1, m.id).run();
+      for (const auto& r : m.relations) insert_relation(m.user_id, m.id, r);
+    });
+  }
+
+  bool remove(const std::string& user_id, const std::string& id) override {
+    bool removed = false;
+    db_.transaction([&] {
+      auto st = db_.prepare("DELETE FROM memories WHERE id = ? AND user_id = ?");
+      st.bind(1, id).bind(2, user_id).run();
+      removed = db_.changes() > 0;
+    });
+    return removed;
+  }
+
+  std::vector<Memory> list(const MemoryFilter& filter, ListOrder order, int limit, int offset) override {
+    Where w = build_where(filter);
+    std::string order_sql;
+    switch (order) {
+      case ListOrder::kNewestFirst: order_sql = "m.event_time DESC, m.id DESC"; break;
+      case ListOrder::kOldestFirst: order_sql = "m.event_time ASC, m.id ASC"; break;
+      case ListOrder::kMostImportant: order_sql = "m.importance DESC, m.event_time DESC"; break;
+      case ListOrder::kRecentlyUpdated: order_sql = "m.updated_at DESC, m.id DESC"; break;
+    }
+    auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns + " FROM memories m WHERE 1=1" + w.sql +
+                          " ORDER BY " + order_sql + " LIMIT ? OFFSET ?");
+    w.bind_all(st, 1);
+    st.bind(w.count() + 1, static_cast<int64_t>(limit)).bind(w.count() + 2, static_cast<int64_t>(offset));
+    std::vector<Memory> out;
+    while (st.step()) out.push_back(read_memory(st));
+    st.reset();
+    for (auto& m : out) load_relations(m);
+    return out;
+  }
+
+  int64_t count(const MemoryFilter& filter) override {
+    Where w = build_where(filter);
+    auto st = db_.prepare("SELECT count(*) FROM memories m WHERE 1=1" + w.sql);
+    w.bind_all(st, 1);
+    st.step();
+    int64_t n = st.integer(0);
+    st.reset();
+    return n;
+  }
+
+  std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,
+                                      int limit) override {
+    std::string match;
+    for (const auto& t : terms) {
+      if (t.empty()) continue;
+      if (!match.empty()) match += " OR ";
+      match += fts_quote(t);
+    }
+    std::vector<LexicalHit> out;
+    if (match.empty() || limit <= 0) return out;
+    Where w = build_where(filter);
+    // Column weights: content counts most, then summary, tags, entities.
+    auto st = db_.prepare(
+        "SELECT m.id, bm25(memories_fts, 1.0, 0.8, 0.6, 0.6) AS score FROM memories_fts "
+        "JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH ?" +
+        w.sql + " ORDER BY score LIMIT ?");
+    st.bind(1, match);
+    w.bind_all(st, 2);
+    st.bind(w.count() + 2, static_cast<int64_t>(limit));
+    while (st.step()) out.push_back({st.text(0), -st.real(1)});
+    st.reset();
+    return out;
+  }
+
+  void record_access(const std::string& user_id, const std::vector<std::string>& ids, TimePoint at) override {
+    if (ids.empty()) return;
+    db_.transaction([&] {
+      auto st = db_.prepare(
+          "UPDATE memories SET last_accessed = ?, access_count = access_count + 1 WHERE id = ? AND user_id = ?");
+      for (const auto& id : ids) {
+        st.bind(1, to_millis(at)).bind(2, id).bind(3, user_id);
+        st.run();
+        st.reset();
+      }
+    });
+  }
+
+  void add_relation(const std::string& user_id, const std::string& from_id, const Relation& relation) override {
+    db_.transaction([&] { insert_relation(user_id, from_id, relation); });
+  }
+
+  void put_embeddings(const std::string& model, const std::vector<StoredVector>& vectors) override {
+    db_.transaction([&] {
+      auto st = db_.prepare(
+          "INSERT INTO memory_embeddings(memory_id, model, dimension, vector, created_at) "
+          "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
+          "ON CONFLICT(model, memory_id) DO UPDATE SET dimension = excluded.dimension, vector = excluded.vector, "
+          "created_at = excluded.created_at");
+      const int64_t now = to_millis(clock_.now());
+      for (const auto& v : vectors) {
+        st.bind(1, v.memory_id).bind(2, model).bind(3, static_cast<int64_t>(v.vector.size()));
+        st.bind_blob(4, v.vector.data(), v.vector.size() * sizeof(float));
+        st.bind(5, now).bind(6, v.memory_id);
+        st.run();
+        st.reset();
+      }
+    });
+  }
+
+  std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) override {
+    auto st = db_.prepare(
+        "SELECT e.memory_id, e.vector FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
+        "WHERE e.model = ? AND m.user_id = ?");
+    st.bind(1, model).bind(2, user_id);
+    std::vector<StoredVector> out;
+    while (st.step()) {
+      StoredVector v;
+      v.memory_id = st.text(0);
+      const int bytes = st.blob_bytes(1);
+      v.vector.resize(static_cast<size_t>(bytes) / sizeof(float));
+      if (bytes > 0) std::memcpy(v.vector.data(), st.blob(1), v.vector.size() * sizeof(float));
+      out.push_back(std::move(v));
+    }
+    st.reset();
+    return out;
+  }
+
+  std::vector<Memory> missing_embeddings(const std::string& model, int limit) override {
+    auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns +
+                          " FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
+                          "WHERE e.model = ? AND e.memory_id = m.id) ORDER BY m.created_at LIMIT ?");
+    st.bind(1, model).bind(2, static_cast<int64_t>(limit));
+    std::vector<Memory> out;
+    while (st.step()) out.push_back(read_memory(st));
+    st.reset();
+    return out;
+  }
+
+  bool add_journal(const Journal& journal, Memory as_memory) override {
+    bool inserted = false;
+    db_.transaction([&] {
+      auto exists = db_.prepare("SELECT 1 FROM journals WHERE id = ?");
+      exists.bind(1, journal.id);
+      const bool already = exists.step();
+      exists.reset();
+      if (already) return;
+      as_memory.id = journal.memory_id.empty() ? new_uuid_v7(clock_.now()) : journal.memory_id;
+      as_memory.user_id = journal.user_id;
+      AddOutcome added = add_one(as_memory);
+      auto st = db_.prepare(
+          "INSERT INTO journals(id, user_id, title, body, source_entry_ids, tags, markdown_path, memory_id, "
+          "needs_recompile, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+      st.bind(1, journal.id).bind(2, journal.user_id).bind(3, journal.title).bind(4, journal.body);
+      st.bind(5, json_text(journal.source_entry_ids)).bind(6, json_text(journal.tags));
+      st.bind(7, journal.markdown_path).bind(8, added.id).bind(9, journal.needs_recompile ? 1 : 0);
+      st.bind(10, to_millis(to_millis(journal.created_at) ? journal.created_at : clock_.now()));
+      st.run();
+      inserted = true;
+    });
+    return inserted;
+  }
+
+  std::optional<Journal> get_journal(const std::string& user_id, const std::string& id) override {
+    auto st = db_.prepare(
+        "SELECT id, user_id, title, body, source_entry_ids, tags, markdown_path, memory_id, needs_recompile, "
+        "created_at FROM journals WHERE id = ? AND user_id = ?");
+    st.bind(1, id).bind(2, user_id);
+    std::optional<Journal> out;
+    if (st.step()) out = read_journal(st);
+    st.reset();
+    return out;
+  }
+
+  std::vector<Journal> list_journals(const std::string& user_id, int limit) override {
+    auto st = db_.prepare(
+        "SELECT id, user_id, title, body, source_entry_ids, tags, markdown_path, memory_id, needs_recompile, "
+        "created_at FROM journals WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?");
+    st.bind(1, user_id).bind(2, static_cast<int64_t>(limit));
+    std::vector<Journal> out;
+    while (st.step()) out.push_back(read_journal(st));
+    st.reset();
+    return out;
+  }
+
+  void update_journal(const Journal& journal) override {
+    db_.transaction([&] {
+      auto st = db_.prepare(
+          "UPDATE journals SET title=?, body=?, tags=?, markdown_path=?, needs_recompile=? WHERE id=? AND user_id=?");
+      st.bind(1, journal.title).bind(2, journal.body).bind(3, json_text(journal.tags));
+      st.bind(4, journal.markdown_path).bind(5, journal.needs_recompile ? 1 : 0).bind(6, journal.id);
+      st.bind(7, journal.user_id).run();
+      if (db_.changes() == 0) throw not_found("no journal with id " + journal.id);
+      auto mem = db_.prepare("UPDATE memories SET content=?, tags=?, updated_at=? WHERE id=? AND user_id=?");
+      mem.bind(1, journal.title + "\n\n" + journal.body).bind(2, json_text(journal.tags));
+      mem.bind(3, to_millis(clock_.now())).bind(4, journal.memory_id).bind(5, journal.user_id).run();
+    });
+  }
+
+  StoreStats stats(const std::string& user_id) override {
+    StoreStats s;
+    auto by_type = db_.prepare("SELECT type, count(*) FROM memories WHERE user_id = ? GROUP BY type");
+    by_type.bind(1, user_id);
+    while (by_type.step()) {
+      s.by_type[by_type.text(0)] = by_type.integer(1);
+      s.memories += by_type.integer(1);
+    }
+    by_type.reset();
+    auto by_tier = db_.prepare("SELECT tier, count(*) FROM memories WHERE user_id = ? GROUP BY tier");
+    by_tier.bind(1, user_id);
+    while (by_tier.step()) s.by_tier[by_tier.text(0)] = by_tier.integer(1);
+    by_tier.reset();
+    auto journals = db_.prepare("SELECT count(*) FROM journals WHERE user_id = ?");
+    journals.bind(1, user_id);
+    journals.step();
+    s.journals = journals.integer(0);
+    journals.reset();
+    auto emb = db_.prepare(
+        "SELECT count(*) FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id WHERE m.user_id = ?");
+    emb.bind(1, user_id);
+    emb.step();
+    s.embeddings = emb.integer(0);
+    emb.reset();
+    auto size = db_.prepare("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+    size.step();
+    s.database_bytes = size.integer(0);
+    size.reset();
+    return s;
+  }
+
+  void backup_to(const std::filesystem::path& destination) override { db_.backup_to(destination); }
+
+ private:
+  AddOutcome add_one(Memory& m) {
+    if (m.content.empty() && m.media_path.empty()) throw invalid_input("a memory needs content");
+    if (m.user_id.empty()) throw invalid_input("a memory needs a user_id");
+    const TimePoint now = clock_.now();
+    if (m.content_hash.empty()) m.content_hash = compute_content_hash(m);
+    auto dup = db_.prepare("SELECT id FROM memories WHERE user_id = ? AND content_hash = ?");
+    dup.bind(1, m.user_id).bind(2, m.content_hash);
+    if (dup.step()) {
+      std::string id = dup.text(0);
+      dup.reset();
+      // Seeing the same thing again corroborates it.
+      auto bump = db_.prepare(
+          "UPDATE memories SET corroboration_count = corroboration_count + 1, "
+          "confidence = min(1.0, confidence + 0.05), updated_at = ? WHERE id = ?");
+      bump.bind(1, to_millis(now)).bind(2, id).run();
+      return {id, false};
+    }
+    dup.reset();
+    if (m.id.empty()) m.id = new_uuid_v7(now);
+    if (to_millis(m.created_at) == 0) m.created_at = now;
+    m.updated_at = now;
+    if (to_millis(m.event_time) == 0) m.event_time = m.created_at;
+    auto st = db_.prepare(
+        "INSERT INTO memories(type, content, summary, raw_content, media_path, content_hash, tier, truth_category, "
+        "memory_type, confidence, source_reliability, corroboration_count, contradiction_count, source, importance, "
+        "approved, tags, domains, entities, provenance, metadata, id, user_id, event_time, created_at, updated_at, "
+        "last_accessed, access_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    int i = bind_fields(st, m, 1);
+    st.bind(i++, m.id);
+    st.bind(i++, m.user_id);
+    st.bind(i++, to_millis(m.event_time));
+    st.bind(i++, to_millis(m.created_at));
+    st.bind(i++, to_millis(m.updated_at));
+    st.bind_optional(i++, m.last_accessed ? std::optional<int64_t>(to_millis(*m.last_accessed)) : std::nullopt);
+    st.bind(i++, m.access_count);
+    st.run();
+    for (const auto& r : m.relations) insert_relation(m.user_id, m.id, r);
+    return {m.id, true};
+  }
+
+  // Binds the 21 descriptive columns shared by INSERT and UPDATE, in order.
+  static int bind_fields(sqlite::Statement& st, const Memory& m, int i) {
+    st.bind(i++, m.type);
+    st.bind(i++, m.content);
+    st.bind(i++, m.summary);
+    st.bind(i++, m.raw_content);
+    st.bind(i++, m.media_path);
+    st.bind(i++, m.content_hash);
+    st.bind(i++, to_string(m.tier));
+    st.bind(i++, to_string(m.truth_category));
+    st.bind(i++, to_string(m.memory_kind));
+    st.bind(i++, m.confidence.overall);
+    st.bind(i++, m.confidence.source_reliability);
+    st.bind(i++, m.confidence.corroboration_count);
+    st.bind(i++, m.confidence.contradiction_count);
+    st.bind(i++, to_string(m.source));
+    st.bind(i++, m.importance);
+    st.bind(i++, m.approved ? 1 : 0);
+    st.bind(i++, json_text(m.tags));
+    st.bind(i++, json_text(m.domains));
+    st.bind(i++, json_text(m.entities));
+    st.bind(i++, to_json(m.provenance).dump());
+    st.bind(i++, m.metadata.is_null() ? "{}" : m.metadata.dump());
+    return i;
+  }
+
+  void insert_relation(const std::string& user_id, const std::string& from_id, const Relation& r) {
+    auto check = db_.prepare("SELECT count(*) FROM memories WHERE user_id = ? AND id IN (?, ?)");
+    check.bind(1, user_id).bind(2, from_id).bind(3, r.target_id);
+    check.step();
+    const int64_t found = check.integer(0);
+    check.reset();
+    if (found < 2 && from_id != r.target_id) throw not_found("relation between unknown memories");
+    auto st = db_.prepare(
+        "INSERT OR IGNORE INTO memory_relations(source_id, target_id, kind, created_at) VALUES (?,?,?,?)");
+    st.bind(1, from_id).bind(2, r.target_id).bind(3, to_string(r.kind)).bind(4, to_millis(clock_.now())).run();
+  }
+
+  void load_relations(Memory& m) {
+    auto st = db_.prepare("SELECT target_id, kind FROM memory_relations WHERE source_id = ? ORDER BY created_at");
+    st.bind(1, m.id);
+    m.relations.clear();
+    while (st.step()) m.relations.push_back({st.text(0), parse_relation_kind(st.text(1))});
+    st.reset();
+  }
+
+  static Memory read_memory(const sqlite::Statement& st) {
+    Memory m;
+    m.id = st.text(0);
+    m.user_id = st.text(1);
+    m.type = st.text(2);
+    m.content = st.text(3);
+    m.summary = st.text(4);
+    m.raw_content = st.text(5);
+    m.media_path = st.text(6);
+    m.content_hash = st.text(7);
+    m.tier = parse_tier(st.text(8));
+    m.truth_category = parse_truth_category(st.text(9));
+    m.memory_kind = parse_memory_kind(st.text(10));
+    m.confidence.overall = st.real(11);
+    m.confidence.source_reliability = st.real(12);
+    m.confidence.corroboration_count = static_cast<int>(st.integer(13));
+    m.confidence.contradiction_count = static_cast<int>(st.integer(14));
+    m.source = parse_source(st.text(15));
+    m.importance = st.real(16);
+    m.approved = st.integer(17) != 0;
+    m.tags = json_strings(st.text(18));
+    m.domains = json_strings(st.text(19));
+    m.entities = json_strings(st.text(20));
+    m.provenance = provenance_from_json(nlohmann::json::parse(st.text(21), nullptr, false));
+    auto meta = nlohmann::json::parse(st.text(22), nullptr, false);
+    m.metadata = meta.is_object() ? meta : nlohmann::json::object();
+    m.event_time = from_millis(st.integer(23));
+    m.created_at = from_millis(st.integer(24));
+    m.updated_at = from_millis(st.integer(25));
+    if (!st.is_null(26)) m.last_accessed = from_millis(st.integer(26));
+    m.access_count = static_cast<int>(st.integer(27));
+    return m;
+  }
+
+  static Journal read_journal(const sqlite::Statement& st) {
+    Journal j;
+    j.id = st.text(0);
+    j.user_id = st.text(1);
+    j.title = st.text(2);
+    j.body = st.text(3);
+    j.source_entry_ids = json_strings(st.text(4));
+    j.tags = json_strings(st.text(5));
+    j.markdown_path = st.text(6);
+    j.memory_id = st.text(7);
+    j.needs_recompile = st.integer(8) != 0;
+    j.created_at = from_millis(st.integer(9));
+    return j;
+  }
+
+  sqlite::Database db_;
+  const TimeSource& clock_;
+};
+
+}  // namespace
+
+std::unique_ptr<MemoryStore> open_sqlite_memory_store(const std::filesystem::path& path, const TimeSource& clock) {
+  return std::make_unique<SqliteMemoryStore>(path, clock);
+}
+
+}  // namespace kioku

@@ -1,0 +1,150 @@
+// The storage interfaces the rest of Kioku talks to. No SQL outside
+// src/store/<backend>/: callers see only these types.
+//
+// Contracts shared by every backend (tests/store/ runs one suite against each):
+//  - every write is one transaction: it happens whole or not at all;
+//  - a user only ever sees their own memories (every call takes user_id);
+//  - add() deduplicates on (user_id, content_hash): adding the same content
+//    again returns the existing id with created=false and counts one more
+//    corroboration;
+//  - failures throw kioku::Error (kIo for database errors, kNotFound, ...).
+// Thread safety: a store object may be used from one thread at a time; open
+// one per thread (SQLite WAL allows concurrent readers and one writer).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/memory.h"
+
+namespace kioku {
+
+struct MemoryFilter {
+  std::string user_id = "local";
+  std::vector<std::string> types;  // any of; empty = all
+  std::vector<std::string> tags;   // any of; empty = all
+  std::optional<Tier> tier;
+  std::optional<TimePoint> since;  // event_time >= since
+  std::optional<TimePoint> until;  // event_time < until
+  // Pending AI suggestions are hidden unless asked for.
+  std::optional<bool> approved = true;
+};
+
+enum class ListOrder { kNewestFirst, kOldestFirst, kMostImportant, kRecentlyUpdated };
+
+struct AddOutcome {
+  std::string id;
+  bool created = false;  // false: the content was already stored (a corroboration)
+};
+
+struct LexicalHit {
+  std::string id;
+  double score = 0;  // higher is better (negated BM25)
+};
+
+struct StoredVector {
+  std::string memory_id;
+  std::vector<float> vector;
+};
+
+struct StoreStats {
+  int64_t memories = 0;
+  int64_t journals = 0;
+  int64_t embeddings = 0;
+  std::map<std::string, int64_t> by_type;
+  std::map<std::string, int64_t> by_tier;
+  int64_t database_bytes = 0;
+};
+
+class MemoryStore {
+ public:
+  virtual ~MemoryStore() = default;
+
+  // Stores m, assigning id, content_hash and timestamps when empty; a zero
+  // event_time becomes the record time.
+  virtual AddOutcome add(Memory m) = 0;
+  // All in one transaction (the fast path for imports).
+  virtual std::vector<AddOutcome> add_batch(std::vector<Memory> memories) = 0;
+  virtual std::optional<Memory> get(const std::string& user_id, const std::string& id) = 0;
+  // In the order of ids; unknown ids are skipped.
+  virtual std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) = 0;
+  // Replaces the stored record with m (same id and user); recomputes the hash
+  // and bumps updated_at. Throws kNotFound, or kConflict when the new content
+  // duplicates another memory.
+  virtual void update(Memory m) = 0;
+  // Returns false when there was nothing to delete.
+  virtual bool remove(const std::string& user_id, const std::string& id) = 0;
+  virtual std::vector<Memory> list(const MemoryFilter& filter, ListOrder order, int limit, int offset) = 0;
+  virtual int64_t count(const MemoryFilter& filter) = 0;
+
+  // Full-text search: the terms are ORed, ranked by BM25 with stemming. Terms
+  // are plain words; the backend quotes them, so no query syntax leaks in.
+  virtual std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,
+                                              int limit) = 0;
+  // Marks memories as read: last_accessed = at, access_count + 1.
+  virtual void record_access(const std::string& user_id, const std::vector<std::string>& ids, TimePoint at) = 0;
+
+  virtual void add_relation(const std::string& user_id, const std::string& from_id, const Relation& relation) = 0;
+
+  // Vectors, one per (memory, model).
+  virtual void put_embeddings(const std::string& model, const std::vector<StoredVector>& vectors) = 0;
+  virtual std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) = 0;
+  // Memories (any user) with no vector for model yet, oldest first.
+  virtual std::vector<Memory> missing_embeddings(const std::string& model, int limit) = 0;
+
+  // Stores a compiled journal and its memory mirror in one transaction.
+  // Idempotent on journal.id: storing the same journal twice changes nothing
+  // and returns false the second time.
+  virtual bool add_journal(const Journal& journal, Memory as_memory) = 0;
+  virtual std::optional<Journal> get_journal(const std::string& user_id, const std::string& id) = 0;
+  virtual std::vector<Journal> list_journals(const std::string& user_id, int limit) = 0;
+  // Replaces title/body/tags/markdown_path/needs_recompile of a journal and
+  // the content of its memory mirror (used when an LLM re-compiles it).
+  virtual void update_journal(const Journal& journal) = 0;
+
+  virtual StoreStats stats(const std::string& user_id) = 0;
+  // A consistent copy of the whole database while it is in use.
+  virtual void backup_to(const std::filesystem::path& destination) = 0;
+};
+
+// --- Journal drafts (journal.db): the open journal session of each user. ---
+
+struct JournalEntry {
+  std::string id;
+  std::string session_id;
+  TimePoint timestamp{};
+  std::string type = "text";  // "text" or "image"
+  std::string content;
+  std::string media_path;
+  std::string image_description;
+};
+
+struct JournalSession {
+  std::string id;
+  std::string user_id;
+  TimePoint started_at{};
+  TimePoint last_activity{};
+  int entry_count = 0;
+};
+
+class JournalDraftStore {
+ public:
+  virtual ~JournalDraftStore() = default;
+  virtual std::optional<JournalSession> open_session(const std::string& user_id) = 0;
+  // Throws kConflict when the user already has an open session.
+  virtual JournalSession start_session(const std::string& user_id, TimePoint at) = 0;
+  // Persists the entry (durably) before returning; assigns its id.
+  virtual JournalEntry add_entry(const std::string& session_id, JournalEntry entry) = 0;
+  virtual std::vector<JournalEntry> entries(const std::string& session_id) = 0;
+  virtual void set_image_description(const std::string& entry_id, const std::string& description) = 0;
+  // Deletes the session and its entries in one transaction.
+  virtual void discard_session(const std::string& session_id) = 0;
+  virtual void backup_to(const std::filesystem::path& destination) = 0;
+};
+
+}  // namespace kioku
