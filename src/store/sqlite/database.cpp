@@ -197,4 +197,36 @@ void Database::backup_to(const std::filesystem::path& destination) {
   sqlite3_close(dest);
 }
 
+void Database::restore_from(const std::filesystem::path& source) {
+  sqlite3* src = nullptr;
+  int rc = sqlite3_open_v2(source.c_str(), &src, SQLITE_OPEN_READONLY, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close(src);
+    throw io_error("cannot open backup " + source.string());
+  }
+  // Refuse a damaged or foreign file before touching the live database.
+  sqlite3_stmt* check = nullptr;
+  std::string verdict;
+  if (sqlite3_prepare_v2(src, "PRAGMA quick_check", -1, &check, nullptr) == SQLITE_OK &&
+      sqlite3_step(check) == SQLITE_ROW) {
+    verdict = reinterpret_cast<const char*>(sqlite3_column_text(check, 0));
+  }
+  sqlite3_finalize(check);
+  if (verdict != "ok") {
+    sqlite3_close(src);
+    throw invalid_input(source.string() + " is not a valid SQLite database");
+  }
+  sqlite3_backup* backup = sqlite3_backup_init(db_, "main", src, "main");
+  if (!backup) {
+    sqlite3_close(src);
+    fail("restore", SQLITE_ERROR);
+  }
+  rc = sqlite3_backup_step(backup, -1);
+  sqlite3_backup_finish(backup);
+  sqlite3_close(src);
+  if (rc != SQLITE_DONE) fail("restore", rc);
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  cache_.clear();
+}
+
 }  // namespace kioku::sqlite

@@ -71,6 +71,8 @@ class Database {
   // Nested calls join the outer transaction.
   void transaction(const std::function<void()>& fn);
   void backup_to(const std::filesystem::path& destination);
+  // Replaces this database's content with a verified copy of source.
+  void restore_from(const std::filesystem::path& source);
   const std::filesystem::path& path() const { return path_; }
   sqlite3* handle() { return db_; }
   [[noreturn]] void fail(std::string_view what, int rc);

@@ -16,4 +16,12 @@ std::unique_ptr<MemoryStore> open_sqlite_memory_store(const std::filesystem::pat
 std::unique_ptr<JournalDraftStore> open_sqlite_journal_store(const std::filesystem::path& path,
                                                              const TimeSource& clock = system_time());
 
+// A backup is a folder holding memory.db and journal.db copies made with
+// SQLite's online backup API (consistent while kioku runs).
+void backup_sqlite_data(MemoryStore& memories, JournalDraftStore& drafts, const std::filesystem::path& folder);
+// Verifies the backup's files and copies them over the databases in data_dir
+// (page by page through SQLite, so WAL files stay consistent). Stop other
+// kioku processes first.
+void restore_sqlite_data(const std::filesystem::path& folder, const std::filesystem::path& data_dir);
+
 }  // namespace kioku

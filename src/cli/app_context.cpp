@@ -1,0 +1,89 @@
+#include "cli/app_context.h"
+
+#include <fstream>
+
+#include "core/error.h"
+#include "embed/hashing_embedder.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace kioku::cli {
+
+AppContext::AppContext(std::filesystem::path data_dir, std::string user_override, EnvLookup env)
+    : data_dir_(std::move(data_dir)), user_override_(std::move(user_override)), env_(std::move(env)) {}
+
+const Config& AppContext::config() {
+  if (!config_) config_ = std::make_unique<Config>(Config::load(data_dir_ / "config.toml", env_));
+  return *config_;
+}
+
+const std::string& AppContext::user_id() {
+  if (user_id_.empty()) {
+    user_id_ = !user_override_.empty() ? user_override_ : config().get_string_or("user.id", "local", "KIOKU_USER");
+  }
+  return user_id_;
+}
+
+bool AppContext::ensure_initialized() {
+  bool created = false;
+  std::error_code ec;
+  if (!std::filesystem::exists(data_dir_, ec)) {
+    std::filesystem::create_directories(data_dir_, ec);
+    if (ec) throw io_error("cannot create data directory " + data_dir_.string() + ": " + ec.message());
+    created = true;
+  }
+  const auto config_path = data_dir_ / "config.toml";
+  if (!std::filesystem::exists(config_path)) {
+    write_file_atomically(config_path, default_config_toml());
+    created = true;
+  }
+  for (const char* sub : {"journals", "media", "backups"}) std::filesystem::create_directories(data_dir_ / sub, ec);
+  if (!std::filesystem::exists(memory_db_path()) || !std::filesystem::exists(journal_db_path())) created = true;
+  memories();
+  drafts();
+  return created;
+}
+
+MemoryStore& AppContext::memories() {
+  if (!memories_) {
+    std::filesystem::create_directories(data_dir_);
+    memories_ = open_sqlite_memory_store(memory_db_path());
+  }
+  return *memories_;
+}
+
+JournalDraftStore& AppContext::drafts() {
+  if (!drafts_) {
+    std::filesystem::create_directories(data_dir_);
+    drafts_ = open_sqlite_journal_store(journal_db_path());
+  }
+  return *drafts_;
+}
+
+JournalService& AppContext::journal() {
+  if (!journal_) {
+    compiler_ = std::make_unique<PlainJournalCompiler>();
+    journal_ = std::make_unique<JournalService>(memories(), drafts(), *compiler_, data_dir_ / "journals",
+                                                data_dir_ / "media");
+  }
+  return *journal_;
+}
+
+Embedder* AppContext::embedder() {
+  if (!embedder_resolved_) {
+    embedder_resolved_ = true;
+    const std::string provider = config().get_string_or("embed.provider", "none", "KIOKU_EMBED_PROVIDER");
+    if (provider == "hashing") {
+      embedder_ = std::make_unique<HashingEmbedder>(static_cast<int>(config().get_number("embed.dimension").value_or(256)));
+    } else if (provider != "none" && !provider.empty()) {
+      throw invalid_input("unknown embed.provider '" + provider + "' (expected hashing or none)");
+    }
+  }
+  return embedder_.get();
+}
+
+Searcher& AppContext::searcher() {
+  if (!searcher_) searcher_ = std::make_unique<Searcher>(memories(), embedder());
+  return *searcher_;
+}
+
+}  // namespace kioku::cli

@@ -1,0 +1,58 @@
+// Everything a command needs, opened lazily from the data directory:
+//   <data>/memory.db     master memory store
+//   <data>/journal.db    drafts of the open journal session
+//   <data>/config.toml   settings (see core/config.h)
+//   <data>/journals/     markdown exports of compiled journals
+//   <data>/media/        images and other files kept with memories
+//   <data>/backups/      `kioku backup` output
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "embed/embedder.h"
+#include "journal/journal_service.h"
+#include "search/searcher.h"
+#include "store/store.h"
+
+namespace kioku::cli {
+
+class AppContext {
+ public:
+  AppContext(std::filesystem::path data_dir, std::string user_override, EnvLookup env);
+
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  std::filesystem::path memory_db_path() const { return data_dir_ / "memory.db"; }
+  std::filesystem::path journal_db_path() const { return data_dir_ / "journal.db"; }
+  const Config& config();
+  const std::string& user_id();
+
+  // Creates the data directory, databases and a default config.toml if missing.
+  // Returns true if anything was created.
+  bool ensure_initialized();
+
+  MemoryStore& memories();
+  JournalDraftStore& drafts();
+  JournalService& journal();
+  // The embedder configured in [embed] (null when none is configured).
+  Embedder* embedder();
+  Searcher& searcher();
+
+ private:
+  std::filesystem::path data_dir_;
+  std::string user_override_;
+  EnvLookup env_;
+  std::unique_ptr<Config> config_;
+  std::string user_id_;
+  std::unique_ptr<MemoryStore> memories_;
+  std::unique_ptr<JournalDraftStore> drafts_;
+  std::unique_ptr<JournalCompiler> compiler_;
+  std::unique_ptr<JournalService> journal_;
+  std::unique_ptr<Embedder> embedder_;
+  bool embedder_resolved_ = false;
+  std::unique_ptr<Searcher> searcher_;
+};
+
+}  // namespace kioku::cli

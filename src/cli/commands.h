@@ -1,0 +1,39 @@
+// Registration of every `kioku` subcommand. Each command is a handler in the
+// CommandTable keyed by its CLI11 subcommand; handlers print text, or JSON
+// when io.json is set, and throw kioku::Error on failure.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <string>
+
+#include "cli/app_context.h"
+
+namespace kioku::cli {
+
+struct GlobalOptions {
+  std::string data_dir;
+  std::string user;
+  bool json = false;
+};
+
+struct CommandIo {
+  std::ostream& out;
+  std::ostream& err;
+  bool json;
+};
+
+using CommandHandler = std::function<int(AppContext&, CommandIo&)>;
+using CommandTable = std::map<CLI::App*, CommandHandler>;
+
+void register_commands(CLI::App& app, CommandTable& table);
+
+// Command groups, one file each.
+void register_memory_commands(CLI::App& app, CommandTable& table);   // init add get edit delete list search status
+void register_journal_commands(CLI::App& app, CommandTable& table);  // journal ...
+void register_admin_commands(CLI::App& app, CommandTable& table);    // import backup restore eval token
+
+}  // namespace kioku::cli

@@ -1,0 +1,99 @@
+// SQLite-specific behaviour: files, pragmas, migrations, backup/restore.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "store/sqlite/sqlite_store.h"
+#include "testing/temp_dir.h"
+
+namespace kioku {
+namespace {
+
+std::string pragma(const std::filesystem::path& db, const std::string& name) {
+  sqlite3* h = nullptr;
+  sqlite3_open(db.c_str(), &h);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(h, ("PRAGMA " + name).c_str(), -1, &st, nullptr);
+  std::string out;
+  if (sqlite3_step(st) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+TEST(SqliteStore, CreatesWalDatabaseAtSchemaVersion) {
+  testing::TempDir dir;
+  { auto store = open_sqlite_memory_store(dir / "memory.db"); }
+  EXPECT_EQ(pragma(dir / "memory.db", "journal_mode"), "wal");
+  EXPECT_EQ(pragma(dir / "memory.db", "user_version"), "1");
+  // Reopening migrates nothing and keeps data.
+  {
+    auto store = open_sqlite_memory_store(dir / "memory.db");
+    Memory m;
+    m.content = "persisted";
+    store->add(m);
+  }
+  auto store = open_sqlite_memory_store(dir / "memory.db");
+  EXPECT_EQ(store->count(MemoryFilter{}), 1);
+}
+
+TEST(SqliteStore, RefusesADatabaseFromTheFuture) {
+  testing::TempDir dir;
+  { auto store = open_sqlite_memory_store(dir / "memory.db"); }
+  sqlite3* h = nullptr;
+  sqlite3_open((dir / "memory.db").c_str(), &h);
+  sqlite3_exec(h, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+  sqlite3_close(h);
+  EXPECT_THROW(open_sqlite_memory_store(dir / "memory.db"), Error);
+}
+
+TEST(SqliteStore, NotADatabaseIsAClearError) {
+  testing::TempDir dir;
+  std::ofstream(dir / "memory.db") << "this is not sqlite, just some text that is long enough to look like a header";
+  try {
+    open_sqlite_memory_store(dir / "memory.db");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIo);
+  }
+}
+
+TEST(SqliteStore, BackupWhileOpenThenRestore) {
+  testing::TempDir dir;
+  auto store = open_sqlite_memory_store(dir / "memory.db");
+  auto drafts = open_sqlite_journal_store(dir / "journal.db");
+  for (int i = 0; i < 200; ++i) {
+    Memory m;
+    m.content = "memory number " + std::to_string(i);
+    store->add(m);
+  }
+  drafts->start_session("local", system_time().now());
+  backup_sqlite_data(*store, *drafts, dir / "backup1");
+  EXPECT_THROW(backup_sqlite_data(*store, *drafts, dir / "backup1"), Error);  // never overwrites a backup
+  // Changes after the backup are undone by the restore.
+  Memory extra;
+  extra.content = "after the backup";
+  store->add(extra);
+  store.reset();
+  drafts.reset();
+  restore_sqlite_data(dir / "backup1", dir.path());
+  store = open_sqlite_memory_store(dir / "memory.db");
+  EXPECT_EQ(store->count(MemoryFilter{}), 200);
+  EXPECT_EQ(store->search_text({"number"}, MemoryFilter{}, 500).size(), 200u);
+  EXPECT_TRUE(open_sqlite_journal_store(dir / "journal.db")->open_session("local"));
+  EXPECT_THROW(restore_sqlite_data(dir / "nowhere", dir.path()), Error);
+}
+
+TEST(SqliteStore, RestoreRejectsACorruptBackup) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "bad");
+  std::ofstream(dir / "bad" / "memory.db") << std::string(8192, 'x');
+  { auto store = open_sqlite_memory_store(dir / "memory.db"); Memory m; m.content = "keep me"; store->add(m); }
+  EXPECT_THROW(restore_sqlite_data(dir / "bad", dir.path()), Error);
+  EXPECT_EQ(open_sqlite_memory_store(dir / "memory.db")->count(MemoryFilter{}), 1);
+}
+
+}  // namespace
+}  // namespace kioku

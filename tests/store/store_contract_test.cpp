@@ -1,0 +1,264 @@
+// The store contract (store/store.h), run against every backend.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "store/store_backends.h"
+
+namespace kioku {
+namespace {
+
+using testing::StoreBackend;
+
+class StoreContract : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override { store = GetParam().open_memory(dir, clock); }
+  Memory note(const std::string& content, const std::string& user = "local") {
+    Memory m;
+    m.user_id = user;
+    m.content = content;
+    return m;
+  }
+  testing::TempDir dir;
+  FakeTimeSource clock{*parse_iso8601("2025-01-01T00:00:00Z")};
+  std::unique_ptr<MemoryStore> store;
+};
+
+TEST_P(StoreContract, AddAssignsIdTimesAndRoundTrips) {
+  Memory m = note("The cat is called Miso");
+  m.tags = {"pets", "home"};
+  m.entities = {"Miso"};
+  m.provenance.file = "notes.md";
+  m.provenance.line = 3;
+  m.metadata = {{"k", "v"}};
+  auto out = store->add(m);
+  ASSERT_TRUE(out.created);
+  auto got = store->get("local", out.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content, "The cat is called Miso");
+  EXPECT_EQ(got->tags, m.tags);
+  EXPECT_EQ(got->entities, m.entities);
+  EXPECT_EQ(got->provenance.line, 3);
+  EXPECT_EQ(got->metadata["k"], "v");
+  EXPECT_EQ(got->created_at, clock.now());
+  EXPECT_EQ(got->event_time, clock.now());
+  EXPECT_FALSE(got->content_hash.empty());
+}
+
+TEST_P(StoreContract, SameContentTwiceIsOneMemoryAndACorroboration) {
+  auto a = store->add(note("I like green tea"));
+  auto b = store->add(note("I like   green tea "));
+  EXPECT_TRUE(a.created);
+  EXPECT_FALSE(b.created);
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(store->get("local", a.id)->confidence.corroboration_count, 1);
+  MemoryFilter f;
+  EXPECT_EQ(store->count(f), 1);
+}
+
+TEST_P(StoreContract, UsersAreIsolated) {
+  auto a = store->add(note("shared words", "alice"));
+  auto b = store->add(note("shared words", "bob"));
+  EXPECT_TRUE(b.created);
+  EXPECT_NE(a.id, b.id);
+  EXPECT_FALSE(store->get("bob", a.id));
+  MemoryFilter f;
+  f.user_id = "alice";
+  EXPECT_EQ(store->search_text({"shared"}, f, 10).size(), 1u);
+  EXPECT_FALSE(store->remove("bob", a.id));
+}
+
+TEST_P(StoreContract, UpdateRehashesAndRejectsDuplicates) {
+  auto a = store->add(note("first"));
+  auto b = store->add(note("second"));
+  Memory m = *store->get("local", a.id);
+  m.content = "first, revised";
+  m.importance = 0.9;
+  clock.advance(std::chrono::hours(1));
+  store->update(m);
+  auto got = *store->get("local", a.id);
+  EXPECT_EQ(got.content, "first, revised");
+  EXPECT_DOUBLE_EQ(got.importance, 0.9);
+  EXPECT_EQ(got.updated_at, clock.now());
+  EXPECT_EQ(store->search_text({"revised"}, MemoryFilter{}, 5).size(), 1u);
+  m.content = "second";
+  try {
+    store->update(m);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict);
+  }
+  Memory ghost = m;
+  ghost.id = "nope";
+  try {
+    store->update(ghost);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+  (void)b;
+}
+
+TEST_P(StoreContract, RemoveDeletesFromFullTextToo) {
+  auto a = store->add(note("ephemeral butterfly"));
+  EXPECT_EQ(store->search_text({"butterfly"}, MemoryFilter{}, 5).size(), 1u);
+  EXPECT_TRUE(store->remove("local", a.id));
+  EXPECT_FALSE(store->get("local", a.id));
+  EXPECT_TRUE(store->search_text({"butterfly"}, MemoryFilter{}, 5).empty());
+  EXPECT_FALSE(store->remove("local", a.id));
+}
+
+TEST_P(StoreContract, FullTextStemsAndRanksAndIsSafeAgainstQuerySyntax) {
+  store->add(note("We went running along the river"));
+  store->add(note("A quiet evening with a book"));
+  store->add(note("Runners run; the runner runs"));
+  auto hits = store->search_text({"run"}, MemoryFilter{}, 10);
+  EXPECT_EQ(hits.size(), 2u);  // "running", "runs"/"run" share the stem
+  for (const char* nasty : {"\"foo AND (", "NEAR(", "*", "a\"b", "OR", "col:val", "-x", "^start"}) {
+    EXPECT_NO_THROW(store->search_text({nasty}, MemoryFilter{}, 10)) << nasty;
+  }
+  EXPECT_TRUE(store->search_text({}, MemoryFilter{}, 10).empty());
+}
+
+TEST_P(StoreContract, FiltersByTypeTagsTierTimeAndApproval) {
+  Memory a = note("alpha event");
+  a.type = "journal";
+  a.tags = {"x"};
+  a.event_time = *parse_iso8601("2024-01-01");
+  Memory b = note("alpha fact");
+  b.type = "fact";
+  b.tier = Tier::kPersistent;
+  b.event_time = *parse_iso8601("2024-06-01");
+  Memory c = note("alpha pending");
+  c.approved = false;
+  store->add_batch({a, b, c});
+  MemoryFilter f;
+  EXPECT_EQ(store->search_text({"alpha"}, f, 10).size(), 2u);  // pending hidden
+  f.types = {"journal"};
+  EXPECT_EQ(store->search_text({"alpha"}, f, 10).size(), 1u);
+  f = {};
+  f.tags = {"x"};
+  EXPECT_EQ(store->count(f), 1);
+  f = {};
+  f.tier = Tier::kPersistent;
+  EXPECT_EQ(store->list(f, ListOrder::kNewestFirst, 10, 0).at(0).content, "alpha fact");
+  f = {};
+  f.since = *parse_iso8601("2024-03-01");
+  f.until = *parse_iso8601("2024-12-01");
+  EXPECT_EQ(store->count(f), 1);
+  f = {};
+  f.approved = false;
+  EXPECT_EQ(store->count(f), 1);
+  f.approved.reset();
+  EXPECT_EQ(store->count(f), 3);
+}
+
+TEST_P(StoreContract, ListOrdersAndPages) {
+  for (int i = 0; i < 5; ++i) {
+    Memory m = note("item " + std::to_string(i));
+    m.event_time = from_millis(1000 * (i + 1));
+    store->add(m);
+  }
+  auto page1 = store->list(MemoryFilter{}, ListOrder::kNewestFirst, 2, 0);
+  auto page2 = store->list(MemoryFilter{}, ListOrder::kNewestFirst, 2, 2);
+  ASSERT_EQ(page1.size(), 2u);
+  EXPECT_EQ(page1[0].content, "item 4");
+  EXPECT_EQ(page2[0].content, "item 2");
+  EXPECT_EQ(store->list(MemoryFilter{}, ListOrder::kOldestFirst, 1, 0)[0].content, "item 0");
+}
+
+TEST_P(StoreContract, RecordAccessCountsReads) {
+  auto a = store->add(note("read me"));
+  clock.advance(std::chrono::minutes(5));
+  store->record_access("local", {a.id}, clock.now());
+  store->record_access("local", {a.id}, clock.now());
+  auto got = *store->get("local", a.id);
+  EXPECT_EQ(got.access_count, 2);
+  ASSERT_TRUE(got.last_accessed);
+  EXPECT_EQ(*got.last_accessed, clock.now());
+}
+
+TEST_P(StoreContract, RelationsLinkMemoriesAndVanishWithThem) {
+  auto a = store->add(note("the sky is blue"));
+  auto b = store->add(note("the sky is green"));
+  store->add_relation("local", b.id, {a.id, RelationKind::kContradicts});
+  auto got = *store->get("local", b.id);
+  ASSERT_EQ(got.relations.size(), 1u);
+  EXPECT_EQ(got.relations[0].kind, RelationKind::kContradicts);
+  EXPECT_THROW(store->add_relation("local", b.id, {"missing", RelationKind::kSupports}), Error);
+  store->remove("local", a.id);
+  EXPECT_TRUE(store->get("local", b.id)->relations.empty());
+}
+
+TEST_P(StoreContract, EmbeddingsPerModelAndMissingList) {
+  auto a = store->add(note("one"));
+  auto b = store->add(note("two"));
+  EXPECT_EQ(store->missing_embeddings("m1", 10).size(), 2u);
+  store->put_embeddings("m1", {{a.id, {1.0f, 0.0f}}});
+  auto missing = store->missing_embeddings("m1", 10);
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0].id, b.id);
+  EXPECT_EQ(store->missing_embeddings("m2", 10).size(), 2u);
+  auto loaded = store->load_embeddings("m1", "local");
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].vector, (std::vector<float>{1.0f, 0.0f}));
+  store->put_embeddings("m1", {{"deleted-or-unknown", {0.0f, 1.0f}}});  // ignored, no orphan vectors
+  EXPECT_EQ(store->stats("local").embeddings, 1);
+  store->remove("local", a.id);
+  EXPECT_TRUE(store->load_embeddings("m1", "local").empty());
+}
+
+TEST_P(StoreContract, JournalsAreIdempotentAndMirroredAsMemories) {
+  Journal j;
+  j.id = "session-1";
+  j.title = "A day";
+  j.body = "We walked to the lighthouse.";
+  j.tags = {"journal", "walk"};
+  j.source_entry_ids = {"e1", "e2"};
+  Memory mirror = note("A day\n\nWe walked to the lighthouse.");
+  mirror.type = "journal";
+  EXPECT_TRUE(store->add_journal(j, mirror));
+  EXPECT_FALSE(store->add_journal(j, mirror));
+  auto got = store->get_journal("local", "session-1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->source_entry_ids, j.source_entry_ids);
+  EXPECT_EQ(store->list_journals("local", 10).size(), 1u);
+  EXPECT_EQ(store->search_text({"lighthouse"}, MemoryFilter{}, 10).size(), 1u);
+  EXPECT_EQ(store->stats("local").by_type["journal"], 1);
+  got->title = "A better day";
+  got->body = "We walked to the old lighthouse by the sea.";
+  store->update_journal(*got);
+  EXPECT_EQ(store->get_journal("local", "session-1")->title, "A better day");
+  EXPECT_EQ(store->search_text({"sea"}, MemoryFilter{}, 10).size(), 1u);
+}
+
+TEST_P(StoreContract, FailedBatchStoresNothing) {
+  Memory ok = note("fine");
+  Memory bad = note("");
+  EXPECT_THROW(store->add_batch({ok, bad}), Error);
+  EXPECT_EQ(store->count(MemoryFilter{}), 0);
+}
+
+TEST_P(StoreContract, JournalDraftsLifecycle) {
+  auto drafts = GetParam().open_journal(dir, clock);
+  EXPECT_FALSE(drafts->open_session("local"));
+  auto s = drafts->start_session("local", clock.now());
+  EXPECT_THROW(drafts->start_session("local", clock.now()), Error);
+  JournalEntry e;
+  e.content = "first thought";
+  drafts->add_entry(s.id, e);
+  e.content = "second thought";
+  drafts->add_entry(s.id, e);
+  EXPECT_EQ(drafts->open_session("local")->entry_count, 2);
+  auto entries = drafts->entries(s.id);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].content, "first thought");
+  drafts->discard_session(s.id);
+  EXPECT_FALSE(drafts->open_session("local"));
+  EXPECT_TRUE(drafts->entries(s.id).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(testing::store_backends()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace kioku
