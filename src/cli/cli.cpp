@@ -10,7 +10,7 @@
 #include <iostream>
 #include <map>
 
-#include "cli/app_context.h"
+#include "app/app_context.h"
 #include "cli/commands.h"
 #include "core/error.h"
 

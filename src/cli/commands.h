@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 
-#include "cli/app_context.h"
+#include "app/app_context.h"
 
 namespace kioku::cli {
 

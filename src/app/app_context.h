@@ -17,7 +17,7 @@
 #include "search/searcher.h"
 #include "store/store.h"
 
-namespace kioku::cli {
+namespace kioku {
 
 class AppContext {
  public:
@@ -55,4 +55,4 @@ class AppContext {
   std::unique_ptr<Searcher> searcher_;
 };
 
-}  // namespace kioku::cli
+}  // namespace kioku

@@ -1,4 +1,4 @@
-#include "cli/app_context.h"
+#include "app/app_context.h"
 
 #include <fstream>
 
@@ -6,7 +6,7 @@
 #include "embed/hashing_embedder.h"
 #include "store/sqlite/sqlite_store.h"
 
-namespace kioku::cli {
+namespace kioku {
 
 AppContext::AppContext(std::filesystem::path data_dir, std::string user_override, EnvLookup env)
     : data_dir_(std::move(data_dir)), user_override_(std::move(user_override)), env_(std::move(env)) {}
@@ -86,4 +86,4 @@ Searcher& AppContext::searcher() {
   return *searcher_;
 }
 
-}  // namespace kioku::cli
+}  // namespace kioku
