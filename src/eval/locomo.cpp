@@ -127,7 +127,7 @@ LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoO
         }
       }
       if (wanted.empty()) continue;
-      SearchOptions so;
+      SearchOptions so = options.search;
       so.filter.user_id = user;
       so.limit = max_k;
       so.mode = options.mode;

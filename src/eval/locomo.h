@@ -25,6 +25,8 @@ struct LocomoOptions {
   SearchMode mode = SearchMode::kLexical;
   Embedder* embedder = nullptr;  // needed for vector / hybrid
   std::filesystem::path work_dir;  // where the throw-away store lives
+  // Fusion settings (defaults: SearchOptions' own).
+  SearchOptions search;
 };
 
 struct LocomoReport {
