@@ -318,16 +318,34 @@ class SqliteMemoryStore final : public MemoryStore {
     std::vector<LexicalHit> out;
     if (match.empty() || limit <= 0) return out;
     Where w = build_where(filter);
-    // Column weights: content counts most, then summary, tags, entities.
-    auto st = db_.prepare(
-        "SELECT m.id, bm25(memories_fts, 1.0, 0.8, 0.6, 0.6) AS score FROM memories_fts "
-        "JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH ?" +
-        w.sql + " ORDER BY score LIMIT ?");
-    st.bind(1, match);
-    w.bind_all(st, 2);
-    st.bind(w.count() + 2, static_cast<int64_t>(limit));
-    while (st.step()) out.push_back({st.text(0), -st.real(1)});
-    st.reset();
+    // Rank inside FTS5 first (ORDER BY rank over the FTS table alone is its
+    // fast path), then join the top candidates to apply filters. When the
+    // filters reject too many, widen the window and try again.
+    const std::string sql =
+        "SELECT m.id, f.score FROM (SELECT rowid, bm25(memories_fts, 1.0, 0.8, 0.6, 0.6) AS score "
+        "FROM memories_fts WHERE memories_fts MATCH ? ORDER BY score LIMIT ?) f "
+        "JOIN memories m ON m.rowid = f.rowid WHERE 1=1" + w.sql + " ORDER BY f.score LIMIT ?";
+    for (int64_t window = std::max<int64_t>(limit * 4, 200);; window *= 8) {
+      auto st = db_.prepare(sql);
+      st.bind(1, match).bind(2, window);
+      w.bind_all(st, 3);
+      st.bind(w.count() + 3, static_cast<int64_t>(limit));
+      out.clear();
+      int64_t rows = 0;
+      while (st.step()) {
+        out.push_back({st.text(0), -st.real(1)});
+        ++rows;
+      }
+      st.reset();
+      if (rows >= limit) break;
+      // Fewer than limit survived: were there more candidates than the window?
+      auto total = db_.prepare("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?");
+      total.bind(1, match);
+      total.step();
+      const int64_t matches = total.integer(0);
+      total.reset();
+      if (matches <= window) break;
+    }
     return out;
   }
 
@@ -494,28 +512,20 @@ class SqliteMemoryStore final : public MemoryStore {
     if (m.user_id.empty()) throw invalid_input("a memory needs a user_id");
     const TimePoint now = clock_.now();
     if (m.content_hash.empty()) m.content_hash = compute_content_hash(m);
-    auto dup = db_.prepare("SELECT id FROM memories WHERE user_id = ? AND content_hash = ?");
-    dup.bind(1, m.user_id).bind(2, m.content_hash);
-    if (dup.step()) {
-      std::string id = dup.text(0);
-      dup.reset();
-      // Seeing the same thing again corroborates it.
-      auto bump = db_.prepare(
-          "UPDATE memories SET corroboration_count = corroboration_count + 1, "
-          "confidence = min(1.0, confidence + 0.05), updated_at = ? WHERE id = ?");
-      bump.bind(1, to_millis(now)).bind(2, id).run();
-      return {id, false};
-    }
-    dup.reset();
     if (m.id.empty()) m.id = new_uuid_v7(now);
     if (to_millis(m.created_at) == 0) m.created_at = now;
     m.updated_at = now;
     if (to_millis(m.event_time) == 0) m.event_time = m.created_at;
+    // One statement both inserts and deduplicates: on a (user, hash) clash it
+    // counts a corroboration instead (seeing the same thing again confirms
+    // it) and RETURNING gives the id that was kept.
     auto st = db_.prepare(
         "INSERT INTO memories(type, content, summary, raw_content, media_path, content_hash, tier, truth_category, "
         "memory_type, confidence, source_reliability, corroboration_count, contradiction_count, source, importance, "
         "approved, tags, domains, entities, provenance, metadata, id, user_id, event_time, created_at, updated_at, "
-        "last_accessed, access_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "last_accessed, access_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(user_id, content_hash) DO UPDATE SET corroboration_count = corroboration_count + 1, "
+        "confidence = min(1.0, confidence + 0.05), updated_at = excluded.updated_at RETURNING id");
     int i = bind_fields(st, m, 1);
     st.bind(i++, m.id);
     st.bind(i++, m.user_id);
@@ -524,7 +534,10 @@ class SqliteMemoryStore final : public MemoryStore {
     st.bind(i++, to_millis(m.updated_at));
     st.bind_optional(i++, m.last_accessed ? std::optional<int64_t>(to_millis(*m.last_accessed)) : std::nullopt);
     st.bind(i++, m.access_count);
+    std::string kept_id;
+    if (st.step()) kept_id = st.text(0);
     st.run();
+    if (kept_id != m.id) return {kept_id, false};
     for (const auto& r : m.relations) insert_relation(m.user_id, m.id, r);
     return {m.id, true};
   }
