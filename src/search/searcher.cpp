@@ -1,10 +1,13 @@
 #include "search/searcher.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <set>
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "search/query.h"
 
 namespace kioku {
@@ -41,37 +44,127 @@ bool matches_filter(const MemoryFilter& f, const Memory& m) {
   return true;
 }
 
-Searcher::Searcher(MemoryStore& store, Embedder* embedder, const TimeSource& clock)
-    : store_(store), embedder_(embedder), clock_(clock) {}
+Searcher::Searcher(MemoryStore& store, Embedder* embedder, const TimeSource& clock, SearcherConfig config)
+    : store_(store), embedder_(embedder), clock_(clock), config_(std::move(config)) {}
+
+Searcher::~Searcher() {
+  try {
+    save_indexes();
+  } catch (...) {
+    // Losing a saved index only costs a rebuild on the next start.
+  }
+}
+
+std::filesystem::path Searcher::index_path(const std::string& user_id) const {
+  std::string model = embedder_->model_id();
+  for (char& c : model)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') c = '_';
+  return config_.index_dir / (model + "-" + sha256_hex(user_id).substr(0, 16) + ".hnsw");
+}
 
 VectorIndex& Searcher::index_for(const std::string& user_id) {
   auto it = indexes_.find(user_id);
-  if (it != indexes_.end()) return *it->second;
-  auto index = std::make_unique<ExactVectorIndex>(embedder_->dimension());
-  for (auto& v : store_.load_embeddings(embedder_->model_id(), user_id)) {
-    if (static_cast<int>(v.vector.size()) == index->dimension()) index->upsert(v.memory_id, v.vector);
+  if (it != indexes_.end()) return *it->second.index;
+  const std::string model = embedder_->model_id();
+  const int dim = embedder_->dimension();
+  auto ids = store_.embedding_ids(model, user_id);
+  LoadedIndex loaded;
+  if (ids.size() >= config_.hnsw_threshold) {
+    loaded.approximate = true;
+    std::unique_ptr<HnswVectorIndex> hnsw;
+    if (!config_.index_dir.empty()) hnsw = HnswVectorIndex::load(index_path(user_id), dim, config_.hnsw);
+    if (hnsw) {
+      // Reconcile with the store: vectors added or deleted since the save.
+      std::unordered_map<std::string, bool> in_store;
+      for (const auto& id : ids) in_store[id] = true;
+      std::vector<std::string> missing;
+      for (const auto& id : ids)
+        if (!hnsw->contains(id)) missing.push_back(id);
+      for (const auto& id : hnsw->ids())
+        if (!in_store.count(id)) {
+          hnsw->remove(id);
+          loaded.dirty = true;
+        }
+      for (auto& v : store_.get_embeddings(model, missing)) {
+        if (static_cast<int>(v.vector.size()) == dim) hnsw->upsert(v.memory_id, v.vector);
+        loaded.dirty = true;
+      }
+    } else {
+      hnsw = std::make_unique<HnswVectorIndex>(dim, config_.hnsw, ids.size() + 1024);
+      std::vector<std::string> row_ids;
+      std::vector<float> rows;
+      for (auto& v : store_.load_embeddings(model, user_id)) {
+        if (static_cast<int>(v.vector.size()) != dim) continue;
+        row_ids.push_back(v.memory_id);
+        rows.insert(rows.end(), v.vector.begin(), v.vector.end());
+      }
+      hnsw->add_parallel(row_ids, rows, config_.build_threads);
+      loaded.dirty = true;
+    }
+    loaded.index = std::move(hnsw);
+  } else {
+    auto exact = std::make_unique<ExactVectorIndex>(dim);
+    for (auto& v : store_.load_embeddings(model, user_id))
+      if (static_cast<int>(v.vector.size()) == dim) exact->upsert(v.memory_id, v.vector);
+    loaded.index = std::move(exact);
   }
-  return *indexes_.emplace(user_id, std::move(index)).first->second;
+  return *indexes_.emplace(user_id, std::move(loaded)).first->second.index;
+}
+
+std::string Searcher::index_kind(const std::string& user_id) {
+  if (!embedder_) return "none";
+  index_for(user_id);
+  return indexes_.at(user_id).approximate ? "hnsw" : "exact";
+}
+
+void Searcher::save_indexes() {
+  if (config_.index_dir.empty() || !embedder_) return;
+  for (auto& [user, loaded] : indexes_) {
+    if (!loaded.approximate || !loaded.dirty) continue;
+    static_cast<HnswVectorIndex&>(*loaded.index).save(index_path(user));
+    loaded.dirty = false;
+  }
 }
 
 int Searcher::index_pending(int max) {
   if (!embedder_) return 0;
+  const std::string model = embedder_->model_id();
   int done = 0;
   const int batch = 32;
   while (done < max) {
-    auto pending = store_.missing_embeddings(embedder_->model_id(), std::min(batch, max - done));
+    auto pending = store_.missing_embeddings(model, std::min(batch, max - done));
     if (pending.empty()) break;
+    std::vector<std::string> hashes;
+    hashes.reserve(pending.size());
+    for (const auto& m : pending) hashes.push_back(sha256_hex(m.content));
+    auto cached = store_.cached_embeddings(model, hashes);
     std::vector<std::string> texts;
-    texts.reserve(pending.size());
-    for (const auto& m : pending) texts.push_back(m.content);
-    auto vectors = embedder_->embed(texts, EmbedPurpose::kPassage);
+    std::vector<size_t> to_embed;
+    std::set<std::string> queued;  // the same text twice in one batch is embedded once
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (cached.count(hashes[i]) || !queued.insert(hashes[i]).second) continue;
+      texts.push_back(pending[i].content);
+      to_embed.push_back(i);
+    }
+    std::vector<std::pair<std::string, std::vector<float>>> fresh;
+    if (!texts.empty()) {
+      auto vectors = embedder_->embed(texts, EmbedPurpose::kPassage);
+      for (size_t j = 0; j < to_embed.size(); ++j) {
+        cached[hashes[to_embed[j]]] = vectors[j];
+        fresh.emplace_back(hashes[to_embed[j]], std::move(vectors[j]));
+      }
+      store_.cache_embeddings(model, fresh);
+    }
     std::vector<StoredVector> stored;
     stored.reserve(pending.size());
-    for (size_t i = 0; i < pending.size(); ++i) stored.push_back({pending[i].id, vectors[i]});
-    store_.put_embeddings(embedder_->model_id(), stored);
-    for (size_t i = 0; i < pending.size(); ++i) {
-      auto it = indexes_.find(pending[i].user_id);
-      if (it != indexes_.end()) it->second->upsert(pending[i].id, vectors[i]);
+    for (size_t i = 0; i < pending.size(); ++i) stored.push_back({pending[i].id, cached.at(hashes[i])});
+    store_.put_embeddings(model, stored);
+    for (const auto& v : stored) {
+      const Memory& m = pending[&v - stored.data()];
+      auto it = indexes_.find(m.user_id);
+      if (it == indexes_.end()) continue;
+      it->second.index->upsert(v.memory_id, v.vector);
+      it->second.dirty = true;
     }
     done += static_cast<int>(pending.size());
   }
@@ -79,7 +172,10 @@ int Searcher::index_pending(int max) {
 }
 
 void Searcher::forget(const std::string& memory_id) {
-  for (auto& [user, index] : indexes_) index->remove(memory_id);
+  for (auto& [user, loaded] : indexes_) {
+    loaded.index->remove(memory_id);
+    loaded.dirty = true;
+  }
 }
 
 std::vector<std::string> Searcher::vector_candidates(std::string_view query, const MemoryFilter& filter, int k) {

@@ -15,6 +15,7 @@
 // Thread safety: one Searcher per thread (it holds a store that is not shared).
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@
 
 #include "core/time.h"
 #include "embed/embedder.h"
+#include "search/hnsw_index.h"
 #include "search/vector_index.h"
 #include "store/store.h"
 
@@ -54,10 +56,22 @@ struct SearchResult {
   int vector_rank = 0;   // 1-based, 0 = not in the vector list
 };
 
+struct SearcherConfig {
+  // Where approximate indexes are saved between runs ("" = never saved).
+  std::filesystem::path index_dir;
+  // At or above this many vectors a user's index is approximate (HNSW);
+  // below it, the exact scan is fast enough and always right.
+  size_t hnsw_threshold = 20000;
+  HnswParams hnsw;
+  int build_threads = 2;
+};
+
 class Searcher {
  public:
   // embedder may be null: search is then lexical only.
-  Searcher(MemoryStore& store, Embedder* embedder, const TimeSource& clock = system_time());
+  Searcher(MemoryStore& store, Embedder* embedder, const TimeSource& clock = system_time(),
+           SearcherConfig config = {});
+  ~Searcher();
 
   std::vector<SearchResult> search(std::string_view query, const SearchOptions& options);
 
@@ -68,6 +82,12 @@ class Searcher {
   // Drops a memory from the loaded indexes (after a delete).
   void forget(const std::string& memory_id);
 
+  // Saves approximate indexes that changed since loading (also done by the
+  // destructor, best effort).
+  void save_indexes();
+  // What kind of index serves user_id ("exact", "hnsw"), loading it if needed.
+  std::string index_kind(const std::string& user_id);
+
   Embedder* embedder() const { return embedder_; }
 
  private:
@@ -77,7 +97,15 @@ class Searcher {
   MemoryStore& store_;
   Embedder* embedder_;
   const TimeSource& clock_;
-  std::map<std::string, std::unique_ptr<VectorIndex>> indexes_;  // by user_id
+  std::filesystem::path index_path(const std::string& user_id) const;
+
+  struct LoadedIndex {
+    std::unique_ptr<VectorIndex> index;
+    bool approximate = false;
+    bool dirty = false;
+  };
+  SearcherConfig config_;
+  std::map<std::string, LoadedIndex> indexes_;  // by user_id
 };
 
 // True when m passes the filter (used on vector candidates; the store applies

@@ -94,8 +94,21 @@ class MemoryStore {
   // Vectors, one per (memory, model).
   virtual void put_embeddings(const std::string& model, const std::vector<StoredVector>& vectors) = 0;
   virtual std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) = 0;
-  // Memories (any user) with no vector for model yet, oldest first.
+  // Memories (any user) with no vector for model yet, oldest first. This is
+  // the embedding queue: it is persistent by construction, and a new model
+  // starts with everything queued.
   virtual std::vector<Memory> missing_embeddings(const std::string& model, int limit) = 0;
+  virtual int64_t count_missing_embeddings(const std::string& model) = 0;
+  // Ids of the memories of user_id that have a vector for model.
+  virtual std::vector<std::string> embedding_ids(const std::string& model, const std::string& user_id) = 0;
+  // Vectors of the given memories (those that have one), in no particular order.
+  virtual std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) = 0;
+  // Cache of vectors by the SHA-256 of the embedded text, so the same text is
+  // never embedded twice by a model (duplicates across users, re-added text).
+  virtual std::map<std::string, std::vector<float>> cached_embeddings(const std::string& model,
+                                                                     const std::vector<std::string>& text_hashes) = 0;
+  virtual void cache_embeddings(const std::string& model,
+                                const std::vector<std::pair<std::string, std::vector<float>>>& by_text_hash) = 0;
 
   // Stores a compiled journal and its memory mirror in one transaction.
   // Idempotent on journal.id: storing the same journal twice changes nothing

@@ -106,6 +106,15 @@ CREATE TABLE journals (
 );
 CREATE INDEX idx_journals_user_created ON journals(user_id, created_at DESC);
 )sql",
+    // v2: embedding cache by text hash.
+    R"sql(
+CREATE TABLE embedding_cache (
+  model TEXT NOT NULL,
+  text_hash TEXT NOT NULL,
+  vector BLOB NOT NULL,
+  PRIMARY KEY (model, text_hash)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
@@ -413,6 +422,63 @@ class SqliteMemoryStore final : public MemoryStore {
     return out;
   }
 
+  int64_t count_missing_embeddings(const std::string& model) override {
+    auto st = db_.prepare(
+        "SELECT count(*) FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
+        "WHERE e.model = ? AND e.memory_id = m.id)");
+    st.bind(1, model);
+    st.step();
+    const int64_t n = st.integer(0);
+    st.reset();
+    return n;
+  }
+
+  std::vector<std::string> embedding_ids(const std::string& model, const std::string& user_id) override {
+    auto st = db_.prepare(
+        "SELECT e.memory_id FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
+        "WHERE e.model = ? AND m.user_id = ?");
+    st.bind(1, model).bind(2, user_id);
+    std::vector<std::string> out;
+    while (st.step()) out.push_back(st.text(0));
+    st.reset();
+    return out;
+  }
+
+  std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) override {
+    auto st = db_.prepare("SELECT vector FROM memory_embeddings WHERE model = ? AND memory_id = ?");
+    std::vector<StoredVector> out;
+    for (const auto& id : ids) {
+      st.bind(1, model).bind(2, id);
+      if (st.step()) out.push_back({id, read_vector(st, 0)});
+      st.reset();
+    }
+    return out;
+  }
+
+  std::map<std::string, std::vector<float>> cached_embeddings(const std::string& model,
+                                                             const std::vector<std::string>& text_hashes) override {
+    auto st = db_.prepare("SELECT vector FROM embedding_cache WHERE model = ? AND text_hash = ?");
+    std::map<std::string, std::vector<float>> out;
+    for (const auto& h : text_hashes) {
+      st.bind(1, model).bind(2, h);
+      if (st.step()) out[h] = read_vector(st, 0);
+      st.reset();
+    }
+    return out;
+  }
+
+  void cache_embeddings(const std::string& model,
+                        const std::vector<std::pair<std::string, std::vector<float>>>& by_text_hash) override {
+    db_.transaction([&] {
+      auto st = db_.prepare("INSERT OR REPLACE INTO embedding_cache(model, text_hash, vector) VALUES (?,?,?)");
+      for (const auto& [hash, v] : by_text_hash) {
+        st.bind(1, model).bind(2, hash).bind_blob(3, v.data(), v.size() * sizeof(float));
+        st.run();
+        st.reset();
+      }
+    });
+  }
+
   bool add_journal(const Journal& journal, Memory as_memory) override {
     bool inserted = false;
     db_.transaction([&] {
@@ -620,6 +686,12 @@ class SqliteMemoryStore final : public MemoryStore {
     if (!st.is_null(26)) m.last_accessed = from_millis(st.integer(26));
     m.access_count = static_cast<int>(st.integer(27));
     return m;
+  }
+
+  static std::vector<float> read_vector(const sqlite::Statement& st, int column) {
+    std::vector<float> v(static_cast<size_t>(st.blob_bytes(column)) / sizeof(float));
+    if (!v.empty()) std::memcpy(v.data(), st.blob(column), v.size() * sizeof(float));
+    return v;
   }
 
   static Journal read_journal(const sqlite::Statement& st) {
