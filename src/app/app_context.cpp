@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "embed/hashing_embedder.h"
+#include "embed/remote_embedder.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace kioku {
@@ -71,18 +72,36 @@ JournalService& AppContext::journal() {
 Embedder* AppContext::embedder() {
   if (!embedder_resolved_) {
     embedder_resolved_ = true;
-    const std::string provider = config().get_string_or("embed.provider", "none", "KIOKU_EMBED_PROVIDER");
+    const Config& c = config();
+    const std::string provider = c.get_string_or("embed.provider", "none", "KIOKU_EMBED_PROVIDER");
     if (provider == "hashing") {
-      embedder_ = std::make_unique<HashingEmbedder>(static_cast<int>(config().get_number("embed.dimension").value_or(256)));
+      embedder_ = std::make_unique<HashingEmbedder>(static_cast<int>(c.get_number("embed.dimension").value_or(256)));
+    } else if (provider == "ollama" || provider == "openai") {
+      RemoteEmbedderConfig rc;
+      rc.provider = provider;
+      rc.url = c.get_string_or("embed.url", provider == "ollama" ? "http://127.0.0.1:11434" : "https://api.openai.com/v1",
+                               "KIOKU_EMBED_URL");
+      rc.model = c.get_string_or("embed.model", "", "KIOKU_EMBED_MODEL");
+      rc.api_key = c.get_string_or("embed.api_key", "", "KIOKU_EMBED_API_KEY");
+      rc.dimension = static_cast<int>(c.get_number("embed.dimension").value_or(0));
+      rc.timeout_s = c.get_number("embed.timeout_s").value_or(30);
+      rc.query_prefix = c.get_string_or("embed.query_prefix", "");
+      rc.passage_prefix = c.get_string_or("embed.passage_prefix", "");
+      embedder_ = make_remote_embedder(rc);
     } else if (provider != "none" && !provider.empty()) {
-      throw invalid_input("unknown embed.provider '" + provider + "' (expected hashing or none)");
+      throw invalid_input("unknown embed.provider '" + provider + "' (expected local, hashing, ollama, openai or none)");
     }
   }
   return embedder_.get();
 }
 
 Searcher& AppContext::searcher() {
-  if (!searcher_) searcher_ = std::make_unique<Searcher>(memories(), embedder());
+  if (!searcher_) {
+    SearcherConfig sc;
+    sc.index_dir = data_dir_ / "index";
+    sc.hnsw_threshold = static_cast<size_t>(config().get_number("search.hnsw_threshold").value_or(20000));
+    searcher_ = std::make_unique<Searcher>(memories(), embedder(), system_time(), sc);
+  }
   return *searcher_;
 }
 

@@ -211,8 +211,17 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
         }
         options.mode = SearchMode::kLexical;
       }
-      if (searcher.embedder()) searcher.index_pending(100000);
-      auto results = searcher.search(*query, options);
+      std::vector<SearchResult> results;
+      try {
+        if (options.mode != SearchMode::kLexical) searcher.index_pending(100000);
+        results = searcher.search(*query, options);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kUnavailable || options.mode == SearchMode::kLexical) throw;
+        // The embedder is down: full text still works.
+        io.err << "kioku: embedder unavailable (" << e.what() << "); searching full text only\n";
+        options.mode = SearchMode::kLexical;
+        results = searcher.search(*query, options);
+      }
       if (io.json) {
         nlohmann::json a = nlohmann::json::array();
         for (const auto& r : results) {
