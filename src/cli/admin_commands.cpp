@@ -82,7 +82,7 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
     table[cmd] = [path](AppContext& ctx, CommandIo& io) {
       ctx.ensure_initialized();
       const std::filesystem::path folder =
-          path->empty() ? ctx.data_dir() / "backups" / timestamp_for_path(system_time().now()) : *path;
+          path->empty() ? ctx.data_dir() / "backups" / timestamp_for_path(system_time().now()) : std::filesystem::path(*path);
       backup_sqlite_data(ctx.memories(), ctx.drafts(), folder);
       if (io.json) io.out << nlohmann::json{{"backup", folder.string()}}.dump() << "\n";
       else io.out << "Backed up to " << folder.string() << "\nRestore with: kioku restore " << folder.string() << " --yes\n";

@@ -1,0 +1,206 @@
+// The `kioku` binary, driven as a new user would drive it.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "testing/run_binary.h"
+#include "testing/temp_dir.h"
+
+namespace kioku {
+namespace {
+
+class Cli : public ::testing::Test {
+ protected:
+  testing::RunResult kioku(std::vector<std::string> args, const std::string& stdin_text = "") {
+    return testing::run_binary(KIOKU_BINARY, args, dir / "cwd", {{"KIOKU_HOME", (dir / "data").string()}}, stdin_text);
+  }
+  nlohmann::json kioku_json(std::vector<std::string> args) {
+    args.push_back("--json");
+    auto r = kioku(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  }
+  std::filesystem::path write(const std::string& name, const std::string& content) {
+    std::filesystem::create_directories(dir / "files");
+    std::ofstream(dir / "files" / name, std::ios::binary) << content;
+    return dir / "files" / name;
+  }
+  testing::TempDir dir;
+};
+
+bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
+
+TEST_F(Cli, InitCreatesTheDataDirectory) {
+  auto r = kioku({"init"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "data" / "memory.db"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "data" / "journal.db"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "data" / "config.toml"));
+  EXPECT_NE(kioku({"init"}).out.find("Already"), std::string::npos);
+  // --data-dir wins over KIOKU_HOME.
+  r = kioku({"--data-dir", (dir / "other").string(), "init"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "other" / "memory.db"));
+}
+
+TEST_F(Cli, AddGetSearchEditDelete) {
+  auto added = kioku_json({"add", "My sister Hana lives in Osaka", "--tags", "family,places", "--at", "2024-05-08"});
+  ASSERT_TRUE(added["created"].get<bool>());
+  const std::string id = added["id"];
+  auto dup = kioku_json({"add", "My sister Hana lives in  Osaka"});
+  EXPECT_FALSE(dup["created"].get<bool>());
+  EXPECT_EQ(dup["id"], id);
+  kioku_json({"add", "Bought running shoes", "--type", "note"});
+
+  auto got = kioku_json({"get", id});
+  EXPECT_EQ(got["content"], "My sister Hana lives in Osaka");
+  EXPECT_EQ(got["tags"], nlohmann::json({"family", "places"}));
+  EXPECT_EQ(got["event_time"], "2024-05-08T00:00:00.000Z");
+  EXPECT_EQ(got["confidence"]["corroboration_count"], 1);
+
+  auto results = kioku_json({"search", "where does Hana live?"});
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["id"], id);
+  EXPECT_TRUE(results[0].contains("score"));
+  EXPECT_TRUE(results[0].contains("content"));
+  EXPECT_EQ(kioku_json({"get", id})["access_count"], 1);  // reading a result counts
+
+  EXPECT_EQ(kioku_json({"search", "Osaka", "--type", "fact"}).size(), 0u);
+  EXPECT_EQ(kioku_json({"search", "Osaka", "--since", "2024-06-01"}).size(), 0u);
+  EXPECT_EQ(kioku_json({"search", "\"foo AND ("}).size(), 0u);  // hostile syntax is just text
+
+  auto edited = kioku_json({"edit", id, "--content", "Hana moved to Kyoto", "--importance", "0.9"});
+  EXPECT_EQ(edited["content"], "Hana moved to Kyoto");
+  EXPECT_EQ(kioku_json({"search", "Kyoto"}).size(), 1u);
+  EXPECT_EQ(kioku_json({"list"}).size(), 2u);
+
+  auto text = kioku({"search", "Kyoto"});
+  EXPECT_NE(text.out.find(id), std::string::npos);
+  EXPECT_EQ(kioku({"delete", id}).exit_code, 0);
+  EXPECT_EQ(kioku({"get", id}).exit_code, 3);
+  EXPECT_EQ(kioku({"delete", id}).exit_code, 3);
+}
+
+TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+  };
+  std::vector<Case> cases = {
+      {{"add"}, 2},
+      {{"frobnicate"}, 2},
+      {{"add", "x", "--bogus"}, 2},
+      {{"add", "x", "--at", "next tuesday"}, 2},
+      {{"add", "x", "--importance", "7"}, 2},
+      {{"add", "x", "--tier", "forever"}, 2},
+      {{"add", "   "}, 2},
+      {{"get", "no-such-id"}, 3},
+      {{"search", "x", "--limit", "0"}, 2},
+      {{"search", "x", "--mode", "psychic"}, 2},
+      {{"import", "/nonexistent/file.md"}, 3},
+      {{"journal", "add", "no session"}, 4},
+      {{"journal"}, 2},
+      {{"eval", "locomo", "/nonexistent.json"}, 3},
+      {{"restore", "somewhere"}, 2},
+  };
+  for (const auto& c : cases) {
+    auto r = kioku(c.args);
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    EXPECT_EQ(r.exit_code, c.code) << joined << " -> " << r.err;
+    EXPECT_TRUE(one_line(r.err)) << joined << " -> [" << r.err << "]";
+    EXPECT_EQ(r.err.rfind("kioku: ", 0), 0u) << joined;
+  }
+  auto help = kioku({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("journal"), std::string::npos);
+}
+
+TEST_F(Cli, JournalSession) {
+  EXPECT_EQ(kioku({"journal", "start"}).exit_code, 0);
+  EXPECT_EQ(kioku({"journal", "start"}).exit_code, 4);
+  EXPECT_EQ(kioku({"journal", "add", "Walked along the canal at dawn"}).out, "\u2713\n");
+  std::ofstream(dir / "photo.png", std::ios::binary) << std::string("\x89PNG\r\n\x1A\n", 8) << std::string(32, '\0');
+  EXPECT_EQ(kioku({"journal", "add", "--image", (dir / "photo.png").string(), "a heron"}).exit_code, 0);
+  EXPECT_EQ(kioku({"journal", "add", "--image", (dir / "missing.png").string()}).exit_code, 3);
+  auto status = kioku_json({"journal", "status"});
+  EXPECT_TRUE(status["open"].get<bool>());
+  EXPECT_EQ(status["entries"].size(), 2u);
+  EXPECT_EQ(kioku({"status"}).out.find("Mode:      journal") != std::string::npos, true);
+  auto j = kioku_json({"journal", "done"});
+  EXPECT_TRUE(std::filesystem::exists(j["markdown_path"].get<std::string>()));
+  EXPECT_TRUE(j["needs_recompile"].get<bool>());
+  EXPECT_FALSE(kioku_json({"journal", "status"})["open"].get<bool>());
+  EXPECT_EQ(kioku_json({"journal", "list"}).size(), 1u);
+  EXPECT_EQ(kioku_json({"search", "canal"}).at(0)["type"], "journal");
+  EXPECT_NE(kioku({"journal", "show", j["id"]}).out.find("canal"), std::string::npos);
+
+  kioku({"journal", "start"});
+  kioku({"journal", "add", "to be discarded"});
+  EXPECT_EQ(kioku({"journal", "cancel"}).exit_code, 2);
+  EXPECT_TRUE(kioku_json({"journal", "status"})["open"].get<bool>());
+  EXPECT_EQ(kioku({"journal", "cancel", "--yes"}).exit_code, 0);
+  EXPECT_FALSE(kioku_json({"journal", "status"})["open"].get<bool>());
+}
+
+TEST_F(Cli, ImportIsAllOrNothingPerCommand) {
+  auto md = write("notes.md", "# Trip\n\nWe visited the Fushimi Inari shrine.\n\n# Food\n\nRamen in Kyoto station.\n");
+  auto csv = write("people.csv", "name,content\nHana,\"Likes matcha, \"\"strongly\"\"\"\nKen,Plays go\n");
+  auto bad = write("broken.json", "[{\"content\": \"ok\"}, {");
+  auto r = kioku({"import", md.string(), bad.string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(one_line(r.err)) << r.err;
+  EXPECT_EQ(kioku_json({"list"}).size(), 0u);  // the good file was not stored either
+  auto report = kioku_json({"import", md.string(), csv.string()});
+  ASSERT_EQ(report.size(), 2u);
+  EXPECT_GT(report[0]["created"].get<int>(), 0);
+  EXPECT_EQ(kioku_json({"search", "Inari"}).size(), 1u);
+  EXPECT_EQ(kioku_json({"search", "matcha"}).size(), 1u);
+  auto again = kioku_json({"import", md.string()});
+  EXPECT_EQ(again[0]["created"], 0);  // re-import: duplicates, nothing new
+  auto hit = kioku_json({"search", "Inari"})[0];
+  auto full = kioku_json({"get", hit["id"]});
+  EXPECT_EQ(full["provenance"]["file"].get<std::string>().find("notes.md") != std::string::npos, true);
+}
+
+TEST_F(Cli, BackupAndRestore) {
+  kioku_json({"add", "precious memory"});
+  auto b = kioku_json({"backup", (dir / "bk").string()});
+  EXPECT_TRUE(std::filesystem::exists(dir / "bk" / "memory.db"));
+  kioku_json({"add", "added later"});
+  EXPECT_EQ(kioku({"restore", (dir / "bk").string()}).exit_code, 2);  // needs --yes
+  EXPECT_EQ(kioku({"restore", (dir / "bk").string(), "--yes"}).exit_code, 0);
+  auto all = kioku_json({"list"});
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0]["content"], "precious memory");
+  auto def = kioku_json({"backup"});
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(def["backup"].get<std::string>()) / "journal.db"));
+}
+
+TEST_F(Cli, ShellRunsCommandsFromInput) {
+  auto r = kioku({"shell"}, "add \"tea with Hana\" --tags tea\nsearch tea\nbogus\nquit\n");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("Added"), std::string::npos);
+  EXPECT_NE(r.out.find("tea with Hana"), std::string::npos);
+  EXPECT_NE(r.err.find("kioku: "), std::string::npos);  // the bad command, without ending the shell
+}
+
+TEST_F(Cli, EvalLocomoPrintsRecall) {
+  nlohmann::json data = nlohmann::json::array();
+  data.push_back({{"sample_id", "x"},
+                  {"conversation",
+                   {{"session_1_date_time", "1:00 pm on 1 May, 2023"},
+                    {"session_1", {{{"speaker", "A"}, {"dia_id", "D1:1"}, {"text", "my parrot is named Kiwi"}}}}}},
+                  {"qa", {{{"question", "What is the parrot's name?"}, {"evidence", {"D1:1"}}, {"category", 4}}}}});
+  auto f = write("mini-locomo.json", data.dump());
+  auto r = kioku_json({"eval", "locomo", f.string(), "--k", "1,5"});
+  EXPECT_EQ(r["questions"], 1);
+  EXPECT_EQ(r["recall@1"], 1.0);
+  EXPECT_EQ(r["recall@5"], 1.0);
+  EXPECT_TRUE(r["by_category"].contains("4"));
+  EXPECT_EQ(kioku({"eval", "locomo", f.string(), "--k", "five"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace kioku
