@@ -53,7 +53,9 @@ std::vector<std::string> split_long(const std::string& text, size_t max_chars) {
     start = cut;
     while (start < text.size() && (text[start] == ' ' || text[start] == '\n')) ++start;
   }
-  if (start < text.size()) out.push_back(text.substr(start));
+  std::string last = text.substr(std::min(start, text.size()));
+  while (!last.empty() && (last.back() == ' ' || last.back() == '\n')) last.pop_back();
+  if (!last.empty()) out.push_back(last);
   return out;
 }
 
