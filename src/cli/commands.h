@@ -34,6 +34,7 @@ void register_commands(CLI::App& app, CommandTable& table);
 // Command groups, one file each.
 void register_memory_commands(CLI::App& app, CommandTable& table);   // init add get edit delete list search status
 void register_journal_commands(CLI::App& app, CommandTable& table);  // journal ...
-void register_admin_commands(CLI::App& app, CommandTable& table);    // import backup restore eval token
+void register_admin_commands(CLI::App& app, CommandTable& table);    // import backup restore eval
+void register_model_commands(CLI::App& app, CommandTable& table);    // models list | pull
 
 }  // namespace kioku::cli

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/hash.h"
+#include "testing/loopback_server.h"
 #include "testing/run_binary.h"
 #include "testing/temp_dir.h"
 
@@ -200,6 +202,37 @@ TEST_F(Cli, EvalLocomoPrintsRecall) {
   EXPECT_EQ(r["recall@5"], 1.0);
   EXPECT_TRUE(r["by_category"].contains("4"));
   EXPECT_EQ(kioku({"eval", "locomo", f.string(), "--k", "five"}).exit_code, 2);
+}
+
+TEST_F(Cli, ModelsPullFromTheHubAndList) {
+  const std::string weights(4096, 'w');
+  testing::LoopbackServer hub([&](httplib::Server& s) {
+    s.Get(R"(/sentence-transformers/all-MiniLM-L6-v2/resolve/main/(.+))",
+          [&](const httplib::Request& req, httplib::Response& res) {
+            const std::string file = req.matches[1];
+            if (file == "model.safetensors") {
+              res.set_header("X-Linked-ETag", "\"" + sha256_hex(weights) + "\"");
+              res.set_content(weights, "application/octet-stream");
+            } else {
+              res.set_content("{}", "application/json");
+            }
+          });
+  });
+  auto list = kioku_json({"models", "list"});
+  ASSERT_GE(list.size(), 3u);
+  EXPECT_FALSE(list[0]["installed"].get<bool>());
+  auto r = testing::run_binary(KIOKU_BINARY, {"models", "pull", "all-MiniLM-L6-v2"}, dir / "cwd",
+                               {{"KIOKU_HOME", (dir / "data").string()}, {"HF_ENDPOINT", hub.url()}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("100%"), std::string::npos);  // the progress bar
+  EXPECT_TRUE(std::filesystem::exists(dir / "data" / "models" / "all-MiniLM-L6-v2" / "1_Pooling" / "config.json"));
+  EXPECT_TRUE(kioku_json({"models", "list"})[0]["installed"].get<bool>());
+  // Offline: a clear one-line error.
+  auto offline = testing::run_binary(KIOKU_BINARY, {"models", "pull", "bge-small-en-v1.5"}, dir / "cwd",
+                                     {{"KIOKU_HOME", (dir / "data").string()}, {"HF_ENDPOINT", "http://127.0.0.1:9"}});
+  EXPECT_EQ(offline.exit_code, 5);
+  EXPECT_NE(offline.err.find("online"), std::string::npos);
+  EXPECT_EQ(kioku({"models", "pull", "gpt-17"}).exit_code, 2);
 }
 
 }  // namespace

@@ -4,12 +4,13 @@
 
 #include "core/error.h"
 #include "eval/locomo.h"
+#include "testing/shared_dir.h"
 #include "testing/temp_dir.h"
 
 namespace kioku {
 namespace {
 
-const std::filesystem::path kDevSplit = std::filesystem::path(KIOKU_SHARED_DIR) / "data/locomo/locomo-dev.json";
+const std::filesystem::path kDevSplit = testing::shared_dir() / "data/locomo/locomo-dev.json";
 
 TEST(Locomo, ParsesSessionStamps) {
   EXPECT_EQ(format_iso8601(*parse_locomo_datetime("1:56 pm on 8 May, 2023")), "2023-05-08T13:56:00.000Z");
