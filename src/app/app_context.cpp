@@ -62,7 +62,8 @@ JournalDraftStore& AppContext::drafts() {
 
 JournalService& AppContext::journal() {
   if (!journal_) {
-    compiler_ = std::make_unique<PlainJournalCompiler>();
+    if (llm()) compiler_ = std::make_unique<LlmJournalCompiler>(*llm());
+    else compiler_ = std::make_unique<PlainJournalCompiler>();
     journal_ = std::make_unique<JournalService>(memories(), drafts(), *compiler_, data_dir_ / "journals",
                                                 data_dir_ / "media");
   }
@@ -103,6 +104,36 @@ Searcher& AppContext::searcher() {
     searcher_ = std::make_unique<Searcher>(memories(), embedder(), system_time(), sc);
   }
   return *searcher_;
+}
+
+const LlmConfig& AppContext::llm_config() {
+  if (!llm_config_) llm_config_ = std::make_unique<LlmConfig>(load_llm_config(config()));
+  return *llm_config_;
+}
+
+LlmClient* AppContext::llm() {
+  if (!llm_resolved_) {
+    llm_resolved_ = true;
+    llm_ = make_llm_client(llm_config());
+  }
+  return llm_.get();
+}
+
+CompanionService& AppContext::companion() {
+  if (!companion_) {
+    CompanionOptions o;
+    o.context.token_budget = static_cast<int>(config().get_number("companion.context_tokens").value_or(2048));
+    o.suggestions = config().get_bool("companion.suggestions", "KIOKU_SUGGESTIONS").value_or(false);
+    o.suggestion_threshold = config().get_number("companion.suggestion_threshold").value_or(0.6);
+    companion_ = std::make_unique<CompanionService>(memories(), searcher(), llm(), active_persona(config()), o);
+  }
+  return *companion_;
+}
+
+int AppContext::recompile_journals() {
+  if (!llm()) return 0;
+  LlmJournalCompiler compiler(*llm());
+  return journal().recompile_pending(user_id(), compiler);
 }
 
 }  // namespace kioku

@@ -11,9 +11,11 @@
 #include <memory>
 #include <string>
 
+#include "companion/companion_service.h"
 #include "core/config.h"
 #include "embed/embedder.h"
 #include "journal/journal_service.h"
+#include "llm/llm_client.h"
 #include "search/searcher.h"
 #include "store/store.h"
 
@@ -39,6 +41,13 @@ class AppContext {
   // The embedder configured in [embed] (null when none is configured).
   Embedder* embedder();
   Searcher& searcher();
+  // The configured LLM ([llm] / KIOKU_LLM_*), or null when none is.
+  LlmClient* llm();
+  const LlmConfig& llm_config();
+  CompanionService& companion();
+  // Re-compiles journals that were compiled without an LLM, once one is
+  // configured. Returns how many were rewritten (0 without an LLM).
+  int recompile_journals();
 
  private:
   std::filesystem::path data_dir_;
@@ -53,6 +62,10 @@ class AppContext {
   std::unique_ptr<Embedder> embedder_;
   bool embedder_resolved_ = false;
   std::unique_ptr<Searcher> searcher_;
+  std::unique_ptr<LlmConfig> llm_config_;
+  std::unique_ptr<LlmClient> llm_;
+  bool llm_resolved_ = false;
+  std::unique_ptr<CompanionService> companion_;
 };
 
 }  // namespace kioku

@@ -36,5 +36,6 @@ void register_memory_commands(CLI::App& app, CommandTable& table);   // init add
 void register_journal_commands(CLI::App& app, CommandTable& table);  // journal ...
 void register_admin_commands(CLI::App& app, CommandTable& table);    // import backup restore eval
 void register_model_commands(CLI::App& app, CommandTable& table);    // models list | pull
+void register_companion_commands(CLI::App& app, CommandTable& table);  // chat rate suggestions context queue
 
 }  // namespace kioku::cli

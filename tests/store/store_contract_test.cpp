@@ -257,6 +257,30 @@ TEST_P(StoreContract, JournalDraftsLifecycle) {
   EXPECT_TRUE(drafts->entries(s.id).empty());
 }
 
+TEST_P(StoreContract, AiTaskQueueIsPersistentAndOrdered) {
+  AiTask a;
+  a.kind = "chat_reply";
+  a.payload = {{"memory_id", "m1"}};
+  const std::string first = store->enqueue_task(a);
+  clock.advance(std::chrono::seconds(1));
+  a.payload = {{"memory_id", "m2"}};
+  const std::string second = store->enqueue_task(a);
+  auto due = store->due_tasks(clock.now(), 10);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].id, first);
+  EXPECT_EQ(due[0].payload["memory_id"], "m1");
+  store->retry_task_later(first, "provider down", clock.now() + std::chrono::minutes(5));
+  due = store->due_tasks(clock.now(), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, second);
+  auto later = store->due_tasks(clock.now() + std::chrono::minutes(6), 10);
+  ASSERT_EQ(later.size(), 2u);
+  EXPECT_EQ(later[0].attempts, 1);
+  EXPECT_EQ(later[0].last_error, "provider down");
+  store->complete_task(first);
+  EXPECT_EQ(store->count_tasks("local"), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(testing::store_backends()),
                          [](const auto& info) { return info.param.name; });
 

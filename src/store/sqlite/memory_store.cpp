@@ -115,6 +115,20 @@ CREATE TABLE embedding_cache (
   PRIMARY KEY (model, text_hash)
 ) WITHOUT ROWID;
 )sql",
+    // v3: the AI work queue.
+    R"sql(
+CREATE TABLE ai_tasks (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL DEFAULT '{}',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  next_attempt INTEGER NOT NULL
+);
+CREATE INDEX idx_ai_tasks_due ON ai_tasks(next_attempt);
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
@@ -537,6 +551,68 @@ class SqliteMemoryStore final : public MemoryStore {
       mem.bind(1, journal.title + "\n\n" + journal.body).bind(2, json_text(journal.tags));
       mem.bind(3, to_millis(clock_.now())).bind(4, journal.memory_id).bind(5, journal.user_id).run();
     });
+  }
+
+  std::string enqueue_task(const AiTask& task) override {
+    AiTask t = task;
+    const TimePoint now = clock_.now();
+    if (t.id.empty()) t.id = new_uuid_v7(now);
+    if (to_millis(t.created_at) == 0) t.created_at = now;
+    if (to_millis(t.next_attempt) == 0) t.next_attempt = now;
+    db_.transaction([&] {
+      auto st = db_.prepare(
+          "INSERT INTO ai_tasks(id, user_id, kind, payload, attempts, last_error, created_at, next_attempt) "
+          "VALUES (?,?,?,?,?,?,?,?)");
+      st.bind(1, t.id).bind(2, t.user_id).bind(3, t.kind).bind(4, t.payload.dump()).bind(5, t.attempts);
+      st.bind(6, t.last_error).bind(7, to_millis(t.created_at)).bind(8, to_millis(t.next_attempt)).run();
+    });
+    return t.id;
+  }
+
+  std::vector<AiTask> due_tasks(TimePoint now, int limit) override {
+    auto st = db_.prepare(
+        "SELECT id, user_id, kind, payload, attempts, last_error, created_at, next_attempt FROM ai_tasks "
+        "WHERE next_attempt <= ? ORDER BY created_at, id LIMIT ?");
+    st.bind(1, to_millis(now)).bind(2, static_cast<int64_t>(limit));
+    std::vector<AiTask> out;
+    while (st.step()) {
+      AiTask t;
+      t.id = st.text(0);
+      t.user_id = st.text(1);
+      t.kind = st.text(2);
+      auto payload = nlohmann::json::parse(st.text(3), nullptr, false);
+      t.payload = payload.is_object() ? payload : nlohmann::json::object();
+      t.attempts = static_cast<int>(st.integer(4));
+      t.last_error = st.text(5);
+      t.created_at = from_millis(st.integer(6));
+      t.next_attempt = from_millis(st.integer(7));
+      out.push_back(std::move(t));
+    }
+    st.reset();
+    return out;
+  }
+
+  void complete_task(const std::string& task_id) override {
+    db_.transaction([&] { db_.prepare("DELETE FROM ai_tasks WHERE id = ?").bind(1, task_id).run(); });
+  }
+
+  void retry_task_later(const std::string& task_id, const std::string& error, TimePoint next_attempt) override {
+    db_.transaction([&] {
+      db_.prepare("UPDATE ai_tasks SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?")
+          .bind(1, error)
+          .bind(2, to_millis(next_attempt))
+          .bind(3, task_id)
+          .run();
+    });
+  }
+
+  int64_t count_tasks(const std::string& user_id) override {
+    auto st = db_.prepare("SELECT count(*) FROM ai_tasks WHERE user_id = ?");
+    st.bind(1, user_id);
+    st.step();
+    const int64_t n = st.integer(0);
+    st.reset();
+    return n;
   }
 
   StoreStats stats(const std::string& user_id) override {

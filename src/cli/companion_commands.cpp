@@ -1,0 +1,197 @@
+// chat, rate, suggestions, context, queue.
+#include <iostream>
+#include <memory>
+#include <ostream>
+
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "companion/context_export.h"
+#include "core/error.h"
+
+namespace kioku::cli {
+
+namespace {
+
+nlohmann::json turn_json(AppContext& ctx, const ChatTurnResult& r) {
+  nlohmann::json used = nlohmann::json::array();
+  for (const auto& m : ctx.memories().get_many(ctx.user_id(), r.used_memory_ids))
+    used.push_back({{"id", m.id}, {"type", m.type}, {"content", m.content}});
+  return {{"reply", r.reply},           {"queued", r.queued},
+          {"notice", r.notice},         {"user_memory_id", r.user_memory_id},
+          {"reply_memory_id", r.reply_memory_id}, {"used_memories", used}};
+}
+
+// Runs queued AI work first, so a provider that came back answers old turns.
+void catch_up(AppContext& ctx, CommandIo& io) {
+  if (!ctx.llm()) return;
+  auto done = ctx.companion().run_queue(20);
+  if (done.done > 0 && !io.json) io.err << "kioku: answered " << done.done << " queued message(s) (see kioku list --type chat)\n";
+  try {
+    ctx.recompile_journals();
+  } catch (const Error&) {
+  }
+}
+
+Memory require_suggestion(AppContext& ctx, const std::string& id) {
+  auto m = ctx.memories().get(ctx.user_id(), id);
+  if (!m || m->approved) throw not_found("no pending suggestion with id " + id);
+  return *m;
+}
+
+}  // namespace
+
+void register_companion_commands(CLI::App& app, CommandTable& table) {
+  {
+    auto* cmd = app.add_subcommand("chat", "Talk with your companion (interactive, or one turn with --message)");
+    auto message = std::make_shared<std::string>();
+    cmd->add_option("--message,-m", *message, "Send one message and print the reply");
+    table[cmd] = [message](AppContext& ctx, CommandIo& io) {
+      ctx.ensure_initialized();
+      catch_up(ctx, io);
+      auto turn = [&](const std::string& text) {
+        std::function<void(std::string_view)> print = [&](std::string_view d) { io.out << d << std::flush; };
+        ChatTurnResult r = ctx.companion().chat(ctx.user_id(), text, io.json ? nullptr : &print);
+        if (io.json) {
+          io.out << turn_json(ctx, r).dump(2) << "\n";
+        } else if (r.queued) {
+          io.err << "kioku: " << r.notice << "\n";
+        } else {
+          io.out << "\n";
+        }
+        return r;
+      };
+      if (!message->empty()) {
+        turn(*message);
+        return 0;
+      }
+      const bool tty = &io.out == &std::cout;
+      if (tty && !io.json) io.out << "Chatting with your companion. Empty line or Ctrl-D to leave.\n";
+      std::string line;
+      while (true) {
+        if (!io.json) io.out << "you> " << std::flush;
+        if (!std::getline(std::cin, line) || line.empty()) break;
+        try {
+          if (!io.json) io.out << "\n";
+          turn(line);
+          if (!io.json) io.out << "\n";
+        } catch (const Error& e) {
+          io.err << "kioku: " << e.what() << "\n";
+        }
+      }
+      return 0;
+    };
+  }
+  {
+    auto* cmd = app.add_subcommand("rate", "Rate the companion's last reply from 1 to 5");
+    auto rating = std::make_shared<int>(0);
+    cmd->add_option("rating", *rating, "1 (bad) to 5 (great)")->required();
+    table[cmd] = [rating](AppContext& ctx, CommandIo& io) {
+      const std::string id = ctx.companion().rate_last_reply(ctx.user_id(), *rating);
+      if (io.json) io.out << nlohmann::json{{"reply_memory_id", id}, {"rating", *rating}}.dump() << "\n";
+      else io.out << "Thanks! Rated " << *rating << "/5.\n";
+      return 0;
+    };
+  }
+  {
+    auto* sug = app.add_subcommand("suggestions", "Memories the companion suggested: review them");
+    sug->require_subcommand(1);
+    sug->fallthrough();
+    auto* list = sug->add_subcommand("list", "Pending suggestions");
+    table[list] = [](AppContext& ctx, CommandIo& io) {
+      MemoryFilter f;
+      f.user_id = ctx.user_id();
+      f.approved = false;
+      auto pending = ctx.memories().list(f, ListOrder::kNewestFirst, 200, 0);
+      if (io.json) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& m : pending) a.push_back(to_json(m));
+        io.out << a.dump(2) << "\n";
+      } else {
+        for (const auto& m : pending) io.out << memory_line(m) << "  (importance " << m.importance << ")\n";
+        if (pending.empty()) io.out << "No pending suggestions.\n";
+      }
+      return 0;
+    };
+    auto* approve = sug->add_subcommand("approve", "Keep a suggestion as a memory");
+    auto approve_id = std::make_shared<std::string>();
+    approve->add_option("id", *approve_id, "Suggestion id")->required();
+    table[approve] = [approve_id](AppContext& ctx, CommandIo& io) {
+      Memory m = require_suggestion(ctx, *approve_id);
+      m.approved = true;
+      ctx.memories().update(m);
+      if (io.json) io.out << nlohmann::json{{"id", m.id}, {"approved", true}}.dump() << "\n";
+      else io.out << "Approved " << m.id << "\n";
+      return 0;
+    };
+    auto* reject = sug->add_subcommand("reject", "Discard a suggestion");
+    auto reject_id = std::make_shared<std::string>();
+    reject->add_option("id", *reject_id, "Suggestion id")->required();
+    table[reject] = [reject_id](AppContext& ctx, CommandIo& io) {
+      Memory m = require_suggestion(ctx, *reject_id);
+      ctx.memories().remove(ctx.user_id(), m.id);
+      if (io.json) io.out << nlohmann::json{{"id", m.id}, {"rejected", true}}.dump() << "\n";
+      else io.out << "Rejected " << m.id << "\n";
+      return 0;
+    };
+    auto* edit = sug->add_subcommand("edit", "Change a suggestion before approving it");
+    auto edit_id = std::make_shared<std::string>();
+    auto content = std::make_shared<std::string>();
+    auto tags = std::make_shared<std::string>();
+    auto importance = std::make_shared<double>(-1);
+    edit->add_option("id", *edit_id, "Suggestion id")->required();
+    edit->add_option("--content", *content, "New content");
+    edit->add_option("--tags", *tags, "New tags (comma-separated)");
+    edit->add_option("--importance", *importance, "0 to 1")->check(CLI::Range(0.0, 1.0));
+    table[edit] = [edit_id, content, tags, importance](AppContext& ctx, CommandIo& io) {
+      Memory m = require_suggestion(ctx, *edit_id);
+      if (!content->empty()) m.content = *content;
+      if (!tags->empty()) m.tags = split_tags(*tags);
+      if (*importance >= 0) m.importance = *importance;
+      ctx.memories().update(m);
+      if (io.json) io.out << to_json(*ctx.memories().get(ctx.user_id(), m.id)).dump(2) << "\n";
+      else io.out << "Updated suggestion " << m.id << "\n";
+      return 0;
+    };
+  }
+  {
+    auto* cmd = app.add_subcommand("context", "Your relevant profile and memories, formatted for another LLM");
+    auto query = std::make_shared<std::string>();
+    auto format = std::make_shared<std::string>("markdown");
+    auto limit = std::make_shared<int>(10);
+    cmd->add_option("query", *query, "What the other LLM will be asked about");
+    cmd->add_option("--format", *format, "claude, openai, markdown or json");
+    cmd->add_option("--limit", *limit, "Relevant memories to include")->check(CLI::Range(1, 100));
+    table[cmd] = [query, format, limit](AppContext& ctx, CommandIo& io) {
+      ExportOptions o;
+      o.format = io.json ? ExportFormat::kJson : parse_export_format(*format);
+      o.relevant_limit = *limit;
+      io.out << export_context(ctx.memories(), ctx.searcher(), ctx.user_id(), *query, o);
+      return 0;
+    };
+  }
+  {
+    auto* queue = app.add_subcommand("queue", "Work waiting for the AI (replies, journal compiles)");
+    queue->require_subcommand(1);
+    queue->fallthrough();
+    auto* status = queue->add_subcommand("status", "How much is waiting");
+    table[status] = [](AppContext& ctx, CommandIo& io) {
+      const int64_t tasks = ctx.memories().count_tasks(ctx.user_id());
+      int64_t journals = 0;
+      for (const auto& j : ctx.memories().list_journals(ctx.user_id(), 1000)) journals += j.needs_recompile ? 1 : 0;
+      if (io.json) io.out << nlohmann::json{{"tasks", tasks}, {"journals_to_recompile", journals}}.dump() << "\n";
+      else io.out << tasks << " queued AI task(s), " << journals << " journal(s) waiting for an LLM compile\n";
+      return 0;
+    };
+    auto* run = queue->add_subcommand("run", "Process the queue now");
+    table[run] = [](AppContext& ctx, CommandIo& io) {
+      if (!ctx.llm()) throw unavailable("no LLM provider is configured ([llm] in config.toml)");
+      auto r = ctx.companion().run_queue(1000);
+      const int journals = ctx.recompile_journals();
+      if (io.json) io.out << nlohmann::json{{"done", r.done}, {"failed", r.failed}, {"journals_recompiled", journals}}.dump() << "\n";
+      else io.out << "Answered " << r.done << ", failed " << r.failed << ", re-compiled " << journals << " journal(s)\n";
+      return r.failed > 0 ? exit_code(ErrorCode::kUnavailable) : 0;
+    };
+  }
+}
+
+}  // namespace kioku::cli

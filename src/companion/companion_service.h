@@ -1,0 +1,99 @@
+// CompanionService: the Companion (companion.h) on top of the store, search
+// and an LLM client.
+//
+// NOTES ON THE DESIGN OF A TURN
+//  1. The user's message is committed as a `chat` memory before anything else
+//     can fail: nothing the user says is lost.
+//  2. Without a reachable provider the turn becomes a `chat_reply` task in
+//     the store's AI queue (persistent); run_queue() answers it later and the
+//     reply is stored then. A task whose reply already exists is completed
+//     without asking again, so a crash between "reply stored" and "task done"
+//     does not produce two replies.
+//  3. The reply memory records the ids of the memories that were in the
+//     prompt (metadata.used_memory_ids); those memories are marked accessed.
+//  4. Suggested memories (off by default) come from a second, small request
+//     after the reply and wait unapproved (approved=false, source ai_suggested).
+// Thread safety: one CompanionService per thread (it uses one store).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "companion/companion.h"
+#include "companion/context_builder.h"
+#include "companion/persona.h"
+#include "journal/journal_service.h"
+#include "llm/llm_client.h"
+#include "search/searcher.h"
+#include "store/store.h"
+
+namespace kioku {
+
+struct CompanionOptions {
+  ContextOptions context;
+  int history_turns = 10;  // earlier chat turns sent as messages
+  bool suggestions = false;
+  double suggestion_threshold = 0.6;  // minimum importance of a suggestion
+};
+
+struct QueueRunResult {
+  int done = 0;
+  int failed = 0;
+};
+
+class CompanionService final : public Companion {
+ public:
+  // llm may be null (no provider configured): turns are then queued.
+  CompanionService(MemoryStore& store, Searcher& searcher, LlmClient* llm, Persona persona, CompanionOptions options,
+                   const TimeSource& clock = system_time());
+
+  ChatTurnResult chat(const std::string& user_id, const std::string& message,
+                      const std::function<void(std::string_view delta)>* on_delta = nullptr) override;
+
+  // Answers queued turns whose time has come. Stops at the first provider
+  // failure (the provider is still down) after rescheduling that task.
+  QueueRunResult run_queue(int limit = 20);
+
+  // Stores a 1-5 rating on the user's last reply. Throws kNotFound when there
+  // is no reply yet, kInvalidInput for a rating outside 1-5.
+  std::string rate_last_reply(const std::string& user_id, int rating);
+
+  // The last request sent to the provider (for --json and tests).
+  const ChatRequest& last_request() const { return last_request_; }
+
+ private:
+  ChatTurnResult answer(const std::string& user_id, const Memory& user_message,
+                        const std::function<void(std::string_view)>* on_delta);
+  std::optional<Memory> existing_reply(const std::string& user_id, const Memory& user_message);
+  void suggest_memories(const std::string& user_id, const std::string& message, const std::string& reply);
+  std::string queue_turn(const std::string& user_id, const Memory& user_message, const std::string& reason);
+
+  MemoryStore& store_;
+  Searcher& searcher_;
+  LlmClient* llm_;
+  Persona persona_;
+  CompanionOptions options_;
+  const TimeSource& clock_;
+  ContextBuilder builder_;
+  ChatRequest last_request_;
+};
+
+// Journal compilation by the LLM: title, markdown article and tags. Falls
+// back to the plain compile (marked for a later re-compile) when the provider
+// is unreachable or answers nonsense, so `journal done` always finishes.
+class LlmJournalCompiler final : public JournalCompiler {
+ public:
+  explicit LlmJournalCompiler(LlmClient& llm) : llm_(llm) {}
+  CompiledJournal compile(const std::vector<JournalEntry>& entries, TimePoint started_at) override;
+
+ private:
+  LlmClient& llm_;
+  PlainJournalCompiler fallback_;
+};
+
+// Finds the first JSON object or array in text (models like code fences).
+std::optional<nlohmann::json> extract_json(std::string_view text);
+
+}  // namespace kioku
