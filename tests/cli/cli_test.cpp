@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
+#include "llm/fake_llm_server.h"
 #include "testing/loopback_server.h"
 #include "testing/run_binary.h"
 #include "testing/temp_dir.h"
@@ -233,6 +234,63 @@ TEST_F(Cli, ModelsPullFromTheHubAndList) {
   EXPECT_EQ(offline.exit_code, 5);
   EXPECT_NE(offline.err.find("online"), std::string::npos);
   EXPECT_EQ(kioku({"models", "pull", "gpt-17"}).exit_code, 2);
+}
+
+TEST_F(Cli, ChatAnswersWithTheRightMemoriesAndQueuesWhenTheProviderIsDown) {
+  testing::FakeLlmServer llm([](const nlohmann::json& req) -> std::string {
+    const std::string system = req["messages"][0]["content"];
+    if (system.find("journal article") != std::string::npos)
+      return R"({"title": "Lanterns by the River", "article": "We walked by the river.", "tags": ["river"]})";
+    return "You told me: your bike is a blue Brompton.";
+  });
+  std::map<std::string, std::string> env = {{"KIOKU_HOME", (dir / "data").string()},
+                                            {"KIOKU_LLM_PROVIDER", "openai"},
+                                            {"KIOKU_LLM_URL", llm.url()},
+                                            {"KIOKU_LLM_MODEL", "test-model"}};
+  auto run = [&](std::vector<std::string> args, std::map<std::string, std::string> e) {
+    return testing::run_binary(KIOKU_BINARY, args, dir / "cwd", e);
+  };
+  const std::string bike = kioku_json({"add", "My bike is a blue Brompton", "--tags", "bike"})["id"];
+  kioku_json({"add", "Dentist appointment on Friday"});
+  auto r = run({"chat", "--message", "What bike do I ride?", "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto turn = nlohmann::json::parse(r.out);
+  EXPECT_EQ(turn["reply"], "You told me: your bike is a blue Brompton.");
+  EXPECT_FALSE(turn["queued"].get<bool>());
+  bool used = false;
+  for (const auto& m : turn["used_memories"]) used = used || m["id"] == bike;
+  EXPECT_TRUE(used);
+  EXPECT_NE(llm.last_prompt().find("My bike is a blue Brompton"), std::string::npos);
+  auto text = run({"chat", "-m", "thanks"}, env);
+  EXPECT_NE(text.out.find("blue Brompton"), std::string::npos);  // streamed to the terminal
+  EXPECT_EQ(run({"rate", "5"}, env).exit_code, 0);
+
+  // Provider down: the message is kept and queued, the user is told in one line.
+  auto down_env = env;
+  down_env["KIOKU_LLM_URL"] = "http://127.0.0.1:9/v1";
+  auto queued = run({"chat", "--message", "Remind me about the dentist"}, down_env);
+  EXPECT_EQ(queued.exit_code, 0);
+  EXPECT_TRUE(one_line(queued.err)) << queued.err;
+  EXPECT_NE(queued.err.find("saved"), std::string::npos);
+  EXPECT_EQ(kioku_json({"search", "Remind dentist"}).size() >= 1u, true);
+  EXPECT_EQ(nlohmann::json::parse(run({"queue", "status", "--json"}, env).out)["tasks"], 1);
+  // A journal done while the provider is down falls back to the plain compile.
+  run({"journal", "start"}, down_env);
+  run({"journal", "add", "Evening walk by the river, paper lanterns"}, down_env);
+  auto plain = nlohmann::json::parse(run({"journal", "done", "--json"}, down_env).out);
+  EXPECT_TRUE(plain["needs_recompile"].get<bool>());
+  // Back up: the queue is answered and the journal re-compiled.
+  auto caught_up = run({"queue", "run", "--json"}, env);
+  ASSERT_EQ(caught_up.exit_code, 0) << caught_up.err;
+  auto q = nlohmann::json::parse(caught_up.out);
+  EXPECT_EQ(q["done"], 1);
+  EXPECT_EQ(q["journals_recompiled"], 1);
+  EXPECT_EQ(kioku_json({"journal", "show", plain["id"]})["title"], "Lanterns by the River");
+  EXPECT_EQ(nlohmann::json::parse(run({"queue", "status", "--json"}, env).out)["tasks"], 0);
+  // Context export for other LLMs.
+  auto xml = run({"context", "bike", "--format", "claude"}, env);
+  EXPECT_NE(xml.out.find("<user_profile>"), std::string::npos);
+  EXPECT_NE(xml.out.find("Brompton"), std::string::npos);
 }
 
 }  // namespace
