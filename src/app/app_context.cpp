@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "embed/hashing_embedder.h"
+#include "media/image.h"
 #include "embed/remote_embedder.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -66,6 +67,9 @@ JournalService& AppContext::journal() {
     else compiler_ = std::make_unique<PlainJournalCompiler>();
     journal_ = std::make_unique<JournalService>(memories(), drafts(), *compiler_, data_dir_ / "journals",
                                                 data_dir_ / "media");
+    // Photos are kept as JPEGs of at most 2048 px (quality 85): small enough
+    // to store and to send to a vision model.
+    journal_->set_image_preparer([](std::string_view bytes) { return shrink_to_jpeg(bytes, 2048, 85).jpeg; });
   }
   return *journal_;
 }
@@ -126,6 +130,8 @@ CompanionService& AppContext::companion() {
     o.suggestions = config().get_bool("companion.suggestions", "KIOKU_SUGGESTIONS").value_or(false);
     o.suggestion_threshold = config().get_number("companion.suggestion_threshold").value_or(0.6);
     companion_ = std::make_unique<CompanionService>(memories(), searcher(), llm(), active_persona(config()), o);
+    companion_->set_journal_drafts(&drafts());
+    companion_->set_vision(llm_config().vision);
   }
   return *companion_;
 }

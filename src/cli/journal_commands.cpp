@@ -14,7 +14,8 @@ nlohmann::json entry_json(const JournalEntry& e) {
           {"timestamp", format_iso8601(e.timestamp)},
           {"type", e.type},
           {"content", e.content},
-          {"media_path", e.media_path}};
+          {"media_path", e.media_path},
+          {"image_description", e.image_description}};
 }
 
 }  // namespace
@@ -42,6 +43,10 @@ void register_journal_commands(CLI::App& app, CommandTable& table) {
     table[cmd] = [text, image](AppContext& ctx, CommandIo& io) {
       JournalEntry e = image->empty() ? ctx.journal().add_text(ctx.user_id(), *text)
                                       : ctx.journal().add_image(ctx.user_id(), *image, *text);
+      if (!image->empty()) {
+        // The photo is stored; its description comes now or later (queued).
+        e.image_description = ctx.companion().describe_or_queue(ctx.user_id(), e);
+      }
       if (io.json) io.out << entry_json(e).dump() << "\n";
       else io.out << "\u2713\n";
       return 0;

@@ -1,6 +1,7 @@
 #include "companion/companion_service.h"
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
@@ -146,10 +147,59 @@ std::optional<Memory> CompanionService::existing_reply(const std::string& user_i
   return std::nullopt;
 }
 
+std::string CompanionService::describe_image(const std::string& jpeg_bytes) {
+  if (!llm_ || !vision_) throw unavailable("no vision-capable model is configured ([llm] vision = true)");
+  ChatRequest req;
+  ChatMessage msg{"user", "Describe this photo in one or two plain sentences: who or what is in it, where, and the mood. "
+                          "No preamble."};
+  msg.images.push_back({"image/jpeg", jpeg_bytes});
+  req.messages.push_back(msg);
+  auto response = llm_->chat(req, nullptr);
+  std::string text = response.text;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text.empty()) throw unavailable("the model sent an empty description");
+  return text;
+}
+
+std::string CompanionService::describe_or_queue(const std::string& user_id, const JournalEntry& entry) {
+  if (llm_ && vision_) {
+    try {
+      std::ifstream in(entry.media_path, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string description = describe_image(bytes);
+      if (drafts_) drafts_->set_image_description(entry.id, description);
+      return description;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnavailable) throw;
+    }
+  }
+  AiTask t;
+  t.user_id = user_id;
+  t.kind = "describe_image";
+  t.payload = {{"entry_id", entry.id}, {"media_path", entry.media_path}};
+  store_.enqueue_task(t);
+  return "";
+}
+
 QueueRunResult CompanionService::run_queue(int limit) {
   QueueRunResult result;
   if (!llm_) return result;
   for (const auto& task : store_.due_tasks(clock_.now(), limit)) {
+    if (task.kind == "describe_image") {
+      if (!vision_) continue;  // waits for a vision-capable model
+      try {
+        std::ifstream in(task.payload.value("media_path", ""), std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!bytes.empty() && drafts_) drafts_->set_image_description(task.payload.value("entry_id", ""), describe_image(bytes));
+        store_.complete_task(task.id);
+        ++result.done;
+      } catch (const Error& e) {
+        store_.retry_task_later(task.id, e.what(), clock_.now() + std::chrono::minutes(10));
+        ++result.failed;
+        if (e.code() == ErrorCode::kUnavailable) break;
+      }
+      continue;
+    }
     if (task.kind != "chat_reply") continue;  // other kinds belong to other workers
     auto message = store_.get(task.user_id, task.payload.value("memory_id", ""));
     if (!message || existing_reply(task.user_id, *message)) {

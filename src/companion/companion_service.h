@@ -56,6 +56,17 @@ class CompanionService final : public Companion {
   // failure (the provider is still down) after rescheduling that task.
   QueueRunResult run_queue(int limit = 20);
 
+  // Asks the (vision-capable) model for a short description of a photo.
+  // Throws kUnavailable when no model is reachable.
+  std::string describe_image(const std::string& jpeg_bytes);
+  // Describes a journal photo now if possible, else queues it (a
+  // `describe_image` task) for run_queue. Returns the description or "".
+  std::string describe_or_queue(const std::string& user_id, const JournalEntry& entry);
+  // Where journal photo descriptions go (needed by run_queue for
+  // describe_image tasks).
+  void set_journal_drafts(JournalDraftStore* drafts) { drafts_ = drafts; }
+  void set_vision(bool vision) { vision_ = vision; }
+
   // Stores a 1-5 rating on the user's last reply. Throws kNotFound when there
   // is no reply yet, kInvalidInput for a rating outside 1-5.
   std::string rate_last_reply(const std::string& user_id, int rating);
@@ -78,6 +89,8 @@ class CompanionService final : public Companion {
   const TimeSource& clock_;
   ContextBuilder builder_;
   ChatRequest last_request_;
+  JournalDraftStore* drafts_ = nullptr;
+  bool vision_ = false;
 };
 
 // Journal compilation by the LLM: title, markdown article and tags. Falls

@@ -49,13 +49,6 @@ std::vector<JournalEntry> entries_from_json(const std::string& text) {
   return out;
 }
 
-std::string read_prefix(const std::filesystem::path& path, size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  std::string buf(n, '\0');
-  in.read(buf.data(), static_cast<std::streamsize>(n));
-  buf.resize(static_cast<size_t>(in.gcount()));
-  return buf;
-}
 
 }  // namespace
 
@@ -162,10 +155,19 @@ JournalEntry JournalService::add_image(const std::string& user_id, const std::fi
   if (!session) throw conflict("no open journal session: start one with `kioku journal start`");
   std::error_code ec;
   if (!std::filesystem::is_regular_file(image, ec)) throw not_found("no image file at " + image.string());
-  const std::string kind = sniff_image_type(read_prefix(image, 16));
-  if (kind.empty()) throw invalid_input(image.string() + " is not a JPEG, PNG, GIF or WebP image");
   std::ifstream in(image, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string kind = sniff_image_type(bytes.substr(0, 16));
+  if (prepare_image_) {
+    try {
+      bytes = prepare_image_(bytes);
+    } catch (const Error& e) {
+      throw invalid_input(image.string() + ": " + e.what());
+    }
+    kind = "jpg";
+  } else if (kind.empty()) {
+    throw invalid_input(image.string() + " is not a JPEG, PNG, GIF or WebP image");
+  }
   // Content-addressed: adding the same photo twice keeps one file.
   const std::filesystem::path stored = media_dir_ / (sha256_hex(bytes) + "." + kind);
   if (!std::filesystem::exists(stored)) write_file_atomically(stored, bytes);

@@ -73,6 +73,10 @@ class JournalService {
                  const TimeSource& clock = system_time());
 
   void set_step_hook(StepHook hook) { hook_ = std::move(hook); }
+  // Turns a photo's bytes into what is kept (e.g. shrunk JPEG). Throws
+  // invalid_input for non-images. Without one, photos are kept as they are.
+  using ImagePreparer = std::function<std::string(std::string_view bytes)>;
+  void set_image_preparer(ImagePreparer preparer) { prepare_image_ = std::move(preparer); }
 
   // Throws kConflict when a session is already open.
   JournalSession start(const std::string& user_id);
@@ -102,6 +106,7 @@ class JournalService {
   std::filesystem::path media_dir_;
   const TimeSource& clock_;
   StepHook hook_;
+  ImagePreparer prepare_image_;
 };
 
 // The image formats journal mode accepts, recognised by their first bytes.

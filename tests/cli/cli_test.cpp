@@ -7,6 +7,7 @@
 #include "core/hash.h"
 #include "llm/fake_llm_server.h"
 #include "testing/loopback_server.h"
+#include "testing/images.h"
 #include "testing/run_binary.h"
 #include "testing/temp_dir.h"
 
@@ -124,12 +125,15 @@ TEST_F(Cli, JournalSession) {
   EXPECT_EQ(kioku({"journal", "start"}).exit_code, 0);
   EXPECT_EQ(kioku({"journal", "start"}).exit_code, 4);
   EXPECT_EQ(kioku({"journal", "add", "Walked along the canal at dawn"}).out, "\u2713\n");
-  std::ofstream(dir / "photo.png", std::ios::binary) << std::string("\x89PNG\r\n\x1A\n", 8) << std::string(32, '\0');
+  std::ofstream(dir / "photo.png", std::ios::binary) << testing::make_image(3000, 2000, ".png");
+  std::ofstream(dir / "fake.png", std::ios::binary) << std::string("\x89PNG\r\n\x1A\n", 8) << std::string(32, '\0');
+  EXPECT_EQ(kioku({"journal", "add", "--image", (dir / "fake.png").string()}).exit_code, 2);
   EXPECT_EQ(kioku({"journal", "add", "--image", (dir / "photo.png").string(), "a heron"}).exit_code, 0);
   EXPECT_EQ(kioku({"journal", "add", "--image", (dir / "missing.png").string()}).exit_code, 3);
   auto status = kioku_json({"journal", "status"});
   EXPECT_TRUE(status["open"].get<bool>());
   EXPECT_EQ(status["entries"].size(), 2u);
+  EXPECT_NE(status["entries"][1]["media_path"].get<std::string>().find(".jpg"), std::string::npos);  // shrunk JPEG
   EXPECT_EQ(kioku({"status"}).out.find("Mode:      journal") != std::string::npos, true);
   auto j = kioku_json({"journal", "done"});
   EXPECT_TRUE(std::filesystem::exists(j["markdown_path"].get<std::string>()));

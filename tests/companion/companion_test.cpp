@@ -219,6 +219,31 @@ TEST_F(CompanionTest, ContextExportFormats) {
   EXPECT_THROW(parse_export_format("yaml"), Error);
 }
 
+TEST_F(CompanionTest, PhotosAreDescribedByAVisionModelOrQueued) {
+  auto drafts = open_sqlite_journal_store(dir / "journal.db", clock);
+  auto session = drafts->start_session("local", clock.now());
+  std::ofstream(dir / "p.jpg", std::ios::binary) << "\xFF\xD8\xFF fake jpeg bytes";
+  JournalEntry e;
+  e.type = "image";
+  e.media_path = (dir / "p.jpg").string();
+  e = drafts->add_entry(session.id, e);
+  testing::FakeLlmServer server([](const nlohmann::json& req) -> std::string {
+    const auto& content = req["messages"][0]["content"];
+    return content.is_array() && content[1]["type"] == "image_url" ? "A heron standing on a rock." : "no image seen";
+  });
+  auto llm = client_for(server);
+  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  companion.set_journal_drafts(drafts.get());
+  // Without vision the photo waits in the queue.
+  EXPECT_EQ(companion.describe_or_queue("local", e), "");
+  EXPECT_EQ(store->count_tasks("local"), 1);
+  companion.set_vision(true);
+  EXPECT_EQ(companion.run_queue().done, 1);
+  EXPECT_EQ(drafts->entries(session.id)[0].image_description, "A heron standing on a rock.");
+  EXPECT_EQ(companion.describe_or_queue("local", e), "A heron standing on a rock.");
+  EXPECT_EQ(store->count_tasks("local"), 0);
+}
+
 TEST(Persona, ConfigAddsAndSelectsPersonas) {
   testing::TempDir dir;
   std::ofstream(dir / "config.toml") << "[companion]\npersona = \"sage\"\n[companion.personas.sage]\nname = \"Sage\"\nprompt = \"You are Sage.\"\n";
