@@ -72,8 +72,9 @@ BuiltContext ContextBuilder::build(const std::string& user_id, const std::string
   auto profile = store_.list(profile_filter, ListOrder::kMostImportant, o.profile_limit, 0);
   MemoryFilter pref;
   pref.user_id = user_id;
-  for (auto& m : store_.list(pref, ListOrder::kMostImportant, o.profile_limit * 3, 0))
-    if (m.memory_kind == MemoryKind::kPreference && static_cast<int>(profile.size()) < o.profile_limit) profile.push_back(m);
+  pref.kinds = {MemoryKind::kPreference};
+  for (auto& m : store_.list(pref, ListOrder::kMostImportant, o.profile_limit, 0))
+    if (static_cast<int>(profile.size()) < o.profile_limit) profile.push_back(m);
   for (const auto& m : profile) place(ctx.profile, m, 300);
 
   // Relevant: hybrid search on the message; reading them counts as access.

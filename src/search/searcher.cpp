@@ -38,6 +38,7 @@ bool matches_filter(const MemoryFilter& f, const Memory& m) {
     if (!any) return false;
   }
   if (f.tier && m.tier != *f.tier) return false;
+  if (!f.kinds.empty() && std::find(f.kinds.begin(), f.kinds.end(), m.memory_kind) == f.kinds.end()) return false;
   if (f.since && m.event_time < *f.since) return false;
   if (f.until && m.event_time >= *f.until) return false;
   if (f.approved && m.approved != *f.approved) return false;

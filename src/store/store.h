@@ -29,6 +29,7 @@ struct MemoryFilter {
   std::vector<std::string> types;  // any of; empty = all
   std::vector<std::string> tags;   // any of; empty = all
   std::optional<Tier> tier;
+  std::vector<MemoryKind> kinds;   // memory_type any of; empty = all
   std::optional<TimePoint> since;  // event_time >= since
   std::optional<TimePoint> until;  // event_time < until
   // Pending AI suggestions are hidden unless asked for.

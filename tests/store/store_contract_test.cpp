@@ -146,6 +146,11 @@ TEST_P(StoreContract, FiltersByTypeTagsTierTimeAndApproval) {
   f.until = *parse_iso8601("2024-12-01");
   EXPECT_EQ(store->count(f), 1);
   f = {};
+  f.kinds = {MemoryKind::kContext};
+  EXPECT_EQ(store->count(f), 2);
+  f.kinds = {MemoryKind::kPreference};
+  EXPECT_EQ(store->count(f), 0);
+  f = {};
   f.approved = false;
   EXPECT_EQ(store->count(f), 1);
   f.approved.reset();

@@ -129,6 +129,12 @@ CREATE TABLE ai_tasks (
 );
 CREATE INDEX idx_ai_tasks_due ON ai_tasks(next_attempt);
 )sql",
+    // v4: indexes for the companion's profile queries (by tier or memory
+    // type, most important first).
+    R"sql(
+CREATE INDEX idx_memories_user_tier_importance ON memories(user_id, tier, importance DESC);
+CREATE INDEX idx_memories_user_kind_importance ON memories(user_id, memory_type, importance DESC);
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
@@ -197,6 +203,14 @@ Where build_where(const MemoryFilter& f) {
     w.sql += "))";
   }
   if (f.tier) w.text(" AND m.tier = ?", std::string(to_string(*f.tier)));
+  if (!f.kinds.empty()) {
+    w.sql += " AND m.memory_type IN (";
+    for (size_t i = 0; i < f.kinds.size(); ++i) {
+      if (i) w.sql += ",";
+      w.text("?", std::string(to_string(f.kinds[i])));
+    }
+    w.sql += ")";
+  }
   if (f.since) w.integer(" AND m.event_time >= ?", to_millis(*f.since));
   if (f.until) w.integer(" AND m.event_time < ?", to_millis(*f.until));
   if (f.approved) w.integer(" AND m.approved = ?", *f.approved ? 1 : 0);

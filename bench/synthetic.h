@@ -1,0 +1,75 @@
+// Synthetic text shared by the benchmarks.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace kioku::bench {
+
+// A Zipf-distributed synthetic vocabulary, so that term frequencies look like
+// natural text: a few very common words, a long tail of rare ones.
+class TextGenerator {
+ public:
+  explicit TextGenerator(uint64_t seed) : rng_(seed) {
+    static const char* syllables[] = {"ka", "ri", "to", "mu", "sen", "ko", "na", "ha", "yo", "shi",
+                                      "re", "mi", "lo", "ta", "ne", "su", "po", "ga", "da", "vi"};
+    for (int i = 0; i < 20000; ++i) {
+      std::string w;
+      int x = i + 1;
+      while (x > 0) {
+        w += syllables[x % 20];
+        x /= 20;
+      }
+      words_.push_back(w);
+    }
+    double total = 0;
+    for (size_t i = 0; i < words_.size(); ++i) total += 1.0 / std::pow(static_cast<double>(i + 1), 1.07);
+    double acc = 0;
+    for (size_t i = 0; i < words_.size(); ++i) {
+      acc += 1.0 / std::pow(static_cast<double>(i + 1), 1.07) / total;
+      cdf_.push_back(acc);
+    }
+  }
+  const std::string& word() {
+    const double u = uniform_(rng_);
+    const size_t i = static_cast<size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+    return words_[std::min(i, words_.size() - 1)];
+  }
+  // A query as query_terms() leaves it: real queries lose their stop words,
+  // which in this vocabulary are the most frequent words, so query words are
+  // drawn from outside the top 100.
+  std::string query(int min_words, int max_words) {
+    std::uniform_int_distribution<int> len(min_words, max_words);
+    std::string s;
+    for (int n = len(rng_); n > 0;) {
+      const double u = uniform_(rng_);
+      const size_t i = static_cast<size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+      if (i < 100 || i >= words_.size()) continue;
+      s += (s.empty() ? "" : " ") + words_[i];
+      --n;
+    }
+    return s;
+  }
+  std::string sentence(int min_words, int max_words) {
+    std::uniform_int_distribution<int> len(min_words, max_words);
+    std::string s;
+    for (int n = len(rng_); n > 0; --n) s += (s.empty() ? "" : " ") + word();
+    return s;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
+  std::vector<std::string> words_;
+  std::vector<double> cdf_;
+};
+
+inline double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+}  // namespace kioku::bench
