@@ -297,5 +297,37 @@ TEST_F(Cli, ChatAnswersWithTheRightMemoriesAndQueuesWhenTheProviderIsDown) {
   EXPECT_NE(xml.out.find("Brompton"), std::string::npos);
 }
 
+TEST_F(Cli, SuggestionsFlowThroughApproval) {
+  testing::FakeLlmServer llm([](const nlohmann::json& req) -> std::string {
+    const std::string system = req["messages"][0]["content"];
+    if (system.find("worth remembering") != std::string::npos)
+      return R"({"memories": [{"content": "The user's sister Hana lives in Osaka", "importance": 0.9, "tags": ["family"]},
+                              {"content": "The user plays the ukulele", "importance": 0.7}]})";
+    return "That's lovely!";
+  });
+  std::map<std::string, std::string> env = {{"KIOKU_HOME", (dir / "data").string()}, {"KIOKU_LLM_PROVIDER", "openai"},
+                                            {"KIOKU_LLM_URL", llm.url()}, {"KIOKU_LLM_MODEL", "m"}};
+  auto run = [&](std::vector<std::string> args) { return testing::run_binary(KIOKU_BINARY, args, dir / "cwd", env); };
+  // Off by default: no suggestions.
+  run({"chat", "-m", "My sister Hana lives in Osaka and I play ukulele"});
+  EXPECT_EQ(kioku_json({"suggestions", "list"}).size(), 0u);
+  env["KIOKU_SUGGESTIONS"] = "true";
+  run({"chat", "-m", "My sister Hana lives in Osaka and I play ukulele!"});
+  auto pending = kioku_json({"suggestions", "list"});
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(kioku_json({"search", "ukulele", "--type", "fact"}).size(), 0u);  // not searchable until approved
+  std::string hana, ukulele;
+  for (const auto& p : pending) (p["content"].get<std::string>().find("Hana") != std::string::npos ? hana : ukulele) = p["id"];
+  kioku_json({"suggestions", "edit", hana, "--content", "My sister Hana lives in Osaka (Tennoji)"});
+  kioku_json({"suggestions", "approve", hana});
+  kioku_json({"suggestions", "reject", ukulele});
+  EXPECT_EQ(kioku_json({"suggestions", "list"}).size(), 0u);
+  auto found = kioku_json({"search", "Tennoji"});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]["id"], hana);
+  EXPECT_EQ(kioku({"get", ukulele}).exit_code, 3);
+  EXPECT_EQ(kioku({"suggestions", "approve", hana}).exit_code, 3);  // already approved
+}
+
 }  // namespace
 }  // namespace kioku
