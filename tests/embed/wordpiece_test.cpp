@@ -65,7 +65,7 @@ TEST(WordPiece, MatchesTheReferenceTokenizer) {
   auto r = testing::run_binary("node",
                                {std::string(KIOKU_SOURCE_DIR) + "/tests/node/reference_tokenizer.mjs",
                                 kModelParent.string(), kModelName, (dir / "corpus.json").string()},
-                               std::filesystem::path(KIOKU_SOURCE_DIR) / "tests/node");
+                               dir / "run");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto expected = nlohmann::json::parse(r.out);
   ASSERT_EQ(expected.size(), corpus.size());
