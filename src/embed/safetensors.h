@@ -1,0 +1,24 @@
+// Reads .safetensors files: an 8-byte little-endian header length, a JSON
+// header {name: {dtype, shape, data_offsets}}, then raw tensor bytes.
+// F32, F16 and BF16 tensors are converted to float on load.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace kioku {
+
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  int64_t elements() const;
+};
+
+// Throws kNotFound / kInvalidInput (naming the problem) for missing,
+// truncated or malformed files, unsupported dtypes, or offsets out of range.
+std::map<std::string, Tensor> load_safetensors(const std::filesystem::path& path);
+
+}  // namespace kioku
