@@ -3,7 +3,9 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "embed/bert_embedder.h"
 #include "embed/hashing_embedder.h"
+#include "embed/model_registry.h"
 #include "media/image.h"
 #include "embed/remote_embedder.h"
 #include "store/sqlite/sqlite_store.h"
@@ -78,8 +80,17 @@ Embedder* AppContext::embedder() {
   if (!embedder_resolved_) {
     embedder_resolved_ = true;
     const Config& c = config();
-    const std::string provider = c.get_string_or("embed.provider", "none", "KIOKU_EMBED_PROVIDER");
-    if (provider == "hashing") {
+    const std::string provider = c.get_string_or("embed.provider", "local", "KIOKU_EMBED_PROVIDER");
+    if (provider == "local") {
+      const std::string model = c.get_string_or("embed.model", default_model_name(), "KIOKU_EMBED_MODEL");
+      const auto dir = data_dir_ / "models" / model;
+      if (std::filesystem::exists(dir / "model.safetensors")) {
+        embedder_ = std::make_unique<BertEmbedder>(dir, static_cast<int>(c.get_number("embed.threads").value_or(0)));
+      } else {
+        embedder_notice_ = "semantic search is off until the model is installed (kioku models pull " + model +
+                           "); searching full text only";
+      }
+    } else if (provider == "hashing") {
       embedder_ = std::make_unique<HashingEmbedder>(static_cast<int>(c.get_number("embed.dimension").value_or(256)));
     } else if (provider == "ollama" || provider == "openai") {
       RemoteEmbedderConfig rc;

@@ -40,6 +40,12 @@ class AppContext {
   JournalService& journal();
   // The embedder configured in [embed] (null when none is configured).
   Embedder* embedder();
+  // Why there is no embedder although one is configured (e.g. the local model
+  // is not downloaded yet), as one line for the user; "" otherwise.
+  const std::string& embedder_notice() {
+    embedder();
+    return embedder_notice_;
+  }
   Searcher& searcher();
   // The configured LLM ([llm] / KIOKU_LLM_*), or null when none is.
   LlmClient* llm();
@@ -61,6 +67,7 @@ class AppContext {
   std::unique_ptr<JournalService> journal_;
   std::unique_ptr<Embedder> embedder_;
   bool embedder_resolved_ = false;
+  std::string embedder_notice_;
   std::unique_ptr<Searcher> searcher_;
   std::unique_ptr<LlmConfig> llm_config_;
   std::unique_ptr<LlmClient> llm_;

@@ -120,7 +120,9 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
       options.mode = parse_search_mode(*mode);
       if (options.mode != SearchMode::kLexical) {
         options.embedder = ctx.embedder();
-        if (!options.embedder) throw invalid_input("--mode " + *mode + " needs an embedder ([embed] provider)");
+        if (!options.embedder)
+          throw invalid_input("--mode " + *mode + " needs an embedder: " +
+                              (ctx.embedder_notice().empty() ? "set [embed] provider" : ctx.embedder_notice()));
       }
       options.work_dir = std::filesystem::temp_directory_path() /
                          ("kioku-eval-" + std::to_string(::getpid()));

@@ -206,14 +206,18 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
       options.mode = parse_search_mode(!mode->empty() ? *mode : ctx.config().get_string_or("search.mode", "hybrid"));
       Searcher& searcher = ctx.searcher();
       if (options.mode != SearchMode::kLexical && !searcher.embedder()) {
-        if (options.mode == SearchMode::kVector || !mode->empty()) {
+        if (!ctx.embedder_notice().empty()) {
+          io.err << "kioku: " << ctx.embedder_notice() << "\n";
+        } else if (options.mode == SearchMode::kVector || !mode->empty()) {
           io.err << "kioku: no embedder is configured ([embed] provider); searching full text only\n";
         }
         options.mode = SearchMode::kLexical;
       }
       std::vector<SearchResult> results;
       try {
-        if (options.mode != SearchMode::kLexical) searcher.index_pending(100000);
+        // Search uses what is embedded so far; a bounded catch-up keeps a
+        // fresh add findable without making a big import wait here.
+        if (options.mode != SearchMode::kLexical) searcher.index_pending(256);
         results = searcher.search(*query, options);
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kUnavailable || options.mode == SearchMode::kLexical) throw;
@@ -258,7 +262,9 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
                             {"by_type", s.by_type},
                             {"by_tier", s.by_tier},
                             {"database_bytes", s.database_bytes},
-                            {"embedder", embedder ? embedder->model_id() : ""}};
+                            {"embedder", embedder ? embedder->model_id() : ""},
+                            {"embeddings_pending", embedder ? ctx.memories().count_missing_embeddings(embedder->model_id()) : 0},
+                            {"ai_tasks", ctx.memories().count_tasks(ctx.user_id())}};
         j["journal_session"] = session ? nlohmann::json{{"id", session->id},
                                                          {"started_at", format_iso8601(session->started_at)},
                                                          {"entries", session->entry_count}}
@@ -277,7 +283,10 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
       io.out << "Tiers:    ";
       for (const auto& [tier, n] : s.by_tier) io.out << " " << tier << " " << n;
       io.out << "\nJournals:  " << s.journals << "\n"
-             << "Vectors:   " << s.embeddings << (embedder ? " (" + embedder->model_id() + ")" : " (no embedder)")
+             << "Vectors:   " << s.embeddings
+             << (embedder ? " (" + embedder->model_id() + ", " +
+                                std::to_string(ctx.memories().count_missing_embeddings(embedder->model_id())) + " waiting)"
+                          : " (" + (ctx.embedder_notice().empty() ? std::string("no embedder") : ctx.embedder_notice()) + ")")
              << "\n"
              << "Database:  " << s.database_bytes / 1024 << " KiB\n"
              << "Mode:      "

@@ -22,6 +22,32 @@ std::string human_bytes(uint64_t b) {
 }  // namespace
 
 void register_model_commands(CLI::App& app, CommandTable& table) {
+  {
+    auto* cmd = app.add_subcommand("index", "Embed memories that have no vector yet (the background queue, now)");
+    auto limit = std::make_shared<int>(0);
+    cmd->add_option("--limit", *limit, "Stop after this many (default: all)")->check(CLI::NonNegativeNumber);
+    table[cmd] = [limit](AppContext& ctx, CommandIo& io) {
+      Embedder* embedder = ctx.embedder();
+      if (!embedder) {
+        throw unavailable(ctx.embedder_notice().empty() ? "no embedder is configured ([embed] provider)"
+                                                        : ctx.embedder_notice());
+      }
+      const int64_t pending = ctx.memories().count_missing_embeddings(embedder->model_id());
+      int done = 0;
+      while (*limit == 0 || done < *limit) {
+        const int step = ctx.searcher().index_pending(*limit == 0 ? 256 : std::min(256, *limit - done));
+        if (step == 0) break;
+        done += step;
+        if (!io.json) io.err << "\rembedded " << done << " / " << pending << std::flush;
+      }
+      if (!io.json && done > 0) io.err << "\n";
+      ctx.searcher().save_indexes();
+      const int64_t left = ctx.memories().count_missing_embeddings(embedder->model_id());
+      if (io.json) io.out << nlohmann::json{{"model", embedder->model_id()}, {"embedded", done}, {"pending", left}}.dump() << "\n";
+      else io.out << "Embedded " << done << " memories with " << embedder->model_id() << "; " << left << " left\n";
+      return 0;
+    };
+  }
   auto* models = app.add_subcommand("models", "Sentence-embedding models for semantic search");
   models->require_subcommand(1);
   models->fallthrough();

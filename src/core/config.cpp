@@ -158,14 +158,21 @@ mode = "hybrid"              # lexical | vector | hybrid (vector parts need an e
 limit = 10
 
 [embed]
-# provider = "local"         # local (in-process model) | hashing | ollama | openai | none
-# model = "all-MiniLM-L6-v2"
+provider = "local"           # local (in-process model) | hashing | ollama | openai | none   [KIOKU_EMBED_PROVIDER]
+model = "all-MiniLM-L6-v2"   # local: a folder under <data>/models (kioku models pull NAME)  [KIOKU_EMBED_MODEL]
+# url = "http://127.0.0.1:11434"   # ollama / openai providers                            [KIOKU_EMBED_URL]
+# threads = 2                # encoder threads (default: all cores)
 
 [llm]
 # provider = "openai"        # openai | ollama | anthropic   [KIOKU_LLM_PROVIDER]
 # url = "http://127.0.0.1:8080/v1"                          [KIOKU_LLM_URL]
 # model = "gemma-3n-e4b"                                     [KIOKU_LLM_MODEL]
 # api_key = ""                                               [KIOKU_LLM_API_KEY]
+# vision = false             # the model accepts images (journal photos get descriptions)
+# [llm.models."gemma-3n-e4b"]
+# temperature = 0.8
+# max_tokens = 512
+# context_size = 2048
 
 [companion]
 persona = "senko"

@@ -51,7 +51,7 @@ LlmConfig load_llm_config(const Config& config) {
   c.model = config.get_string_or("llm.model", "", "KIOKU_LLM_MODEL");
   c.api_key = config.get_string_or("llm.api_key", "", "KIOKU_LLM_API_KEY");
   c.timeout_s = config.get_number("llm.timeout_s", "KIOKU_LLM_TIMEOUT_S").value_or(c.timeout_s);
-  c.max_retries = static_cast<int>(config.get_number("llm.max_retries").value_or(c.max_retries));
+  c.max_retries = static_cast<int>(config.get_number("llm.max_retries", "KIOKU_LLM_MAX_RETRIES").value_or(c.max_retries));
   c.backoff_s = config.get_number("llm.backoff_s").value_or(c.backoff_s);
   c.vision = config.get_bool("llm.vision").value_or(false);
   const auto& data = config.data();

@@ -9,6 +9,7 @@
 #include "testing/loopback_server.h"
 #include "testing/images.h"
 #include "testing/run_binary.h"
+#include "testing/shared_dir.h"
 #include "testing/temp_dir.h"
 
 namespace kioku {
@@ -272,6 +273,7 @@ TEST_F(Cli, ChatAnswersWithTheRightMemoriesAndQueuesWhenTheProviderIsDown) {
   // Provider down: the message is kept and queued, the user is told in one line.
   auto down_env = env;
   down_env["KIOKU_LLM_URL"] = "http://127.0.0.1:9/v1";
+  down_env["KIOKU_LLM_MAX_RETRIES"] = "0";
   auto queued = run({"chat", "--message", "Remind me about the dentist"}, down_env);
   EXPECT_EQ(queued.exit_code, 0);
   EXPECT_TRUE(one_line(queued.err)) << queued.err;
@@ -327,6 +329,49 @@ TEST_F(Cli, SuggestionsFlowThroughApproval) {
   EXPECT_EQ(found[0]["id"], hana);
   EXPECT_EQ(kioku({"get", ukulele}).exit_code, 3);
   EXPECT_EQ(kioku({"suggestions", "approve", hana}).exit_code, 3);  // already approved
+}
+
+TEST_F(Cli, SemanticSearchEndToEndWithTheInProcessEncoder) {
+  const auto vocab = testing::shared_dir() / "models/all-MiniLM-L6-v2-tokenizer/vocab.txt";
+  if (!std::filesystem::exists(vocab)) GTEST_SKIP() << "tokenizer files not found";
+  if (testing::run_binary("/usr/bin/python3", {"-c", "import torch"}, dir / "py").exit_code != 0)
+    GTEST_SKIP() << "python3-torch is not installed";
+  // A model laid out as on Hugging Face, with random weights (no download here).
+  auto made = testing::run_binary("/usr/bin/python3",
+                                  {std::string(KIOKU_SOURCE_DIR) + "/tests/embed/reference_bert.py", "make",
+                                   (dir / "data" / "models" / "tiny-bert").string(), vocab.string()},
+                                  dir / "py");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::map<std::string, std::string> env = {{"KIOKU_HOME", (dir / "data").string()}, {"KIOKU_EMBED_MODEL", "tiny-bert"}};
+  auto run = [&](std::vector<std::string> args) { return testing::run_binary(KIOKU_BINARY, args, dir / "cwd", env); };
+  const std::string target = kioku_json({"add", "Sunset picnic on the hill with lemonade"})["id"];
+  for (int i = 0; i < 30; ++i) kioku_json({"add", "Unrelated note number " + std::to_string(i) + " about taxes"});
+  auto indexed = run({"index", "--json"});
+  ASSERT_EQ(indexed.exit_code, 0) << indexed.err;
+  EXPECT_EQ(nlohmann::json::parse(indexed.out)["embedded"], 31);
+  auto status = nlohmann::json::parse(run({"status", "--json"}).out);
+  EXPECT_EQ(status["embedder"], "local:tiny-bert");
+  EXPECT_EQ(status["embeddings"], 31);
+  auto vector = run({"search", "Sunset picnic on the hill with lemonade", "--mode", "vector", "--json"});
+  ASSERT_EQ(vector.exit_code, 0) << vector.err;
+  auto hits = nlohmann::json::parse(vector.out);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0]["id"], target);
+  EXPECT_EQ(hits[0]["vector_rank"], 1);
+  auto hybrid = nlohmann::json::parse(run({"search", "picnic lemonade", "--json"}).out);
+  ASSERT_FALSE(hybrid.empty());
+  EXPECT_EQ(hybrid[0]["id"], target);
+  // A new memory is embedded by the next search (bounded catch-up) and found.
+  kioku_json({"add", "Fresh memory about a violin recital"});
+  auto fresh = nlohmann::json::parse(run({"search", "Fresh memory about a violin recital", "--mode", "vector", "--json"}).out);
+  EXPECT_EQ(fresh[0]["content"], "Fresh memory about a violin recital");
+  // Without the model: a one-line notice and full-text results.
+  env["KIOKU_EMBED_MODEL"] = "all-MiniLM-L6-v2";
+  auto fallback = run({"search", "picnic", "--json"});
+  EXPECT_EQ(fallback.exit_code, 0);
+  EXPECT_TRUE(one_line(fallback.err)) << fallback.err;
+  EXPECT_NE(fallback.err.find("kioku models pull"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(fallback.out)[0]["id"], target);
 }
 
 }  // namespace
