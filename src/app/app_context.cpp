@@ -1,5 +1,10 @@
 #include "app/app_context.h"
 
+#include <fcntl.h>
+#include <cerrno>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
 
 #include "core/error.h"
@@ -41,6 +46,10 @@ bool AppContext::ensure_initialized() {
     created = true;
   }
   for (const char* sub : {"journals", "media", "backups"}) std::filesystem::create_directories(data_dir_ / sub, ec);
+  if (api_token().empty()) {
+    ensure_api_token();
+    created = true;
+  }
   if (!std::filesystem::exists(memory_db_path()) || !std::filesystem::exists(journal_db_path())) created = true;
   memories();
   drafts();
@@ -145,6 +154,44 @@ CompanionService& AppContext::companion() {
     companion_->set_vision(llm_config().vision);
   }
   return *companion_;
+}
+
+std::string AppContext::api_token() const {
+  std::ifstream in(api_token_path());
+  std::string token;
+  in >> token;
+  return token;
+}
+
+std::string AppContext::ensure_api_token() {
+  if (std::string existing = api_token(); !existing.empty()) return existing;
+  std::filesystem::create_directories(data_dir_);
+  unsigned char bytes[32];
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) throw io_error("cannot read /dev/urandom");
+  static const char* hex = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) {
+    token += hex[b >> 4];
+    token += hex[b & 15];
+  }
+  // O_EXCL: when two processes race, the first token wins and both use it.
+  const int fd = ::open(api_token_path().c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return api_token();
+    throw io_error("cannot create " + api_token_path().string());
+  }
+  const std::string line = token + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) throw io_error("cannot write " + api_token_path().string());
+  return token;
+}
+
+void AppContext::set_embedder(std::unique_ptr<Embedder> embedder, std::string notice) {
+  embedder_ = std::move(embedder);
+  embedder_notice_ = std::move(notice);
+  embedder_resolved_ = true;
 }
 
 int AppContext::recompile_journals() {

@@ -55,6 +55,17 @@ class AppContext {
   // configured. Returns how many were rewritten (0 without an LLM).
   int recompile_journals();
 
+  // The HTTP API token, <data>/token (64 hex chars, mode 0600): "" when none
+  // exists yet. ensure_api_token() creates it from 32 random bytes if missing
+  // (ensure_initialized() calls it) and returns it. Never log it.
+  std::filesystem::path api_token_path() const { return data_dir_ / "token"; }
+  std::string api_token() const;
+  std::string ensure_api_token();
+  // Uses `embedder` instead of resolving one from the config (the server
+  // shares one model between its contexts); null means none, with `notice`
+  // saying why. Call before embedder() or searcher() are first used.
+  void set_embedder(std::unique_ptr<Embedder> embedder, std::string notice);
+
  private:
   std::filesystem::path data_dir_;
   std::string user_override_;

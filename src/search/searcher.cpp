@@ -179,8 +179,8 @@ void Searcher::forget(const std::string& memory_id) {
   }
 }
 
-std::vector<std::string> Searcher::vector_candidates(std::string_view query, const MemoryFilter& filter, int k) {
-  std::vector<std::string> ids;
+std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const MemoryFilter& filter, int k) {
+  std::vector<VectorHit> ids;
   if (!embedder_ || query.empty()) return ids;
   auto qv = embedder_->embed({std::string(query)}, EmbedPurpose::kQuery);
   VectorIndex& index = index_for(filter.user_id);
@@ -188,9 +188,13 @@ std::vector<std::string> Searcher::vector_candidates(std::string_view query, con
   // a 4x margin usually leaves k survivors.
   auto hits = index.search(qv.at(0), static_cast<size_t>(k) * 4);
   std::vector<std::string> hit_ids;
-  for (const auto& h : hits) hit_ids.push_back(h.id);
+  std::unordered_map<std::string, float> score_of;
+  for (const auto& h : hits) {
+    hit_ids.push_back(h.id);
+    score_of[h.id] = h.score;
+  }
   for (const auto& m : store_.get_many(filter.user_id, hit_ids)) {
-    if (matches_filter(filter, m)) ids.push_back(m.id);
+    if (matches_filter(filter, m)) ids.push_back({m.id, score_of[m.id]});
     if (static_cast<int>(ids.size()) >= k) break;
   }
   return ids;
@@ -199,25 +203,45 @@ std::vector<std::string> Searcher::vector_candidates(std::string_view query, con
 std::vector<SearchResult> Searcher::search(std::string_view query, const SearchOptions& options) {
   if (options.limit <= 0) return {};
   const int candidates = std::max(options.candidates, options.limit);
-  std::vector<std::string> lexical_ids;
-  std::vector<std::string> vector_ids;
+  std::vector<LexicalHit> lexical;
+  std::vector<VectorHit> vector;
   const bool want_lexical = options.mode != SearchMode::kVector || !embedder_;
   const bool want_vector = options.mode != SearchMode::kLexical && embedder_;
-  if (want_lexical) {
-    for (auto& hit : store_.search_text(query_terms(query), options.filter, candidates)) lexical_ids.push_back(hit.id);
-  }
-  if (want_vector) vector_ids = vector_candidates(query, options.filter, candidates);
+  if (want_lexical) lexical = store_.search_text(query_terms(query), options.filter, candidates);
+  if (want_vector) vector = vector_candidates(query, options.filter, candidates);
 
   std::unordered_map<std::string, SearchResult> fused;
-  auto fuse = [&](const std::vector<std::string>& ids, double weight, bool lexical) {
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto& r = fused[ids[i]];
-      r.score += weight / (options.rrf_k + static_cast<double>(i + 1));
-      (lexical ? r.lexical_rank : r.vector_rank) = static_cast<int>(i + 1);
+  for (size_t i = 0; i < lexical.size(); ++i) fused[lexical[i].id].lexical_rank = static_cast<int>(i + 1);
+  for (size_t i = 0; i < vector.size(); ++i) fused[vector[i].id].vector_rank = static_cast<int>(i + 1);
+  if (options.fusion == FusionMethod::kRankFusion) {
+    for (size_t i = 0; i < lexical.size(); ++i)
+      fused[lexical[i].id].score += options.lexical_weight / (options.rrf_k + static_cast<double>(i + 1));
+    for (size_t i = 0; i < vector.size(); ++i)
+      fused[vector[i].id].score += options.vector_weight / (options.rrf_k + static_cast<double>(i + 1));
+  } else {
+    // Scores, each list normalised to [0, 1] for this query: BM25 by the best
+    // hit, cosine by the range of the candidates.
+    const double lex_weight = 1.0;
+    const double vec_weight = lexical.empty() ? 1.0 : options.vector_share;
+    if (!lexical.empty()) {
+      const double top = std::max(1e-9, lexical.front().score);
+      for (const auto& h : lexical) fused[h.id].score += lex_weight * std::max(0.0, h.score) / top;
     }
-  };
-  fuse(lexical_ids, options.lexical_weight, true);
-  fuse(vector_ids, options.vector_weight, false);
+    if (!vector.empty()) {
+      float hi = vector.front().score, lo = vector.front().score;
+      for (const auto& h : vector) {
+        hi = std::max(hi, h.score);
+        lo = std::min(lo, h.score);
+      }
+      const double span = std::max(1e-6f, hi - lo);
+      for (const auto& h : vector) {
+        auto& r = fused[h.id];
+        // A lexical hit keeps its lexical order; vectors bring in what the
+        // words missed.
+        if (r.lexical_rank == 0 || lexical.empty()) r.score += vec_weight * (h.score - lo) / span;
+      }
+    }
+  }
 
   std::vector<std::string> ids;
   ids.reserve(fused.size());

@@ -3,6 +3,8 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "embed/bert_embedder.h"
+#include "embed/hashing_embedder.h"
 #include "eval/locomo.h"
 #include "testing/shared_dir.h"
 #include "testing/temp_dir.h"
@@ -69,6 +71,29 @@ TEST(Locomo, DevSplitLexicalBeatsPlainBm25) {
   std::cout << r.to_json().dump() << "\n";
   EXPECT_GT(r.questions, 350);
   EXPECT_GT(r.recall[10], 0.61);
+}
+
+// Issue 3's bar: fusion must not hurt when vectors are weak. A bag-of-words
+// hashing embedder (coarse and fine) and a random-weight encoder stand in for
+// weak embedders.
+TEST(Locomo, DevSplitHybridNeverBelowLexical) {
+  if (!std::filesystem::exists(kDevSplit)) GTEST_SKIP() << "LoCoMo dev split not found at " << kDevSplit;
+  testing::TempDir dir;
+  LocomoOptions o;
+  o.work_dir = dir / "work";
+  const auto lexical = evaluate_locomo(kDevSplit, o);
+  HashingEmbedder coarse(64), fine(1024);
+  BertConfig tiny;
+  tiny.num_layers = 1;
+  auto noise = BertEmbedder::random(tiny, 3, 2);
+  for (Embedder* e : std::vector<Embedder*>{&coarse, &fine, noise.get()}) {
+    o.embedder = e;
+    o.mode = SearchMode::kHybrid;
+    const auto hybrid = evaluate_locomo(kDevSplit, o);
+    std::cout << e->model_id() << ": lexical " << lexical.recall.at(10) << " hybrid " << hybrid.recall.at(10) << "\n";
+    EXPECT_GE(hybrid.recall.at(10), lexical.recall.at(10) - 1e-9) << e->model_id();
+    EXPECT_GE(hybrid.recall.at(5), lexical.recall.at(5) - 1e-9) << e->model_id();
+  }
 }
 
 }  // namespace
