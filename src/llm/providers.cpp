@@ -25,26 +25,53 @@ nlohmann::json parse_arguments(const std::string& text) {
   return j.is_discarded() ? nlohmann::json(text) : j;
 }
 
+// What every HTTP provider holds.
+class HttpLlmClient : public LlmClient {
+ public:
+  std::string provider_name() const override { return name_; }
+  std::string model() const override { return config_.model; }
+
+ protected:
+  HttpLlmClient(const LlmConfig& c, const std::string& label, std::string name)
+      : config_(c), http_(c, label), name_(std::move(name)) {}
+  // The configured settings with the request's own on top.
+  GenerationSettings settings_for(const ChatRequest& request) const {
+    GenerationSettings s = config_.effective_settings();
+    const auto& over = request.settings;
+    if (over.temperature) s.temperature = over.temperature;
+    if (over.max_tokens) s.max_tokens = over.max_tokens;
+    if (over.context_size) s.context_size = over.context_size;
+    if (over.top_p) s.top_p = over.top_p;
+    return s;
+  }
+
+  LlmConfig config_;
+  HttpTransport http_;
+  std::string name_;
+};
+
+// OpenAI and Ollama describe tools the same way.
+nlohmann::json function_tools(const std::vector<ToolSpec>& tools) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& t : tools)
+    out.push_back({{"type", "function"},
+                   {"function", {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}});
+  return out;
+}
+
 // ---------------------------------------------------------------- OpenAI ---
 
-class OpenAiClient final : public LlmClient {
+class OpenAiClient final : public HttpLlmClient {
  public:
-  explicit OpenAiClient(const LlmConfig& c) : config_(c), http_(c, "openai-compatible server") {}
-  std::string provider_name() const override { return "openai"; }
-  std::string model() const override { return config_.model; }
+  explicit OpenAiClient(const LlmConfig& c) : HttpLlmClient(c, "openai-compatible server", "openai") {}
 
   ChatResponse chat(const ChatRequest& request, const StreamCallback* on_delta) override {
     nlohmann::json body = {{"model", config_.model}, {"messages", messages(request)}};
-    const GenerationSettings s = merge(config_.effective_settings(), request.settings);
+    const GenerationSettings s = settings_for(request);
     if (s.temperature) body["temperature"] = *s.temperature;
     if (s.max_tokens) body["max_tokens"] = *s.max_tokens;
     if (s.top_p) body["top_p"] = *s.top_p;
-    if (!request.tools.empty()) {
-      body["tools"] = nlohmann::json::array();
-      for (const auto& t : request.tools)
-        body["tools"].push_back({{"type", "function"},
-                                 {"function", {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}});
-    }
+    if (!request.tools.empty()) body["tools"] = function_tools(request.tools);
     ChatResponse out;
     if (!on_delta) {
       auto reply = http_.post("/chat/completions", headers(), body.dump());
@@ -124,13 +151,6 @@ class OpenAiClient final : public LlmClient {
   }
 
  private:
-  static GenerationSettings merge(GenerationSettings base, const GenerationSettings& over) {
-    if (over.temperature) base.temperature = over.temperature;
-    if (over.max_tokens) base.max_tokens = over.max_tokens;
-    if (over.context_size) base.context_size = over.context_size;
-    if (over.top_p) base.top_p = over.top_p;
-    return base;
-  }
   llm::Headers headers() const {
     llm::Headers h = {{"Accept", "application/json, text/event-stream"}};
     if (!config_.api_key.empty()) h.emplace_back("Authorization", "Bearer " + config_.api_key);
@@ -162,17 +182,13 @@ class OpenAiClient final : public LlmClient {
     return out;
   }
 
-  LlmConfig config_;
-  HttpTransport http_;
 };
 
 // ---------------------------------------------------------------- Ollama ---
 
-class OllamaClient final : public LlmClient {
+class OllamaClient final : public HttpLlmClient {
  public:
-  explicit OllamaClient(const LlmConfig& c) : config_(c), http_(c, "Ollama") {}
-  std::string provider_name() const override { return "ollama"; }
-  std::string model() const override { return config_.model; }
+  explicit OllamaClient(const LlmConfig& c) : HttpLlmClient(c, "Ollama", "ollama") {}
 
   ChatResponse chat(const ChatRequest& request, const StreamCallback* on_delta) override {
     nlohmann::json msgs = nlohmann::json::array();
@@ -190,22 +206,14 @@ class OllamaClient final : public LlmClient {
       msgs.push_back(msg);
     }
     nlohmann::json body = {{"model", config_.model}, {"messages", msgs}, {"stream", on_delta != nullptr}};
-    GenerationSettings s = config_.effective_settings();
-    if (request.settings.temperature) s.temperature = request.settings.temperature;
-    if (request.settings.max_tokens) s.max_tokens = request.settings.max_tokens;
-    if (request.settings.context_size) s.context_size = request.settings.context_size;
+    const GenerationSettings s = settings_for(request);
     nlohmann::json options = nlohmann::json::object();
     if (s.temperature) options["temperature"] = *s.temperature;
     if (s.max_tokens) options["num_predict"] = *s.max_tokens;
     if (s.context_size) options["num_ctx"] = *s.context_size;
     if (s.top_p) options["top_p"] = *s.top_p;
     if (!options.empty()) body["options"] = options;
-    if (!request.tools.empty()) {
-      body["tools"] = nlohmann::json::array();
-      for (const auto& t : request.tools)
-        body["tools"].push_back({{"type", "function"},
-                                 {"function", {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}});
-    }
+    if (!request.tools.empty()) body["tools"] = function_tools(request.tools);
     ChatResponse out;
     bool done = false;
     auto take = [&](const nlohmann::json& j) {
@@ -251,17 +259,13 @@ class OllamaClient final : public LlmClient {
   }
 
  private:
-  LlmConfig config_;
-  HttpTransport http_;
 };
 
 // ------------------------------------------------------------- Anthropic ---
 
-class AnthropicClient final : public LlmClient {
+class AnthropicClient final : public HttpLlmClient {
  public:
-  explicit AnthropicClient(const LlmConfig& c) : config_(c), http_(c, "Anthropic") {}
-  std::string provider_name() const override { return "anthropic"; }
-  std::string model() const override { return config_.model; }
+  explicit AnthropicClient(const LlmConfig& c) : HttpLlmClient(c, "Anthropic", "anthropic") {}
 
   ChatResponse chat(const ChatRequest& request, const StreamCallback* on_delta) override {
     std::string system;
@@ -285,9 +289,7 @@ class AnthropicClient final : public LlmClient {
         content.push_back({{"type", "tool_use"}, {"id", tc.id}, {"name", tc.name}, {"input", tc.arguments}});
       msgs.push_back({{"role", m.role}, {"content", content}});
     }
-    GenerationSettings s = config_.effective_settings();
-    if (request.settings.temperature) s.temperature = request.settings.temperature;
-    if (request.settings.max_tokens) s.max_tokens = request.settings.max_tokens;
+    const GenerationSettings s = settings_for(request);
     nlohmann::json body = {{"model", config_.model}, {"messages", msgs}, {"max_tokens", s.max_tokens.value_or(1024)}};
     if (!system.empty()) body["system"] = system;
     if (s.temperature) body["temperature"] = *s.temperature;
@@ -368,8 +370,6 @@ class AnthropicClient final : public LlmClient {
   llm::Headers headers() const {
     return {{"x-api-key", config_.api_key}, {"anthropic-version", "2023-06-01"}, {"Accept", "application/json"}};
   }
-  LlmConfig config_;
-  HttpTransport http_;
 };
 
 }  // namespace
