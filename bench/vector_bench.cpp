@@ -5,7 +5,7 @@
 // Data: clustered unit vectors of --dim dimensions (real sentence embeddings
 // are clustered; uniform random vectors would be an unrealistic worst case).
 // Usage: vector_bench [--dim 384] [--exact-n 100000] [--hnsw-n 1000000]
-//                     [--queries 200] [--threads 2] [--ef 64]
+//                     [--queries 200] [--threads 2] [--ef 64,128,256]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -63,7 +63,8 @@ double seconds_since(BenchClock::time_point t0) { return std::chrono::duration<d
 
 int main(int argc, char** argv) {
   int dim = 384, queries = 200, threads = 2;
-  size_t exact_n = 100000, hnsw_n = 1000000, ef = 64;
+  size_t exact_n = 100000, hnsw_n = 1000000;
+  std::vector<size_t> efs = {64, 128, 256};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string f = argv[i];
     const std::string v = argv[i + 1];
@@ -72,7 +73,15 @@ int main(int argc, char** argv) {
     else if (f == "--hnsw-n") hnsw_n = std::stoul(v);
     else if (f == "--queries") queries = std::stoi(v);
     else if (f == "--threads") threads = std::stoi(v);
-    else if (f == "--ef") ef = std::stoul(v);
+    else if (f == "--ef") {
+      efs.clear();
+      for (size_t start = 0; start < v.size();) {
+        size_t end = v.find(',', start);
+        if (end == std::string::npos) end = v.size();
+        efs.push_back(std::stoul(v.substr(start, end - start)));
+        start = end + 1;
+      }
+    }
   }
   nlohmann::json report = {{"dim", dim}, {"queries", queries}};
   const size_t n = std::max(exact_n, hnsw_n);
@@ -99,7 +108,6 @@ int main(int argc, char** argv) {
 
   if (hnsw_n > 0) {
     HnswParams params;
-    params.ef_search = ef;
     HnswVectorIndex hnsw(dim, params, hnsw_n);
     auto t0 = BenchClock::now();
     hnsw.add_parallel(std::vector<std::string>(ids.begin(), ids.begin() + hnsw_n),
@@ -107,15 +115,24 @@ int main(int argc, char** argv) {
     const double build_s = seconds_since(t0);
     ExactVectorIndex truth_index(dim);
     for (size_t i = 0; i < hnsw_n; ++i) truth_index.upsert(ids[i], std::vector<float>(data.begin() + i * dim, data.begin() + (i + 1) * dim));
-    std::vector<double> ms;
-    double found = 0;
+    std::vector<std::set<std::string>> truth;
     for (const auto& q : qs) {
       std::set<std::string> want;
       for (const auto& h : truth_index.search(q, 10)) want.insert(h.id);
-      auto t1 = BenchClock::now();
-      auto hits = hnsw.search(q, 10);
-      ms.push_back(seconds_since(t1) * 1000);
-      for (const auto& h : hits) found += want.count(h.id);
+      truth.push_back(std::move(want));
+    }
+    nlohmann::json sweep = nlohmann::json::array();
+    for (size_t ef : efs) {
+      hnsw.set_ef_search(ef);
+      std::vector<double> ms;
+      double found = 0;
+      for (size_t i = 0; i < qs.size(); ++i) {
+        auto t1 = BenchClock::now();
+        auto hits = hnsw.search(qs[i], 10);
+        ms.push_back(seconds_since(t1) * 1000);
+        for (const auto& h : hits) found += truth[i].count(h.id);
+      }
+      sweep.push_back({{"ef_search", ef}, {"recall@10", found / (10.0 * qs.size())}, {"p50_ms", pct(ms, 0.5)}, {"p95_ms", pct(ms, 0.95)}});
     }
     const auto path = std::filesystem::temp_directory_path() / "kioku-vector-bench.hnsw";
     hnsw.save(path);
@@ -124,11 +141,9 @@ int main(int argc, char** argv) {
     const double load_s = seconds_since(t2);
     std::filesystem::remove(path);
     std::filesystem::remove(path.string() + ".ids");
-    report["hnsw"] = {{"vectors", hnsw_n},     {"m", params.m},
-                      {"ef_construction", params.ef_construction}, {"ef_search", ef},
-                      {"build_threads", threads}, {"build_s", build_s},
-                      {"recall@10", found / (10.0 * qs.size())}, {"p50_ms", pct(ms, 0.5)},
-                      {"p95_ms", pct(ms, 0.95)}, {"load_s", load_s}, {"loaded_ok", loaded != nullptr}};
+    report["hnsw"] = {{"vectors", hnsw_n}, {"m", params.m}, {"ef_construction", params.ef_construction},
+                      {"build_threads", threads}, {"build_s", build_s}, {"load_s", load_s},
+                      {"loaded_ok", loaded != nullptr}, {"queries", sweep}};
   }
   std::cout << report.dump(2) << std::endl;
   return 0;
