@@ -72,12 +72,19 @@ Database::Database(const std::filesystem::path& path) : path_(path) {
   }
   sqlite3_busy_timeout(db_, 5000);
   sqlite3_extended_result_codes(db_, 1);
-  exec("PRAGMA journal_mode = WAL");
-  exec("PRAGMA synchronous = NORMAL");
-  exec("PRAGMA cache_size = -64000");
-  exec("PRAGMA temp_store = MEMORY");
-  exec("PRAGMA mmap_size = 268435456");
-  exec("PRAGMA foreign_keys = ON");
+  try {
+    exec("PRAGMA journal_mode = WAL");
+    exec("PRAGMA synchronous = NORMAL");
+    exec("PRAGMA cache_size = -64000");
+    exec("PRAGMA temp_store = MEMORY");
+    exec("PRAGMA mmap_size = 268435456");
+    exec("PRAGMA foreign_keys = ON");
+  } catch (...) {
+    // A file that is not a database fails here; the destructor will not run.
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw;
+  }
 }
 
 Database::~Database() {
