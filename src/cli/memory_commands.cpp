@@ -135,14 +135,25 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
     auto content = std::make_shared<std::string>();
     auto add_tags = std::make_shared<std::string>();
     auto approve = std::make_shared<bool>(false);
+    auto relate = std::make_shared<std::vector<std::string>>();
     auto flags = std::make_shared<RecordFlags>();
     cmd->add_option("id", *id, "Memory id")->required();
+    cmd->add_option("--relate", *relate, "Link to another memory: ID[:related|supports|contradicts|supersedes] (repeatable)");
     cmd->add_option("--content", *content, "New content");
     cmd->add_option("--add-tags", *add_tags, "Tags to add (comma-separated)");
     cmd->add_flag("--approve", *approve, "Mark a pending suggestion as approved");
     flags->add_to(cmd);
-    table[cmd] = [id, content, add_tags, approve, flags](AppContext& ctx, CommandIo& io) {
+    table[cmd] = [id, content, add_tags, approve, relate, flags](AppContext& ctx, CommandIo& io) {
       Memory m = require_memory(ctx, *id);
+      for (const auto& spec : *relate) {
+        const auto colon = spec.find(':');
+        Relation r;
+        r.target_id = spec.substr(0, colon);
+        r.kind = colon == std::string::npos ? RelationKind::kRelated : parse_relation_kind(spec.substr(colon + 1));
+        require_memory(ctx, r.target_id);
+        if (r.target_id == m.id) throw invalid_input("a memory cannot be related to itself");
+        m.relations.push_back(r);
+      }
       if (!content->empty()) m.content = *content;
       flags->apply(m);
       for (const auto& t : split_tags(*add_tags))

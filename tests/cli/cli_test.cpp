@@ -80,6 +80,13 @@ TEST_F(Cli, AddGetSearchEditDelete) {
   EXPECT_EQ(kioku_json({"search", "Kyoto"}).size(), 1u);
   EXPECT_EQ(kioku_json({"list"}).size(), 2u);
 
+  const std::string other = kioku_json({"add", "Hana used to live in Osaka"})["id"];
+  auto related = kioku_json({"edit", id, "--relate", other + ":supersedes"});
+  ASSERT_EQ(related["relations"].size(), 1u);
+  EXPECT_EQ(related["relations"][0]["kind"], "supersedes");
+  EXPECT_EQ(kioku({"edit", id, "--relate", "nope:supports"}).exit_code, 3);
+  EXPECT_EQ(kioku({"edit", id, "--relate", other + ":likes"}).exit_code, 2);
+  kioku({"delete", other});
   auto text = kioku({"search", "Kyoto"});
   EXPECT_NE(text.out.find(id), std::string::npos);
   EXPECT_EQ(kioku({"delete", id}).exit_code, 0);
