@@ -1,0 +1,137 @@
+// serve, token.
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <thread>
+
+#include "bots/telegram/telegram_bot.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "server/server.h"
+
+namespace kioku::cli {
+
+namespace {
+
+std::string log_time() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return buf;
+}
+
+}  // namespace
+
+void register_server_commands(CLI::App& app, CommandTable& table) {
+  {
+    auto* cmd = app.add_subcommand("serve", "Serve the web app and HTTP API (with background indexing and backups)");
+    auto host = std::make_shared<std::string>("127.0.0.1");
+    auto port = std::make_shared<int>(8765);
+    auto threads = std::make_shared<int>(64);
+    auto max_upload_mb = std::make_shared<int>(25);
+    auto quiet = std::make_shared<bool>(false);
+    cmd->add_option("--host", *host, "Address to listen on (loopback by default)");
+    cmd->add_option("--port", *port, "Port (0 = any free port)")->check(CLI::Range(0, 65535));
+    cmd->add_option("--threads", *threads, "Worker threads (concurrent connections)")->check(CLI::Range(2, 1024));
+    cmd->add_option("--max-upload-mb", *max_upload_mb, "Upload size limit in MiB")->check(CLI::Range(1, 4096));
+    cmd->add_flag("--quiet", *quiet, "No request log on stderr");
+    table[cmd] = [=](AppContext& ctx, CommandIo& io) {
+      ServerOptions o;
+      o.data_dir = ctx.data_dir();
+      o.user = ctx.user_id();
+      o.env = ctx.config().env();
+      o.host = *host;
+      o.port = *port;
+      o.threads = *threads;
+      o.max_upload_bytes = static_cast<size_t>(*max_upload_mb) << 20;
+      auto log_mutex = std::make_shared<std::mutex>();
+      std::ostream& err = io.err;
+      if (!*quiet) {
+        o.log = [log_mutex, &err](std::string_view line) {
+          std::lock_guard<std::mutex> lock(*log_mutex);
+          err << log_time() << " " << line << "\n" << std::flush;
+        };
+      }
+      // SIGINT/SIGTERM stop the server cleanly: every thread started from
+      // here inherits the blocked mask and one thread waits for them.
+      sigset_t signals;
+      sigemptyset(&signals);
+      sigaddset(&signals, SIGINT);
+      sigaddset(&signals, SIGTERM);
+      sigaddset(&signals, SIGUSR1);  // our own "server stopped" wake-up
+      pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+      Server server(o);
+      const int bound = server.bind();
+      const std::string shown_host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
+      const std::string url = "http://" + shown_host + ":" + std::to_string(bound) + "/";
+      if (io.json) {
+        io.out << nlohmann::json{{"url", url}, {"port", bound}}.dump() << "\n" << std::flush;
+      } else {
+        // The token travels in the fragment, which browsers never send to
+        // servers; the web app moves it to localStorage and clears it.
+        io.out << "Kioku is running. Open this address in your browser:\n\n  " << url << "#token=" << ctx.api_token()
+               << "\n\nPress Ctrl-C to stop.\n"
+               << std::flush;
+      }
+      // The Telegram bot runs beside the server when a token is configured
+      // (docs/TELEGRAM.md); it stops with it.
+      std::unique_ptr<telegram::TelegramBot> bot;
+      std::thread bot_thread;
+      const telegram::TelegramSettings telegram_settings = telegram::load_telegram_settings(ctx.config());
+      if (telegram_settings.configured() && telegram_settings.allowed_users.empty()) {
+        io.err << "kioku: Telegram bot not started: no allowed users (KIOKU_TELEGRAM_ALLOWED_USERS)\n";
+      } else if (telegram_settings.configured()) {
+        telegram::TelegramBotOptions bot_options;
+        bot_options.data_dir = o.data_dir;
+        bot_options.user = o.user;
+        bot_options.env = o.env;
+        bot_options.log = o.log;
+        bot = std::make_unique<telegram::TelegramBot>(telegram_settings, bot_options);
+        bot_thread = std::thread([&bot, &err, log_mutex] {
+          try {
+            bot->run();
+          } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> lock(*log_mutex);
+            err << "kioku: the Telegram bot stopped: " << e.what() << "\n" << std::flush;
+          }
+        });
+      }
+      std::thread waiter([&server, &bot, signals] {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        server.stop();
+        if (bot) bot->stop();
+      });
+      server.run();
+      pthread_kill(waiter.native_handle(), SIGUSR1);
+      waiter.join();
+      if (bot) {
+        bot->stop();
+        bot_thread.join();
+      }
+      if (!io.json) io.out << "Kioku stopped.\n";
+      return 0;
+    };
+  }
+  {
+    auto* cmd = app.add_subcommand("token", "Print the API token (for Authorization: Bearer)");
+    table[cmd] = [](AppContext& ctx, CommandIo& io) {
+      ctx.ensure_initialized();  // creates the token if missing
+      const std::string token = ctx.api_token();
+      if (io.json) io.out << nlohmann::json{{"token", token}}.dump() << "\n";
+      else io.out << token << "\n";
+      return 0;
+    };
+  }
+}
+
+}  // namespace kioku::cli

@@ -1,0 +1,363 @@
+// The cpp-httplib side of the server: routing, auth, JSON errors, SSE,
+// static files, and the background thread. The handlers are in api_routes.cpp.
+#include "server/server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "core/error.h"
+#include "server/api.h"
+#include "server/services.h"
+#include "server/web_assets.h"
+
+namespace kioku {
+
+using nlohmann::json;
+using server::ApiRequest;
+using server::ApiResponse;
+using server::Route;
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  // 127.0.0.0/8, written as four numbers.
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') ++dots;
+    else if (c < '0' || c > '9') return false;
+  }
+  return dots == 3;
+}
+
+namespace {
+
+void send_error(httplib::Response& res, int status, const std::string& message, std::string_view code) {
+  res.status = status;
+  res.set_content(json{{"error", message}, {"code", std::string(code)}}.dump(), "application/json");
+}
+
+// Tokens are compared without an early exit, so timing does not reveal how
+// much of a guess was right.
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// "/api/memory/{id}" -> "/api/memory/([^/]+)", with regex characters escaped.
+std::string route_regex(const std::string& path) {
+  std::string out;
+  for (size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    if (c == '{') {
+      i = path.find('}', i);
+      out += "([^/]+)";
+    } else if (std::string_view(".+*?()[]^$|\\").find(c) != std::string_view::npos) {
+      out += '\\';
+      out += c;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class SseSink final : public server::EventSink {
+ public:
+  explicit SseSink(httplib::DataSink& sink) : sink_(sink) {}
+  bool write(std::string_view event, std::string_view data) override {
+    if (!sink_.is_writable()) return false;
+    std::string frame = "event: " + std::string(event) + "\n";
+    // SSE data lines cannot hold newlines; JSON payloads have none, but be safe.
+    size_t start = 0;
+    while (true) {
+      const size_t nl = data.find('\n', start);
+      frame += "data: " + std::string(data.substr(start, nl == std::string_view::npos ? nl : nl - start)) + "\n";
+      if (nl == std::string_view::npos) break;
+      start = nl + 1;
+    }
+    frame += "\n";
+    return sink_.write(frame.data(), frame.size());
+  }
+
+ private:
+  httplib::DataSink& sink_;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  std::vector<Route> routes = server::api_routes();
+  std::unique_ptr<server::Services> services;
+  httplib::Server http;
+  std::string token;
+  int port = 0;
+  bool bound = false;
+
+  std::thread listen_thread;
+  std::thread background_thread;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+
+  void log(const std::string& line) const {
+    if (options.log) options.log(line);
+  }
+
+  ApiRequest to_api_request(const httplib::Request& req) const {
+    ApiRequest a;
+    a.method = req.method;
+    a.path = req.path;
+    for (size_t i = 1; i < req.matches.size(); ++i) a.path_params.push_back(req.matches[i].str());
+    for (const auto& [k, v] : req.params) a.query.emplace(k, v);
+    for (const auto& [name, part] : req.files) {
+      if (part.filename.empty()) a.form[name] = part.content;
+      else a.files.push_back({name, part.filename, part.content_type, part.content});
+    }
+    if (!req.is_multipart_form_data()) a.body = req.body;
+    a.wants_event_stream = req.get_header_value("Accept").find("text/event-stream") != std::string::npos ||
+                           req.get_param_value("stream") == "1";
+    return a;
+  }
+
+  void handle(const Route& route, const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    try {
+      ApiResponse out = route.handler(*services, to_api_request(req));
+      if (out.stream) {
+        res.status = out.status;
+        res.set_header("X-Accel-Buffering", "no");
+        auto stream = std::move(out.stream);
+        res.set_chunked_content_provider("text/event-stream", [stream](size_t, httplib::DataSink& sink) {
+          SseSink sse(sink);
+          stream(sse);  // never throws: the chat stream reports errors as events
+          sink.done();
+          return true;
+        });
+        return;
+      }
+      res.status = out.status;
+      if (!out.content_type.empty()) res.set_content(out.raw, out.content_type.c_str());
+      else res.set_content(out.body.dump(), "application/json");
+    } catch (const Error& e) {
+      send_error(res, http_status(e.code()), e.what(), to_string(e.code()));
+    } catch (const nlohmann::json::exception& e) {
+      send_error(res, 400, std::string("bad JSON value: ") + e.what(), "invalid_input");
+    } catch (const std::exception& e) {
+      log(std::string("internal error on ") + req.method + " " + req.path + ": " + e.what());
+      send_error(res, 500, "internal error", "internal");
+    }
+  }
+
+  void register_routes() {
+    for (const Route& route : routes) {
+      const std::string pattern = route_regex(route.path);
+      httplib::Server::Handler h;
+      if (route.path == "/api/openapi.json") {
+        h = [this](const httplib::Request&, httplib::Response& res) {
+          res.set_content(server::openapi_document(routes, KIOKU_VERSION).dump(2), "application/json");
+        };
+      } else {
+        h = [this, &route](const httplib::Request& req, httplib::Response& res) { handle(route, req, res); };
+      }
+      if (route.method == "GET") http.Get(pattern, h);
+      else if (route.method == "POST") http.Post(pattern, h);
+      else if (route.method == "PUT") http.Put(pattern, h);
+      else if (route.method == "DELETE") http.Delete(pattern, h);
+    }
+    // The web app: embedded files; "/" is index.html. Anything else is 404.
+    http.Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
+      std::string path = req.matches[1].str();
+      if (path.empty()) path = "index.html";
+      const server::WebAsset* asset = server::find_web_asset(path);
+      if (!asset) {
+        send_error(res, 404, "no such page: /" + path, "not_found");
+        return;
+      }
+      res.set_header("Cache-Control", path == "index.html" ? "no-cache" : "max-age=300");
+      res.set_content(std::string(asset->bytes), std::string(asset->content_type).c_str());
+    });
+  }
+
+  void install_handlers() {
+    http.new_task_queue = [n = options.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    http.set_keep_alive_max_count(1000);
+    // The multipart envelope adds a little to the file's own size.
+    http.set_payload_max_length(options.max_upload_bytes + (1u << 20));
+    http.set_default_headers({{"X-Content-Type-Options", "nosniff"},
+                              {"X-Frame-Options", "DENY"},
+                              {"Referrer-Policy", "no-referrer"},
+                              {"Content-Security-Policy",
+                               "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}});
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.path.rfind("/api/", 0) != 0 || req.path == "/api/health") return httplib::Server::HandlerResponse::Unhandled;
+      const std::string header = req.get_header_value("Authorization");
+      const std::string_view prefix = "Bearer ";
+      if (header.size() > prefix.size() && header.compare(0, prefix.size(), prefix) == 0 &&
+          same_secret(std::string_view(header).substr(prefix.size()), token)) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      res.set_header("WWW-Authenticate", "Bearer");
+      send_error(res, 401,
+                 header.empty() ? "missing API token: send Authorization: Bearer <token> (see kioku token)"
+                                : "wrong API token",
+                 "unauthorized");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    // Errors cpp-httplib produces itself (no route, body too large, bad
+    // request line) get the same JSON shape as ours.
+    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      switch (res.status) {
+        case 404: send_error(res, 404, "no route for " + req.method + " " + req.path, "not_found"); break;
+        case 413:
+          send_error(res, 413,
+                     "the request is too large (uploads up to " + std::to_string(options.max_upload_bytes >> 20) +
+                         " MiB)",
+                     "too_large");
+          break;
+        case 405: send_error(res, 405, "method not allowed", "invalid_input"); break;
+        default:
+          send_error(res, res.status, res.status >= 500 ? "internal error" : "bad request",
+                     res.status >= 500 ? "internal" : "invalid_input");
+      }
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+      try {
+        std::rethrow_exception(ep);
+      } catch (const Error& e) {
+        send_error(res, http_status(e.code()), e.what(), to_string(e.code()));
+      } catch (const std::exception& e) {
+        log(std::string("internal error on ") + req.method + " " + req.path + ": " + e.what());
+        send_error(res, 500, "internal error", "internal");
+      } catch (...) {
+        send_error(res, 500, "internal error", "internal");
+      }
+    });
+    if (options.log) {
+      // The path only: queries may carry search text, never secrets, but
+      // they are the user's business.
+      http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+        log(req.method + " " + req.path + " " + std::to_string(res.status));
+      });
+    }
+  }
+
+  void background_loop() {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping) {
+      wake.wait_for(lock, options.background_tick, [this] { return stopping; });
+      if (stopping) break;
+      lock.unlock();
+      try {
+        for (const auto& line : services->background_tick()) log(line);
+      } catch (const std::exception& e) {
+        log(std::string("background work failed: ") + e.what());
+      }
+      lock.lock();
+    }
+  }
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) { impl_->options = std::move(options); }
+
+Server::~Server() {
+  stop();
+  if (impl_->listen_thread.joinable()) impl_->listen_thread.join();
+  if (impl_->background_thread.joinable()) impl_->background_thread.join();
+}
+
+int Server::bind() {
+  Impl& d = *impl_;
+  const bool loopback = is_loopback_host(d.options.host);
+  {
+    // Before anything creates a token: an exposed server must have been
+    // given one on purpose (kioku init, then kioku token).
+    std::ifstream in(d.options.data_dir / "token");
+    std::string existing;
+    in >> existing;
+    if (!loopback && existing.empty()) {
+      throw invalid_input("refusing to listen on " + d.options.host +
+                          " without an API token: run `kioku init` first (it creates one; `kioku token` prints it)");
+    }
+  }
+  server::ServicesOptions so;
+  so.data_dir = d.options.data_dir;
+  so.user = d.options.user;
+  so.env = d.options.env;
+  so.max_upload_bytes = d.options.max_upload_bytes;
+  so.companion_factory = d.options.companion_factory;
+  so.log = d.options.log;
+  d.services = std::make_unique<server::Services>(std::move(so));  // creates data dir and token
+  {
+    AppContext probe(d.options.data_dir, d.options.user, d.options.env);
+    d.token = probe.api_token();
+  }
+  if (d.token.empty()) throw io_error("no API token in " + (d.options.data_dir / "token").string());
+  d.install_handlers();
+  d.register_routes();
+  if (d.options.port == 0) {
+    d.port = d.http.bind_to_any_port(d.options.host);
+  } else {
+    d.port = d.http.bind_to_port(d.options.host, d.options.port) ? d.options.port : -1;
+  }
+  if (d.port <= 0) {
+    throw io_error("cannot listen on " + d.options.host + ":" + std::to_string(d.options.port) +
+                   " (in use? try --port)");
+  }
+  d.bound = true;
+  return d.port;
+}
+
+void Server::run() {
+  Impl& d = *impl_;
+  if (!d.bound) bind();
+  if (d.options.background) d.background_thread = std::thread([&d] { d.background_loop(); });
+  d.http.listen_after_bind();
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    d.stopping = true;
+  }
+  d.wake.notify_all();
+  if (d.background_thread.joinable()) d.background_thread.join();
+}
+
+void Server::start() {
+  Impl& d = *impl_;
+  if (!d.bound) bind();
+  d.listen_thread = std::thread([this] { run(); });
+  for (int i = 0; i < 2000 && !d.http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void Server::stop() {
+  Impl& d = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    d.stopping = true;
+  }
+  d.wake.notify_all();
+  d.http.stop();
+}
+
+int Server::port() const { return impl_->port; }
+
+std::vector<std::pair<std::string, std::string>> Server::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : impl_->routes) out.emplace_back(r.method, r.path);
+  return out;
+}
+
+nlohmann::json Server::openapi() const { return server::openapi_document(impl_->routes, KIOKU_VERSION); }
+
+}  // namespace kioku

@@ -1,0 +1,191 @@
+#include "server/services.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "core/error.h"
+#include "core/time.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace kioku::server {
+
+namespace {
+
+// Lets several contexts use one model: embed() calls take turns.
+class LockedEmbedder final : public Embedder {
+ public:
+  LockedEmbedder(Embedder& inner, std::mutex& mutex) : inner_(inner), mutex_(mutex) {}
+  std::vector<std::vector<float>> embed(const std::vector<std::string>& texts, EmbedPurpose purpose) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return inner_.embed(texts, purpose);
+  }
+  int dimension() const override { return inner_.dimension(); }
+  std::string model_id() const override { return inner_.model_id(); }
+
+ private:
+  Embedder& inner_;
+  std::mutex& mutex_;
+};
+
+std::string backup_folder_name(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "auto-%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Services::Services(ServicesOptions options) : options_(std::move(options)) {
+  embedder_owner_ = std::make_unique<AppContext>(options_.data_dir, options_.user, options_.env);
+  embedder_owner_->ensure_initialized();
+  shared_embedder_ = embedder_owner_->embedder();
+  embedder_notice_ = embedder_owner_->embedder_notice();
+
+  // The first automatic backup is due one interval after the newest one, or
+  // now when there is none.
+  std::error_code ec;
+  std::filesystem::file_time_type newest{};
+  bool any = false;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir() / "backups", ec)) {
+    if (entry.path().filename().string().rfind("auto-", 0) != 0) continue;
+    const auto t = entry.last_write_time(ec);
+    if (!ec && (!any || t > newest)) newest = t, any = true;
+  }
+  const double hours = embedder_owner_->config().get_number("backup.interval_hours").value_or(24);
+  const auto interval = std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double, std::ratio<3600>>(hours));
+  next_backup_ = any ? std::chrono::time_point_cast<std::chrono::system_clock::duration>(std::chrono::file_clock::to_sys(newest)) + interval
+                     : std::chrono::system_clock::now();
+}
+
+Services::~Services() = default;
+
+std::unique_ptr<AppContext> Services::open_context() {
+  auto ctx = std::make_unique<AppContext>(options_.data_dir, options_.user, options_.env);
+  ctx->set_embedder(shared_embedder_ ? std::make_unique<LockedEmbedder>(*shared_embedder_, embed_mutex_) : nullptr,
+                    embedder_notice_);
+  return ctx;
+}
+
+Services::Lease::~Lease() { owner_.release(std::move(ctx_), generation_); }
+
+Services::Lease Services::context() {
+  const uint64_t generation = config_generation_;
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    while (!pool_.empty()) {
+      auto [ctx, gen] = std::move(pool_.back());
+      pool_.pop_back();
+      if (gen == generation) return Lease(*this, std::move(ctx), gen);
+      // Opened under older settings: dropped (closing its connections).
+    }
+  }
+  return Lease(*this, open_context(), generation);
+}
+
+void Services::release(std::unique_ptr<AppContext> ctx, uint64_t generation) {
+  if (!ctx || generation != config_generation_) return;
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  pool_.emplace_back(std::move(ctx), generation);
+}
+
+void Services::with_search(const std::function<void(AppContext&)>& fn) {
+  std::lock_guard<std::mutex> lock(search_mutex_);
+  if (!search_ctx_ || search_generation_ != config_generation_) {
+    if (search_ctx_) search_ctx_->searcher().save_indexes();
+    search_generation_ = config_generation_;
+    search_ctx_ = open_context();
+  }
+  fn(*search_ctx_);
+}
+
+void Services::with_chat(const std::function<void(AppContext&, Companion&)>& fn) {
+  std::lock_guard<std::mutex> lock(chat_mutex_);
+  if (!chat_ctx_ || chat_config_generation_ != config_generation_ ||
+      chat_vector_generation_ != vector_generation_) {
+    chat_config_generation_ = config_generation_;
+    chat_vector_generation_ = vector_generation_;
+    chat_ctx_ = open_context();
+  }
+  Companion& companion = options_.companion_factory ? options_.companion_factory(*chat_ctx_)
+                                                    : static_cast<Companion&>(chat_ctx_->companion());
+  fn(*chat_ctx_, companion);
+}
+
+void Services::settings_changed() {
+  config_generation_++;
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  pool_.clear();
+}
+
+std::vector<std::string> Services::background_tick() {
+  std::vector<std::string> done;
+  // 1. The embedding queue, in bounded slices so searches are not held up.
+  if (shared_embedder_) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    int indexed = 0;
+    try {
+      while (std::chrono::steady_clock::now() < deadline) {
+        int n = 0;
+        with_search([&](AppContext& ctx) { n = ctx.searcher().index_pending(64); });
+        if (n == 0) break;
+        indexed += n;
+      }
+    } catch (const std::exception& e) {
+      done.push_back(std::string("embedding queue: ") + e.what());
+    }
+    if (indexed > 0) {
+      vectors_changed();
+      done.push_back("embedded " + std::to_string(indexed) + " memories");
+    }
+  }
+  // 2. The AI queue: turns and journals that waited for a provider.
+  if (!options_.companion_factory) {
+    try {
+      with_chat([&](AppContext& ctx, Companion&) {
+        if (!ctx.llm() || ctx.memories().count_tasks(ctx.user_id()) == 0) return;
+        auto r = ctx.companion().run_queue(20);
+        if (r.done > 0) done.push_back("answered " + std::to_string(r.done) + " queued AI task(s)");
+        const int recompiled = ctx.recompile_journals();
+        if (recompiled > 0) done.push_back("re-compiled " + std::to_string(recompiled) + " journal(s)");
+      });
+    } catch (const std::exception& e) {
+      done.push_back(std::string("AI queue: ") + e.what());
+    }
+  }
+  // 3. Scheduled backups.
+  try {
+    maybe_backup(done);
+  } catch (const std::exception& e) {
+    done.push_back(std::string("backup failed: ") + e.what());
+  }
+  return done;
+}
+
+void Services::maybe_backup(std::vector<std::string>& done) {
+  const auto now = std::chrono::system_clock::now();
+  if (now < next_backup_) return;
+  auto ctx = context();
+  const double hours = ctx->config().get_number("backup.interval_hours").value_or(24);
+  if (hours <= 0) {
+    next_backup_ = now + std::chrono::hours(1);  // disabled; look at the setting again later
+    return;
+  }
+  next_backup_ = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                           std::chrono::duration<double, std::ratio<3600>>(hours));
+  const auto folder = data_dir() / "backups" / backup_folder_name(now);
+  backup_sqlite_data(ctx->memories(), ctx->drafts(), folder);
+  done.push_back("backup written to " + folder.string());
+  // Keep the newest `keep` automatic backups; manual ones are the user's.
+  const int keep = static_cast<int>(ctx->config().get_number("backup.keep").value_or(7));
+  std::vector<std::filesystem::path> autos;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir() / "backups", ec))
+    if (entry.path().filename().string().rfind("auto-", 0) == 0) autos.push_back(entry.path());
+  std::sort(autos.begin(), autos.end());  // names sort by time
+  for (size_t i = 0; keep > 0 && i + keep < autos.size(); ++i) std::filesystem::remove_all(autos[i], ec);
+}
+
+}  // namespace kioku::server

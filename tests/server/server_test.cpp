@@ -1,0 +1,496 @@
+// `kioku serve` over real HTTP on loopback: auth, every route family, JSON
+// errors, uploads (good, malformed, too large, hostile names), streamed chat
+// against a loopback LLM, settings, and concurrent writers.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/error.h"
+#include "ingest/fixtures.h"
+#include "llm/fake_llm_server.h"
+#include "server/server.h"
+#include "testing/run_binary.h"
+#include "testing/temp_dir.h"
+
+namespace kioku {
+namespace {
+
+using nlohmann::json;
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  // Starts a server on a free port. extra_config is appended to config.toml
+  // before the server opens it.
+  void start(const std::string& extra_config = "", size_t max_upload = 25u << 20) {
+    std::filesystem::create_directories(dir.path() / "data");
+    // Full-text search only: no model download is ever attempted here.
+    std::ofstream(dir.path() / "data" / "config.toml") << "[embed]\nprovider = \"hashing\"\n" << extra_config;
+    ServerOptions o;
+    o.data_dir = dir.path() / "data";
+    o.env = env_of({});
+    o.port = 0;
+    o.threads = 16;
+    o.max_upload_bytes = max_upload;
+    o.background = false;
+    server = std::make_unique<Server>(o);
+    server->start();
+    token = testing::slurp(dir.path() / "data" / "token");
+    while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+    ASSERT_EQ(token.size(), 64u);
+  }
+
+  httplib::Client client(bool authorized = true) {
+    httplib::Client c("127.0.0.1", server->port());
+    c.set_read_timeout(30);
+    if (authorized) c.set_bearer_token_auth(token);
+    return c;
+  }
+
+  // The response, checked for status; its body parsed as JSON.
+  json call(const std::string& method, const std::string& path, int expected_status, const json& body = nullptr) {
+    auto c = client();
+    const std::string payload = body.is_null() ? "" : body.dump();
+    httplib::Result res = method == "GET"    ? c.Get(path)
+                          : method == "POST" ? c.Post(path, payload, "application/json")
+                          : method == "PUT"  ? c.Put(path, payload, "application/json")
+                                             : c.Delete(path);
+    EXPECT_TRUE(res) << method << " " << path << " failed: " << httplib::to_string(res.error());
+    if (!res) return json();
+    EXPECT_EQ(res->status, expected_status) << method << " " << path << ": " << res->body;
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json") << path;
+    return json::parse(res->body);
+  }
+
+  json upload(const std::string& filename, const std::string& content, int expected_status) {
+    auto c = client();
+    httplib::MultipartFormDataItems items = {{"file", content, filename, "application/octet-stream"}};
+    auto res = c.Post("/api/upload", items);
+    EXPECT_TRUE(res);
+    if (!res) return json();
+    EXPECT_EQ(res->status, expected_status) << filename << ": " << res->body;
+    return json::parse(res->body);
+  }
+
+  int64_t memory_count() { return call("GET", "/api/memory?limit=1", 200)["total"].get<int64_t>(); }
+
+  testing::TempDir dir;
+  std::unique_ptr<Server> server;
+  std::string token;
+};
+
+TEST(Loopback, HostsThatStayOnThisMachine) {
+  EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_host("127.10.0.3"));
+  EXPECT_TRUE(is_loopback_host("localhost"));
+  EXPECT_TRUE(is_loopback_host("::1"));
+  EXPECT_FALSE(is_loopback_host("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_host("192.168.1.4"));
+  EXPECT_FALSE(is_loopback_host("127.0.0.1.evil.com"));
+  EXPECT_FALSE(is_loopback_host("::"));
+}
+
+TEST(Bind, RefusesAnExposedAddressWithoutAToken) {
+  testing::TempDir dir;
+  ServerOptions o;
+  o.data_dir = dir.path() / "fresh";
+  o.env = env_of({});
+  o.host = "0.0.0.0";
+  o.port = 0;
+  o.background = false;
+  Server server(o);
+  try {
+    server.bind();
+    FAIL() << "bound 0.0.0.0 without a token";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("token"), std::string::npos);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "fresh" / "token"));
+}
+
+TEST_F(ServerTest, EveryApiCallNeedsTheToken) {
+  start();
+  auto anonymous = client(false);
+  auto health = anonymous.Get("/api/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  for (const char* path : {"/api/memory", "/api/status", "/api/settings", "/api/openapi.json"}) {
+    auto res = anonymous.Get(path);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401) << path;
+    EXPECT_EQ(json::parse(res->body)["code"], "unauthorized");
+  }
+  auto posted = anonymous.Post("/api/memory", R"({"content":"sneaky"})", "application/json");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 401);
+  httplib::Client wrong("127.0.0.1", server->port());
+  wrong.set_bearer_token_auth(std::string(64, 'a'));
+  auto res = wrong.Get("/api/memory");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(json::parse(res->body)["error"], "wrong API token");
+  EXPECT_EQ(memory_count(), 0);
+  // The web app itself is public (it holds no data) and asks for the token.
+  auto page = anonymous.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->get_header_value("Content-Type").find("text/html"), std::string::npos);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+}
+
+TEST_F(ServerTest, MemoryCrudWithFiltersAndPaging) {
+  start();
+  json created = call("POST", "/api/memory", 201,
+                      {{"content", "My sister Hana lives in Osaka"}, {"tags", {"family", "places"}}, {"importance", 0.7}});
+  const std::string id = created["id"];
+  EXPECT_TRUE(created["created"].get<bool>());
+  EXPECT_EQ(created["memory"]["tags"], json({"family", "places"}));
+  // The same content again is one memory.
+  json again = call("POST", "/api/memory", 200, {{"content", "My sister Hana lives in Osaka"}});
+  EXPECT_EQ(again["id"], id);
+  EXPECT_FALSE(again["created"].get<bool>());
+  for (int i = 0; i < 5; ++i) call("POST", "/api/memory", 201, {{"content", "note number " + std::to_string(i)}, {"type", "journal"}});
+
+  json page = call("GET", "/api/memory?limit=2&offset=0&type=journal", 200);
+  EXPECT_EQ(page["total"], 5);
+  EXPECT_EQ(page["items"].size(), 2u);
+  json tagged = call("GET", "/api/memory?tags=family", 200);
+  ASSERT_EQ(tagged["items"].size(), 1u);
+  EXPECT_EQ(tagged["items"][0]["id"], id);
+
+  json edited = call("PUT", "/api/memory/" + id, 200,
+                     {{"content", "My sister Hana lives in Kyoto"}, {"tags", "family"}, {"importance", 0.9}});
+  EXPECT_EQ(edited["content"], "My sister Hana lives in Kyoto");
+  EXPECT_EQ(edited["tags"], json({"family"}));
+  EXPECT_DOUBLE_EQ(edited["importance"].get<double>(), 0.9);
+  EXPECT_EQ(call("GET", "/api/memory/" + id, 200)["content"], "My sister Hana lives in Kyoto");
+
+  json hits = call("GET", "/api/memory/search?q=where%20does%20Hana%20live", 200);
+  ASSERT_FALSE(hits["items"].empty());
+  EXPECT_EQ(hits["items"][0]["id"], id);
+
+  call("PUT", "/api/memory/" + id, 400, {{"importance", 3}});
+  call("PUT", "/api/memory/" + id, 400, {{"content", "   "}});
+  call("POST", "/api/memory", 400, {{"tags", {"x"}}});
+  call("GET", "/api/memory/search?q=", 400);
+  call("GET", "/api/memory?limit=100000", 400);
+  call("GET", "/api/memory?since=yesterday-ish", 400);
+
+  EXPECT_TRUE(call("DELETE", "/api/memory/" + id, 200)["deleted"].get<bool>());
+  json gone = call("GET", "/api/memory/" + id, 404);
+  EXPECT_EQ(gone["code"], "not_found");
+  call("DELETE", "/api/memory/" + id, 404);
+  EXPECT_TRUE(call("GET", "/api/memory/search?q=Hana%20Kyoto&mode=lexical", 200)["items"].empty());
+}
+
+TEST_F(ServerTest, MalformedBodiesAndUnknownRoutesAreJsonErrors) {
+  start();
+  auto c = client();
+  auto res = c.Post("/api/memory", "{not json", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(json::parse(res->body)["code"], "invalid_input");
+  res = c.Post("/api/memory", "[1,2]", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  res = c.Get("/api/nothing-here");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(json::parse(res->body)["code"], "not_found");
+  res = c.Get("/no-such-page.html");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+}
+
+TEST_F(ServerTest, UploadsDocumentsSearchableAtOnce) {
+  start();
+  json txt = upload("notes.md", "# Garden\n\nThe tomatoes need water every morning.\n", 201);
+  EXPECT_GE(txt["added"].get<int>(), 1);
+  json pdf = upload("report.pdf", testing::make_pdf({"Quarterly llama census results", "The alpacas outnumber llamas"}), 201);
+  EXPECT_EQ(pdf["format"], "pdf");
+  EXPECT_GE(pdf["added"].get<int>(), 1);
+  const std::string xlsx = testing::make_xlsx(
+      {{"Budget", R"(<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1"><v>1250</v></c></row>)"}},
+      {"Saffron imports"});
+  json sheet = upload("budget.xlsx", xlsx, 201);
+  EXPECT_EQ(sheet["format"], "xlsx");
+
+  auto first = [&](const std::string& q) {
+    json hits = call("GET", "/api/memory/search?q=" + q, 200);
+    return hits["items"].empty() ? json() : hits["items"][0];
+  };
+  EXPECT_NE(first("tomatoes").value("content", "").find("tomatoes"), std::string::npos);
+  json llama = first("alpacas");
+  EXPECT_NE(llama.value("content", "").find("alpacas"), std::string::npos);
+  EXPECT_EQ(llama["provenance"]["page"], 2);
+  EXPECT_NE(first("saffron").value("content", "").find("1250"), std::string::npos);
+  // Uploading the same file again stores nothing new.
+  EXPECT_EQ(upload("notes.md", "# Garden\n\nThe tomatoes need water every morning.\n", 201)["added"], 0);
+}
+
+TEST_F(ServerTest, BadUploadsStoreNothing) {
+  start("", /*max_upload=*/1u << 20);
+  const int64_t before = memory_count();
+  json bad_pdf = upload("broken.pdf", "%PDF-1.4 this is not really a pdf", 400);
+  EXPECT_EQ(bad_pdf["code"], "invalid_input");
+  upload("broken.xlsx", "PK\x03\x04 not a zip at all", 400);
+  upload("data.json", "{\"unterminated\": ", 400);
+  upload("program.exe", "MZ\x90\x00", 400);
+  EXPECT_EQ(memory_count(), before);
+  // No half-stored originals either.
+  std::error_code ec;
+  int kept = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.path() / "data" / "uploads", ec)) kept += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(kept, 0);
+
+  // Over the limit: 413 with a JSON error, whether cpp-httplib or the handler notices.
+  auto c = client();
+  httplib::MultipartFormDataItems huge = {{"file", std::string(3u << 20, 'a'), "huge.txt", "text/plain"}};
+  auto res = c.Post("/api/upload", huge);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(json::parse(res->body)["code"], "too_large");
+  EXPECT_EQ(memory_count(), before);
+
+  // No field named file.
+  httplib::MultipartFormDataItems wrong = {{"document", "hello", "a.txt", "text/plain"}};
+  res = c.Post("/api/upload", wrong);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+}
+
+TEST_F(ServerTest, NoPathTraversal) {
+  start();
+  json up = upload("../../../etc/passwd.txt", "root-ish text that is harmless\n", 201);
+  EXPECT_EQ(up["file"], "passwd.txt");
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "data" / "uploads" / up["saved_as"].get<std::string>()));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "etc"));
+  std::ofstream(dir.path() / "secret.txt") << "outside";
+  auto c = client();
+  for (const char* path : {"/api/media/..%2F..%2Fsecret.txt", "/api/media/..%2Fmemory.db", "/api/media/.hidden",
+                           "/api/media/%2E%2E"}) {
+    auto res = c.Get(path);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 404) << path;
+    EXPECT_EQ(res->body.find("outside"), std::string::npos);
+  }
+  call("POST", "/api/memory", 400, {{"content", "x"}, {"media_path", "../../secret.txt"}});
+  call("POST", "/api/memory", 400, {{"content", "y"}, {"media_path", "/etc/passwd"}});
+}
+
+TEST_F(ServerTest, SuggestionsApproveEditReject) {
+  start();
+  json s1 = call("POST", "/api/memory/suggest", 201, {{"content", "Likes green tea"}});
+  json s2 = call("POST", "/api/memory/suggest", 201, {{"content", "Hates mornings"}});
+  json inbox = call("GET", "/api/suggestions", 200);
+  EXPECT_EQ(inbox["total"], 2);
+  EXPECT_FALSE(inbox["items"][0]["approved"].get<bool>());
+  // Pending suggestions stay out of search until approved.
+  EXPECT_TRUE(call("GET", "/api/memory/search?q=green%20tea", 200)["items"].empty());
+  call("PUT", "/api/suggestions/" + s1["id"].get<std::string>(), 200, {{"content", "Likes green tea, no sugar"}});
+  json approved = call("POST", "/api/suggestions/" + s1["id"].get<std::string>() + "/approve", 200);
+  EXPECT_TRUE(approved["approved"].get<bool>());
+  EXPECT_EQ(approved["content"], "Likes green tea, no sugar");
+  EXPECT_FALSE(call("GET", "/api/memory/search?q=green%20tea", 200)["items"].empty());
+  call("POST", "/api/suggestions/" + s2["id"].get<std::string>() + "/reject", 200);
+  call("GET", "/api/memory/" + s2["id"].get<std::string>(), 404);
+  // An approved memory is no longer a suggestion.
+  call("POST", "/api/suggestions/" + s1["id"].get<std::string>() + "/approve", 404);
+  EXPECT_EQ(call("GET", "/api/suggestions", 200)["total"], 0);
+}
+
+TEST_F(ServerTest, JournalSessionCompilesIntoAnArticle) {
+  testing::FakeLlmServer llm([](const json&) { return "# A calm day\n\nWalked by the canal and saw a heron."; });
+  start("[llm]\nprovider = \"openai\"\nurl = \"" + llm.url() + "\"\nmodel = \"test-model\"\n");
+  EXPECT_FALSE(call("GET", "/api/journal/status", 200)["open"].get<bool>());
+  call("POST", "/api/journal/add", 409, {{"text", "no session yet"}});
+  call("POST", "/api/journal/start", 201);
+  call("POST", "/api/journal/start", 409);
+  call("POST", "/api/journal/add", 201, {{"text", "Morning walk by the canal"}});
+  call("POST", "/api/journal/add", 201, {{"text", "A heron stood very still"}});
+  call("POST", "/api/journal/add", 400, {{"text", " "}});
+  json status = call("GET", "/api/journal/status", 200);
+  EXPECT_TRUE(status["open"].get<bool>());
+  EXPECT_EQ(status["entries"].size(), 2u);
+  json article = call("POST", "/api/journal/done", 200);
+  EXPECT_NE(article.dump().find("heron"), std::string::npos);
+  EXPECT_FALSE(article.contains("markdown_path"));
+  json journals = call("GET", "/api/journals", 200);
+  ASSERT_EQ(journals["items"].size(), 1u);
+  json one = call("GET", "/api/journals/" + journals["items"][0]["id"].get<std::string>(), 200);
+  EXPECT_EQ(one["id"], journals["items"][0]["id"]);
+  EXPECT_FALSE(call("GET", "/api/journal/status", 200)["open"].get<bool>());
+  // Cancel discards a session's drafts.
+  call("POST", "/api/journal/start", 201);
+  call("POST", "/api/journal/add", 201, {{"text", "to be thrown away"}});
+  call("POST", "/api/journal/cancel", 200);
+  EXPECT_FALSE(call("GET", "/api/journal/status", 200)["open"].get<bool>());
+}
+
+TEST_F(ServerTest, ChatTurnAnswersWithMemoriesAsJsonAndAsStream) {
+  testing::FakeLlmServer llm([](const json& request) {
+    const std::string prompt = request.dump();
+    return prompt.find("Osaka") != std::string::npos ? "Hana lives in Osaka, remember?" : "I don't know.";
+  });
+  start("[llm]\nprovider = \"openai\"\nurl = \"" + llm.url() + "\"\nmodel = \"test-model\"\n");
+  const std::string hana = call("POST", "/api/memory", 201, {{"content", "My sister Hana lives in Osaka"}})["id"];
+
+  json turn = call("POST", "/api/chat", 200, {{"message", "Where does Hana live?"}});
+  EXPECT_EQ(turn["reply"], "Hana lives in Osaka, remember?");
+  EXPECT_FALSE(turn["queued"].get<bool>());
+  bool used = false;
+  for (const auto& m : turn["used_memories"]) used = used || m["id"] == hana;
+  EXPECT_TRUE(used) << turn.dump();
+
+  // Streamed: deltas, then done with the memories used.
+  auto c = client();
+  httplib::Headers headers = {{"Accept", "text/event-stream"}};
+  std::string stream;
+  auto res = c.Post("/api/chat", headers, json{{"message", "And where is Hana again?"}}.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);
+  stream = res->body;
+  EXPECT_NE(stream.find("event: delta"), std::string::npos);
+  const size_t done = stream.find("event: done\ndata: ");
+  ASSERT_NE(done, std::string::npos) << stream;
+  const size_t start_of_json = done + std::string("event: done\ndata: ").size();
+  json final_event = json::parse(stream.substr(start_of_json, stream.find('\n', start_of_json) - start_of_json));
+  EXPECT_EQ(final_event["reply"], "Hana lives in Osaka, remember?");
+  EXPECT_FALSE(final_event["used_memories"].empty());
+  std::string joined;
+  for (size_t p = 0; (p = stream.find("event: delta\ndata: ", p)) != std::string::npos;) {
+    p += std::string("event: delta\ndata: ").size();
+    joined += json::parse(stream.substr(p, stream.find('\n', p) - p))["text"].get<std::string>();
+  }
+  EXPECT_EQ(joined, "Hana lives in Osaka, remember?");
+
+  json history = call("GET", "/api/chat/history", 200);
+  ASSERT_EQ(history["items"].size(), 4u);
+  EXPECT_EQ(history["items"][0]["role"], "user");
+  EXPECT_EQ(history["items"][0]["content"], "Where does Hana live?");
+  EXPECT_EQ(history["items"][3]["role"], "assistant");
+}
+
+TEST_F(ServerTest, ChatWithADeadProviderKeepsTheMessageAndQueues) {
+  testing::FakeLlmServer llm;
+  llm.down = true;
+  start("[llm]\nprovider = \"openai\"\nurl = \"" + llm.url() + "\"\nmodel = \"test-model\"\nmax_retries = 0\n");
+  json turn = call("POST", "/api/chat", 200, {{"message", "Remember that the boiler is serviced in March"}});
+  EXPECT_TRUE(turn["queued"].get<bool>());
+  EXPECT_FALSE(turn["notice"].get<std::string>().empty());
+  json history = call("GET", "/api/chat/history", 200);
+  ASSERT_EQ(history["items"].size(), 1u);
+  EXPECT_EQ(history["items"][0]["content"], "Remember that the boiler is serviced in March");
+  EXPECT_EQ(call("GET", "/api/status", 200)["queues"]["ai_tasks"], 1);
+  call("POST", "/api/chat", 400, {{"message", ""}});
+}
+
+TEST_F(ServerTest, SettingsKeepTheKeySecret) {
+  testing::FakeLlmServer llm;
+  start();
+  json s = call("GET", "/api/settings", 200);
+  EXPECT_FALSE(s["companion"]["suggestions"].get<bool>());  // off by default
+  EXPECT_EQ(s["llm"]["provider"], "");
+  EXPECT_FALSE(s["providers"].empty());
+  json fail = call("GET", "/api/models/available", 400);
+  EXPECT_NE(fail["error"].get<std::string>().find("provider"), std::string::npos);
+
+  const std::string key = "sk-test-secret-1234567890";
+  json put = call("PUT", "/api/settings", 200,
+                  {{"llm", {{"provider", "openai"}, {"url", llm.url()}, {"model", "test-model"}, {"api_key", key}}},
+                   {"companion", {{"suggestions", true}, {"persona", "senko"}}}});
+  EXPECT_EQ(put["llm"]["provider"], "openai");
+  EXPECT_TRUE(put["llm"]["api_key_set"].get<bool>());
+  EXPECT_TRUE(put["companion"]["suggestions"].get<bool>());
+  EXPECT_EQ(put.dump().find(key), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/settings", 200).dump().find(key), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/status", 200).dump().find(key), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() / "data" / "config.toml").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u) << "config.toml holding a key must be private";
+  // The [embed] section written before survives the rewrite.
+  EXPECT_NE(testing::slurp(dir.path() / "data" / "config.toml").find("hashing"), std::string::npos);
+
+  json models = call("GET", "/api/models/available", 200);
+  ASSERT_EQ(models["models"].size(), 2u);
+  EXPECT_EQ(models["models"][0]["name"], "test-model");
+  json status = call("GET", "/api/status", 200);
+  EXPECT_TRUE(status["provider"]["reachable"].get<bool>());
+
+  // A provider that does not answer (nothing listens on port 1).
+  call("PUT", "/api/settings", 200, {{"llm", {{"url", "http://127.0.0.1:1/v1"}}}});
+  json gateway = call("GET", "/api/models/available", 502);
+  EXPECT_EQ(gateway["code"], "bad_gateway");
+  EXPECT_FALSE(call("GET", "/api/status", 200)["provider"]["reachable"].get<bool>());
+
+  call("PUT", "/api/settings", 400, {{"llm", {{"provider", "skynet"}}}});
+  call("PUT", "/api/settings", 400, {{"llm", {{"url", "not a url"}}}});
+  call("PUT", "/api/settings", 400, {{"companion", {{"persona", "nobody"}}}});
+  call("PUT", "/api/settings", 400, {{"companion", {{"suggestions", "yes"}}}});
+  // Removing the key.
+  EXPECT_FALSE(call("PUT", "/api/settings", 200, {{"llm", {{"api_key", ""}}}})["llm"]["api_key_set"].get<bool>());
+}
+
+TEST_F(ServerTest, StatusAndOpenApiDescribeTheServer) {
+  start();
+  call("POST", "/api/memory", 201, {{"content", "one"}, {"type", "note"}});
+  call("POST", "/api/memory", 201, {{"content", "two"}, {"type", "journal"}, {"tier", "persistent"}});
+  json st = call("GET", "/api/status", 200);
+  EXPECT_EQ(st["memories"], 2);
+  EXPECT_EQ(st["by_type"]["note"], 1);
+  EXPECT_EQ(st["by_tier"]["persistent"], 1);
+  EXPECT_TRUE(st["queues"].contains("embeddings_pending"));
+  EXPECT_FALSE(st["provider"]["configured"].get<bool>());
+
+  json doc = call("GET", "/api/openapi.json", 200);
+  EXPECT_EQ(doc["openapi"], "3.0.3");
+  for (const auto& [method, path] : server->routes()) {
+    std::string m = method;
+    for (auto& ch : m) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(m)) << method << " " << path;
+  }
+  for (const char* required : {"/api/memory", "/api/memory/{id}", "/api/memory/search", "/api/upload", "/api/chat",
+                               "/api/settings", "/api/models/available", "/api/memory/suggest", "/api/journal/done"})
+    EXPECT_TRUE(doc["paths"].contains(required)) << required;
+}
+
+TEST_F(ServerTest, ConcurrentWritersLoseNothing) {
+  start();
+  constexpr int kThreads = 8, kEach = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", server->port());
+      c.set_bearer_token_auth(token);
+      for (int i = 0; i < kEach; ++i) {
+        const json body = {{"content", "memory " + std::to_string(t) + "-" + std::to_string(i)}};
+        auto res = c.Post("/api/memory", body.dump(), "application/json");
+        if (!res || res->status != 201) failures++;
+        if (i % 8 == 0) {
+          auto s = c.Get("/api/memory/search?q=memory");
+          if (!s || s->status != 200) failures++;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(memory_count(), kThreads * kEach);
+}
+
+}  // namespace
+}  // namespace kioku
