@@ -412,44 +412,66 @@ ApiResponse delete_memory(Services& s, const ApiRequest& req) {
   return r;
 }
 
+// One search on ctx in the given mode (vector modes fall back to full text,
+// with a notice, when the embedder is missing or down).
+ApiResponse run_search(Services& s, AppContext& ctx, const ApiRequest& req, SearchMode mode, std::string notice) {
+  const std::string q = req.param("q");
+  SearchOptions options;
+  options.filter = filter_from(req, ctx.user_id());
+  const int fallback_limit = static_cast<int>(ctx.config().get_number("search.limit").value_or(10));
+  options.limit = int_param(req, "limit", fallback_limit, 1, 200);
+  options.mode = mode;
+  // Access times are written in batches by the background loop: one write
+  // transaction per search held full-text search to ~200 requests/s.
+  options.record_access = false;
+  Searcher& searcher = ctx.searcher();
+  std::vector<SearchResult> results;
+  try {
+    // A bounded catch-up keeps a fresh add findable by meaning at once.
+    if (options.mode != SearchMode::kLexical && searcher.index_pending(256) > 0) s.vectors_changed();
+    results = searcher.search(q, options);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kUnavailable || options.mode == SearchMode::kLexical) throw;
+    notice = std::string("embedder unavailable (") + e.what() + "); full text only";
+    options.mode = SearchMode::kLexical;
+    results = searcher.search(q, options);
+  }
+  std::vector<std::string> read;
+  for (const auto& hit : results) read.push_back(hit.memory.id);
+  s.note_access(ctx.user_id(), std::move(read));
+  json items = json::array();
+  for (const auto& hit : results) {
+    json item = to_json(hit.memory);
+    item["score"] = hit.score;
+    item["lexical_rank"] = hit.lexical_rank;
+    item["vector_rank"] = hit.vector_rank;
+    items.push_back(std::move(item));
+  }
+  ApiResponse r;
+  r.body = {{"query", q}, {"mode", to_string(options.mode)}, {"notice", notice}, {"items", items}};
+  return r;
+}
+
 ApiResponse search_memories(Services& s, const ApiRequest& req) {
   const std::string q = req.param("q");
   if (q.find_first_not_of(" \t\r\n") == std::string::npos) throw invalid_input("q (what to search for) is required");
+  SearchMode mode;
+  std::string notice;
+  {
+    auto ctx = s.context();
+    const std::string asked = req.param("mode");
+    mode = parse_search_mode(!asked.empty() ? asked : ctx->config().get_string_or("search.mode", "hybrid"));
+    if (mode != SearchMode::kLexical && !ctx->embedder()) {
+      notice = !ctx->embedder_notice().empty() ? ctx->embedder_notice() : "no embedder is configured; full text only";
+      mode = SearchMode::kLexical;
+    }
+    // Full text needs no vector index: it runs on a pooled context, in
+    // parallel with other requests (SQLite WAL readers do not block).
+    if (mode == SearchMode::kLexical) return run_search(s, *ctx, req, mode, notice);
+  }
+  // Vectors live in the one search context's index (services.h, note 2).
   ApiResponse r;
-  s.with_search([&](AppContext& ctx) {
-    SearchOptions options;
-    options.filter = filter_from(req, ctx.user_id());
-    const int fallback_limit = static_cast<int>(ctx.config().get_number("search.limit").value_or(10));
-    options.limit = int_param(req, "limit", fallback_limit, 1, 200);
-    const std::string mode = req.param("mode");
-    options.mode = parse_search_mode(!mode.empty() ? mode : ctx.config().get_string_or("search.mode", "hybrid"));
-    std::string notice;
-    Searcher& searcher = ctx.searcher();
-    if (options.mode != SearchMode::kLexical && !searcher.embedder()) {
-      notice = !ctx.embedder_notice().empty() ? ctx.embedder_notice() : "no embedder is configured; full text only";
-      options.mode = SearchMode::kLexical;
-    }
-    std::vector<SearchResult> results;
-    try {
-      // A bounded catch-up keeps a fresh add findable by meaning at once.
-      if (options.mode != SearchMode::kLexical && searcher.index_pending(256) > 0) s.vectors_changed();
-      results = searcher.search(q, options);
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kUnavailable || options.mode == SearchMode::kLexical) throw;
-      notice = std::string("embedder unavailable (") + e.what() + "); full text only";
-      options.mode = SearchMode::kLexical;
-      results = searcher.search(q, options);
-    }
-    json items = json::array();
-    for (const auto& hit : results) {
-      json item = to_json(hit.memory);
-      item["score"] = hit.score;
-      item["lexical_rank"] = hit.lexical_rank;
-      item["vector_rank"] = hit.vector_rank;
-      items.push_back(std::move(item));
-    }
-    r.body = {{"query", q}, {"mode", to_string(options.mode)}, {"notice", notice}, {"items", items}};
-  });
+  s.with_search([&](AppContext& ctx) { r = run_search(s, ctx, req, mode, notice); });
   return r;
 }
 

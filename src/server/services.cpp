@@ -60,7 +60,35 @@ Services::Services(ServicesOptions options) : options_(std::move(options)) {
                      : std::chrono::system_clock::now();
 }
 
-Services::~Services() = default;
+Services::~Services() {
+  try {
+    flush_access();
+  } catch (const std::exception& e) {
+    log(std::string("access times not written: ") + e.what());
+  }
+}
+
+void Services::note_access(const std::string& user_id, std::vector<std::string> ids) {
+  if (ids.empty()) return;
+  std::lock_guard<std::mutex> lock(access_mutex_);
+  pending_access_.push_back({user_id, std::move(ids), system_time().now()});
+}
+
+size_t Services::flush_access() {
+  std::vector<PendingAccess> batch;
+  {
+    std::lock_guard<std::mutex> lock(access_mutex_);
+    batch.swap(pending_access_);
+  }
+  if (batch.empty()) return 0;
+  auto ctx = context();
+  size_t written = 0;
+  for (const auto& a : batch) {
+    ctx->memories().record_access(a.user_id, a.ids, a.at);
+    written += a.ids.size();
+  }
+  return written;
+}
 
 std::unique_ptr<AppContext> Services::open_context() {
   auto ctx = std::make_unique<AppContext>(options_.data_dir, options_.user, options_.env);
@@ -155,7 +183,13 @@ std::vector<std::string> Services::background_tick() {
       done.push_back(std::string("AI queue: ") + e.what());
     }
   }
-  // 3. Scheduled backups.
+  // 3. Access times of searched memories.
+  try {
+    flush_access();
+  } catch (const std::exception& e) {
+    done.push_back(std::string("access times: ") + e.what());
+  }
+  // 4. Scheduled backups.
   try {
     maybe_backup(done);
   } catch (const std::exception& e) {

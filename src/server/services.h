@@ -6,7 +6,8 @@
 //     from a pool: each context has its own SQLite connections, so requests
 //     run in parallel (WAL: many readers, one writer; writers wait up to the
 //     store's busy timeout, nothing is dropped).
-//  2. Search goes through ONE search context under a mutex. Its Searcher owns
+//  2. Vector and hybrid search go through ONE search context under a mutex
+//     (full-text search runs on pooled contexts). Its Searcher owns
 //     the in-memory vector index; every vector is added through it (request
 //     catch-up and the background indexer), so the index is never stale.
 //  3. Chat turns run in ONE chat context under its own mutex (turns of one
@@ -81,6 +82,12 @@ class Services {
   // Serialises writers of config.toml.
   std::mutex& settings_mutex() { return settings_mutex_; }
 
+  // Memories a search returned: their access times and counts are written
+  // by flush_access() (the background loop, and on shutdown).
+  void note_access(const std::string& user_id, std::vector<std::string> ids);
+  // Returns how many accesses were written.
+  size_t flush_access();
+
   // One round of background work; returns a line per thing done.
   std::vector<std::string> background_tick();
 
@@ -119,6 +126,14 @@ class Services {
 
   std::mutex settings_mutex_;
   std::chrono::system_clock::time_point next_backup_{};
+
+  struct PendingAccess {
+    std::string user_id;
+    std::vector<std::string> ids;
+    TimePoint at;
+  };
+  std::mutex access_mutex_;
+  std::vector<PendingAccess> pending_access_;
 };
 
 }  // namespace kioku::server

@@ -494,3 +494,21 @@ TEST_F(ServerTest, ConcurrentWritersLoseNothing) {
 
 }  // namespace
 }  // namespace kioku
+
+namespace kioku {
+namespace {
+
+TEST_F(ServerTest, SearchesCountAsAccessesOnceFlushed) {
+  start();
+  const std::string id = call("POST", "/api/memory", 201, {{"content", "The spare key is under the blue pot"}})["id"];
+  EXPECT_EQ(call("GET", "/api/memory/" + id, 200)["access_count"], 0);
+  call("GET", "/api/memory/search?q=spare%20key&mode=lexical", 200);
+  call("GET", "/api/memory/search?q=blue%20pot&mode=lexical", 200);
+  // Written in a batch by the background loop or, here, at shutdown.
+  server.reset();
+  start();
+  EXPECT_EQ(call("GET", "/api/memory/" + id, 200)["access_count"], 2);
+}
+
+}  // namespace
+}  // namespace kioku

@@ -1,5 +1,8 @@
 #include "store/sqlite/database.h"
 
+#include <chrono>
+#include <map>
+
 #include "core/error.h"
 
 namespace kioku::sqlite {
@@ -61,7 +64,25 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-Database::Database(const std::filesystem::path& path) : path_(path) {
+namespace {
+
+// One writer lock per database file for the whole process.
+std::shared_ptr<std::timed_mutex> writer_lock_for(const std::filesystem::path& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<std::timed_mutex>> registry;
+  std::error_code ec;
+  auto key = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec) key = path.string();
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto& slot = registry[key];
+  auto lock_ptr = slot.lock();
+  if (!lock_ptr) slot = lock_ptr = std::make_shared<std::timed_mutex>();
+  return lock_ptr;
+}
+
+}  // namespace
+
+Database::Database(const std::filesystem::path& path) : path_(path), writer_lock_(writer_lock_for(path)) {
   int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) {
@@ -162,6 +183,14 @@ void Database::transaction(const std::function<void()>& fn) {
     --transaction_depth_;
     return;
   }
+  // Connections of this process (the server's pooled contexts) queue for
+  // the write lock here instead of in SQLite's busy handler, which polls
+  // with sleeps of up to 100 ms and made the slowest writes wait ~1 s under
+  // load. Other processes still meet the busy timeout. A writer that cannot
+  // get the lock in time goes on and lets SQLite arbitrate, so a stuck
+  // holder never deadlocks anyone.
+  std::unique_lock<std::timed_mutex> writer(*writer_lock_, std::defer_lock);
+  (void)writer.try_lock_for(std::chrono::seconds(5));
   exec("BEGIN IMMEDIATE");
   transaction_depth_ = 1;
   try {

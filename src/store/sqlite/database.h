@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -82,6 +84,9 @@ class Database {
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
   int transaction_depth_ = 0;
+  // Shared by every connection of this process to the same file (see
+  // transaction()).
+  std::shared_ptr<std::timed_mutex> writer_lock_;
 };
 
 }  // namespace kioku::sqlite
