@@ -1,7 +1,9 @@
 // Bluesky over the AT Protocol (XRPC over HTTPS):
 //   com.atproto.server.createSession     login with handle + app password
 //   com.atproto.identity.resolveHandle   mention facets
+//   com.atproto.server.refreshSession    when the access token expired
 //   com.atproto.repo.createRecord        app.bsky.feed.post
+//   com.atproto.repo.getRecord           a retry whose earlier attempt did land
 //   app.bsky.feed.getAuthorFeed          import of the user's own posts
 //   app.bsky.feed.getTimeline            optional timeline import
 //
@@ -14,6 +16,9 @@
 //   bluesky.handle        BLUESKY_HANDLE
 //   bluesky.app_password  BLUESKY_APP_PASSWORD   (secret: never logged)
 //   bluesky.pds_url       KIOKU_BLUESKY_PDS_URL  (default https://bsky.social)
+//   bluesky.lang          KIOKU_BLUESKY_LANG     (optional: the posts' langs)
+//   bluesky.timeout_s     (default 30)
+// See docs/BLUESKY.md.
 //
 // Each post is created with a record key derived from its memory, so a
 // retry after a lost reply finds the record already there instead of posting
