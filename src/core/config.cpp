@@ -177,6 +177,25 @@ model = "all-MiniLM-L6-v2"   # local: a folder under <data>/models (kioku models
 [companion]
 persona = "senko"
 suggestions = false          # AI-suggested memories (off by default)
+
+[backup]
+# interval_hours = 24        # kioku serve writes <data>/backups/auto-* this often (0 = never)
+# keep = 7                   # automatic backups kept
+
+[telegram]                   # kioku telegram, and kioku serve when a token is set (docs/TELEGRAM.md)
+# token = ""                 # from @BotFather                      [TELEGRAM_BOT_TOKEN]
+# allowed_users = [123456789]  # numeric Telegram user ids          [KIOKU_TELEGRAM_ALLOWED_USERS]
+# api_url = "https://api.telegram.org"                              [KIOKU_TELEGRAM_API_URL]
+
+[bluesky]                    # /bsky and kioku bsky (docs/BLUESKY.md)
+# handle = "you.bsky.social"                                        [BLUESKY_HANDLE]
+# app_password = ""          # an app password, not your login one  [BLUESKY_APP_PASSWORD]
+# pds_url = "https://bsky.social"                                   [KIOKU_BLUESKY_PDS_URL]
+
+[voice]                      # spoken replies and voice messages (docs/VOICE.md)
+# tts_url = ""               # OpenAI-compatible /v1/audio/speech; empty = espeak-ng   [KIOKU_TTS_URL]
+# tts_voice = "en-us"                                               [KIOKU_TTS_VOICE]
+# stt_url = ""               # OpenAI-compatible /v1/audio/transcriptions (whisper.cpp)  [KIOKU_STT_URL]
 )toml";
 }
 

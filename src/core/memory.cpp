@@ -117,7 +117,9 @@ std::string compute_content_hash(const Memory& m) {
   std::string key = m.type;
   key.push_back('\0');
   key += normalize_for_hash(m.content);
-  if (m.type == memory_types::kChat) {
+  // Chat turns and posts are events: saying or posting "good morning" on
+  // two days is two memories.
+  if (m.type == memory_types::kChat || m.type == memory_types::kBskyPost) {
     key.push_back('\0');
     key += std::to_string(to_millis(m.event_time));
     key.push_back('\0');

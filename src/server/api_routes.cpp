@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -718,14 +719,28 @@ ApiResponse chat_history(Services& s, const ApiRequest& req) {
   const int limit = int_param(req, "limit", 50, 1, 500);
   auto turns = ctx->memories().list(f, ListOrder::kNewestFirst, limit, 0);
   std::reverse(turns.begin(), turns.end());  // newest last, as a chat reads
+  // The memories each reply used, fetched in one query for the whole page.
+  std::vector<std::string> used_ids;
+  for (const auto& m : turns)
+    if (m.metadata.contains("used_memory_ids") && m.metadata["used_memory_ids"].is_array())
+      for (const auto& id : m.metadata["used_memory_ids"])
+        if (id.is_string()) used_ids.push_back(id.get<std::string>());
+  std::map<std::string, json> used_by_id;
+  for (const auto& m : ctx->memories().get_many(ctx->user_id(), used_ids))
+    used_by_id[m.id] = {{"id", m.id}, {"type", m.type}, {"content", m.content}};
   json items = json::array();
   for (const auto& m : turns) {
-    json used = m.metadata.contains("used_memory_ids") ? m.metadata["used_memory_ids"] : json::array();
+    json used_ids_json = m.metadata.contains("used_memory_ids") ? m.metadata["used_memory_ids"] : json::array();
+    json used = json::array();
+    for (const auto& id : used_ids_json)
+      if (id.is_string())
+        if (auto it = used_by_id.find(id.get<std::string>()); it != used_by_id.end()) used.push_back(it->second);
     items.push_back({{"id", m.id},
                      {"role", m.metadata.value("role", "user")},
                      {"content", m.content},
                      {"event_time", format_iso8601(m.event_time)},
-                     {"used_memory_ids", used}});
+                     {"used_memory_ids", used_ids_json},
+                     {"used_memories", used}});
   }
   ApiResponse r;
   r.body = {{"items", items}};

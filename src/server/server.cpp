@@ -265,6 +265,13 @@ struct Server::Impl {
       } catch (const std::exception& e) {
         log(std::string("background work failed: ") + e.what());
       }
+      for (const auto& job : options.background_jobs) {
+        try {
+          for (const auto& line : job()) log(line);
+        } catch (const std::exception& e) {
+          log(std::string("background work failed: ") + e.what());
+        }
+      }
       lock.lock();
     }
   }

@@ -49,6 +49,10 @@ struct ServerOptions {
   bool background = true;  // embedding queue, AI retry queue, backups
   std::chrono::milliseconds background_tick{std::chrono::seconds(5)};
   CompanionFactory companion_factory;
+  // More work for the background loop, run after the built-in work on every
+  // tick (the CLI adds Bluesky's pending-post retry). Each returns lines to
+  // log; exceptions are logged, never fatal.
+  std::vector<std::function<std::vector<std::string>()>> background_jobs;
   // One line per request (method, path, status, milliseconds) and per
   // background event; null = silent. Never receives secrets.
   std::function<void(std::string_view line)> log;

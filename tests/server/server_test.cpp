@@ -382,6 +382,8 @@ TEST_F(ServerTest, ChatTurnAnswersWithMemoriesAsJsonAndAsStream) {
   EXPECT_EQ(history["items"][0]["role"], "user");
   EXPECT_EQ(history["items"][0]["content"], "Where does Hana live?");
   EXPECT_EQ(history["items"][3]["role"], "assistant");
+  ASSERT_FALSE(history["items"][3]["used_memories"].empty());
+  EXPECT_EQ(history["items"][3]["used_memories"][0]["content"], "My sister Hana lives in Osaka");
 }
 
 TEST_F(ServerTest, ChatWithADeadProviderKeepsTheMessageAndQueues) {
