@@ -1,0 +1,848 @@
+#include "bots/telegram/telegram_bot.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "app/app_context.h"
+#include "bots/bluesky/bluesky.h"
+#include "bots/telegram/bot_api.h"
+#include "bots/telegram/bot_state.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "media/image.h"
+#include "voice/voice.h"
+
+namespace kioku::telegram {
+
+namespace {
+
+constexpr const char* kHelp =
+    "I'm your Kioku companion. Talk to me, or:\n"
+    "\n"
+    "/journal start — journal mode: I keep what you send silently (✓)\n"
+    "/journal done — compile the journal into an article\n"
+    "/journal cancel — discard the journal\n"
+    "/bsky <text> — post to Bluesky (and remember it)\n"
+    "/status — mode and memory stats\n"
+    "/voice — spoken replies on/off\n"
+    "/rate <1-5> — rate my last reply\n"
+    "/help — this list\n"
+    "\n"
+    "Photos and voice messages are welcome too.";
+
+// The prepared form of journal photos, as AppContext::journal() makes it;
+// used to recognise a photo already stored when an update is replayed.
+constexpr int kPhotoMaxSide = 2048;
+constexpr int kPhotoQuality = 85;
+
+std::string trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return "";
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+std::string human_duration(std::chrono::milliseconds d) {
+  using namespace std::chrono;
+  if (d >= hours(1)) return std::to_string(duration_cast<hours>(d).count()) + " h";
+  if (d >= minutes(1)) return std::to_string(duration_cast<minutes>(d).count()) + " min";
+  return std::to_string(std::max<int64_t>(1, duration_cast<seconds>(d).count())) + " s";
+}
+
+// The part of a Telegram update the bot acts on.
+struct Incoming {
+  int64_t update_id = 0;
+  int64_t message_id = 0;
+  int64_t chat_id = 0;
+  int64_t from_id = 0;
+  int64_t date = 0;  // Unix seconds
+  std::string text;  // text or caption
+  std::string photo_file_id;  // the largest size
+  std::string voice_file_id;
+};
+
+std::optional<Incoming> parse_update(const nlohmann::json& update) {
+  if (!update.contains("message") || !update["message"].is_object()) return std::nullopt;
+  const auto& m = update["message"];
+  Incoming in;
+  in.update_id = update.value("update_id", int64_t{0});
+  in.message_id = m.value("message_id", int64_t{0});
+  in.date = m.value("date", int64_t{0});
+  if (m.contains("chat") && m["chat"].is_object()) in.chat_id = m["chat"].value("id", int64_t{0});
+  if (m.contains("from") && m["from"].is_object()) in.from_id = m["from"].value("id", int64_t{0});
+  in.text = m.contains("text") && m["text"].is_string() ? m["text"].get<std::string>()
+                                                          : m.value("caption", std::string());
+  if (m.contains("photo") && m["photo"].is_array()) {
+    int64_t best = -1;
+    for (const auto& size : m["photo"]) {
+      const int64_t area = size.value("width", int64_t{0}) * size.value("height", int64_t{0});
+      if (area > best) {
+        best = area;
+        in.photo_file_id = size.value("file_id", std::string());
+      }
+    }
+  }
+  for (const char* key : {"voice", "audio"}) {
+    if (m.contains(key) && m[key].is_object()) in.voice_file_id = m[key].value("file_id", std::string());
+  }
+  if (in.chat_id == 0) return std::nullopt;
+  return in;
+}
+
+int64_t sender_of(const nlohmann::json& update) {
+  for (const char* kind : {"message", "edited_message", "callback_query", "inline_query"}) {
+    if (update.contains(kind) && update[kind].is_object() && update[kind].contains("from"))
+      return update[kind]["from"].value("id", int64_t{0});
+  }
+  return 0;
+}
+
+}  // namespace
+
+TelegramSettings load_telegram_settings(const Config& config) {
+  TelegramSettings s;
+  s.token = config.get_string_or("telegram.token", "", "TELEGRAM_BOT_TOKEN");
+  s.api_url = config.get_string_or("telegram.api_url", s.api_url, "KIOKU_TELEGRAM_API_URL");
+  while (!s.api_url.empty() && s.api_url.back() == '/') s.api_url.pop_back();
+  const auto parse_id = [](const std::string& word) {
+    try {
+      size_t used = 0;
+      const int64_t id = std::stoll(word, &used);
+      if (used == word.size() && id > 0) return id;
+    } catch (const std::exception&) {
+    }
+    throw invalid_input("allowed Telegram users must be numeric user ids, got '" + word + "'");
+  };
+  std::string list;
+  if (auto env = config.env() ? config.env()("KIOKU_TELEGRAM_ALLOWED_USERS") : std::nullopt; env) {
+    list = *env;
+  } else if (const auto& data = config.data(); data.contains("telegram") && data["telegram"].is_object() &&
+                                               data["telegram"].contains("allowed_users")) {
+    const auto& users = data["telegram"]["allowed_users"];
+    if (users.is_array()) {
+      for (const auto& u : users) list += (u.is_string() ? u.get<std::string>() : u.dump()) + ",";
+    } else {
+      list = users.is_string() ? users.get<std::string>() : users.dump();
+    }
+  }
+  std::stringstream words(list);
+  for (std::string word; std::getline(words, word, ',');) {
+    word = trim(word);
+    if (!word.empty()) s.allowed_users.insert(parse_id(word));
+  }
+  return s;
+}
+
+struct TelegramBot::Impl {
+  struct Job {
+    int64_t update_id = 0;  // the update to mark done afterwards (0: none)
+    int64_t chat_id = 0;    // where failures are reported (0: nowhere)
+    std::function<void(AppContext&)> run;
+  };
+
+  TelegramSettings settings;
+  TelegramBotOptions options;
+  BotApi api;
+  BotState state;
+  std::unique_ptr<AppContext> ctx;     // the polling thread's
+  std::unique_ptr<AppContext> worker_ctx;  // the worker's
+  std::string user;
+
+  std::unique_ptr<BlueskyService> bsky;
+  std::unique_ptr<SpeechSynthesizer> synthesizer;
+  std::unique_ptr<Transcriber> transcriber;
+
+  std::atomic<bool> stopping{false};
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+
+  std::mutex jobs_mutex;
+  std::condition_variable jobs_cv;
+  std::deque<Job> jobs;
+  bool worker_busy = false;
+  bool worker_quit = false;
+  std::thread worker;
+
+  std::atomic<bool> journal_mode{false};
+  std::set<int64_t> replayed;  // updates found in the inbox at start
+  std::chrono::steady_clock::time_point next_maintenance{};
+
+  Impl(TelegramSettings s, TelegramBotOptions o)
+      : settings(std::move(s)),
+        options(std::move(o)),
+        api(BotApiConfig{settings.token, settings.api_url, 10, 60, 3, options.send_backoff_s}),
+        state(options.data_dir / "telegram-state.json") {
+    ctx = std::make_unique<AppContext>(options.data_dir, options.user, options.env);
+    ctx->ensure_initialized();
+    worker_ctx = std::make_unique<AppContext>(options.data_dir, options.user, options.env);
+    user = ctx->user_id();
+  }
+
+  void log(const std::string& line) {
+    if (options.log) options.log(api.redact(line));
+  }
+
+  // --- sending (never throws: a failed send is logged; the input is kept) ---
+
+  void reply(int64_t chat_id, const std::string& text) {
+    for (const auto& part : split_message(text)) {
+      try {
+        api.send_message(chat_id, part);
+      } catch (const Error& e) {
+        log(std::string("telegram: cannot send a message: ") + e.what());
+        return;
+      }
+    }
+  }
+
+  // A formatted message; falls back to plain text if Telegram cannot parse it.
+  void reply_markdown(int64_t chat_id, const std::string& markdown, const std::string& plain) {
+    try {
+      api.send_message(chat_id, markdown, ParseMode::kMarkdownV2);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kInvalidInput) {
+        log(std::string("telegram: cannot send a message: ") + e.what());
+        return;
+      }
+      reply(chat_id, plain);
+    }
+  }
+
+  void action(int64_t chat_id, const std::string& what) {
+    try {
+      api.send_chat_action(chat_id, what);
+    } catch (const Error&) {
+      // Only a hint to the user; the real answer follows.
+    }
+  }
+
+  // A companion reply: a voice note when the chat asked for them.
+  void answer(int64_t chat_id, const std::string& text) {
+    if (state.chat(chat_id).voice) {
+      try {
+        action(chat_id, "record_voice");
+        if (!synthesizer) synthesizer = make_synthesizer(ctx->config());
+        api.send_voice(chat_id, synthesizer->synthesize(text).ogg_opus);
+        return;
+      } catch (const Error& e) {
+        log(std::string("telegram: no voice reply, sending text: ") + e.what());
+      }
+    }
+    reply(chat_id, text);
+  }
+
+  // --- the worker ---
+
+  void enqueue(Job job) {
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex);
+      jobs.push_back(std::move(job));
+    }
+    jobs_cv.notify_all();
+  }
+
+  bool worker_idle() {
+    std::lock_guard<std::mutex> lock(jobs_mutex);
+    return jobs.empty() && !worker_busy;
+  }
+
+  void worker_loop() {
+    while (true) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(jobs_mutex);
+        jobs_cv.wait(lock, [&] { return worker_quit || !jobs.empty(); });
+        // Jobs not started stay in the inbox and run again after a restart.
+        if (worker_quit) return;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+        worker_busy = true;
+      }
+      try {
+        job.run(*worker_ctx);
+      } catch (const Error& e) {
+        log(std::string("telegram: a background step failed: ") + e.what());
+        if (job.chat_id) reply(job.chat_id, std::string("Sorry, that did not work: ") + e.what());
+      } catch (const std::exception& e) {
+        log(std::string("telegram: a background step failed: ") + e.what());
+        if (job.chat_id) reply(job.chat_id, "Sorry, something went wrong on my side.");
+      }
+      if (job.update_id) state.mark_done(job.update_id);
+      {
+        std::lock_guard<std::mutex> lock(jobs_mutex);
+        worker_busy = false;
+      }
+      jobs_cv.notify_all();
+    }
+  }
+
+  // --- journal mode (every step runs on the worker, in order) ---
+
+  void journal_start(const Incoming& in) {
+    if (journal_mode) {
+      reply(in.chat_id, "You're already in journal mode. /journal done compiles it, /journal cancel discards it.");
+      state.mark_done(in.update_id);
+      return;
+    }
+    journal_mode = true;
+    const int64_t chat = in.chat_id;
+    enqueue({in.update_id, chat, [this, chat](AppContext& w) {
+               try {
+                 w.journal().start(user);
+               } catch (const Error& e) {
+                 if (e.code() != ErrorCode::kConflict) {
+                   journal_mode = false;
+                   throw;
+                 }
+               }
+               state.set_warned_session("");
+               reply(chat,
+                     "📓 Journal mode. Everything you send now is kept silently (✓). "
+                     "/journal done compiles it into an article, /journal cancel discards it.");
+             }});
+  }
+
+  void compile_journal(int64_t update_id, int64_t chat) {
+    enqueue({update_id, chat, [this, chat, update_id](AppContext& w) {
+               Journal j;
+               try {
+                 j = w.journal().done(user);
+               } catch (const Error& e) {
+                 if (e.code() != ErrorCode::kConflict) throw;
+                 reply(chat, replayed.count(update_id) ? "The journal was already compiled." : "No journal session is open.");
+                 return;
+               }
+               const std::string count = std::to_string(j.source_entry_ids.size()) + " entries";
+               const std::string note = j.needs_recompile ? " Compiled without an AI model; it will be rewritten once one answers." : "";
+               reply_markdown(chat, "📓 *" + escape_markdown_v2(j.title) + "*\n" + escape_markdown_v2(count + ", saved to your memory." + note),
+                              "📓 " + j.title + "\n" + count + ", saved to your memory." + note);
+               reply(chat, j.body);
+             }});
+  }
+
+  void journal_done(const Incoming& in) {
+    if (!journal_mode) {
+      reply(in.chat_id, "No journal session is open. Start one with /journal start.");
+      state.mark_done(in.update_id);
+      return;
+    }
+    journal_mode = false;
+    reply(in.chat_id, "Compiling journal...");
+    compile_journal(in.update_id, in.chat_id);
+  }
+
+  void journal_cancel(const Incoming& in) {
+    if (!journal_mode) {
+      reply(in.chat_id, "No journal session is open.");
+      state.mark_done(in.update_id);
+      return;
+    }
+    journal_mode = false;
+    const int64_t chat = in.chat_id;
+    enqueue({in.update_id, chat, [this, chat](AppContext& w) {
+               try {
+                 w.journal().cancel(user, true);
+               } catch (const Error& e) {
+                 if (e.code() != ErrorCode::kConflict && e.code() != ErrorCode::kNotFound) throw;
+               }
+               reply(chat, "Journal discarded.");
+             }});
+  }
+
+  // True when a replayed update's entry is already in the open session.
+  bool already_stored(AppContext& w, const Incoming& in, const std::string& type, const std::string& content,
+                      const std::string& media_path) {
+    if (!replayed.count(in.update_id)) return false;
+    auto status = w.journal().status(user);
+    if (!status) return false;
+    const TimePoint sent = from_millis(in.date * 1000);
+    return std::any_of(status->entries.begin(), status->entries.end(), [&](const JournalEntry& e) {
+      if (e.type != type || e.timestamp < sent) return false;
+      return type == "image" ? e.media_path == media_path : e.content == content;
+    });
+  }
+
+  void journal_text(const Incoming& in, const std::string& text) {
+    enqueue({in.update_id, in.chat_id, [this, in, text](AppContext& w) {
+               if (!already_stored(w, in, "text", text, "")) add_entry(w, in.chat_id, [&] { w.journal().add_text(user, text); });
+               reply(in.chat_id, "✓");
+             }});
+  }
+
+  // Runs an add; without an open session (cancelled or compiled meanwhile)
+  // tells the user instead of failing silently.
+  void add_entry(AppContext& w, int64_t chat, const std::function<void()>& add) {
+    try {
+      add();
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kConflict) throw;
+      journal_mode = false;
+      throw conflict("no journal session is open any more; /journal start begins a new one");
+    }
+  }
+
+  std::filesystem::path temp_file(const std::string& name, const std::string& bytes) {
+    const auto dir = options.data_dir / "tmp";
+    std::filesystem::create_directories(dir);
+    const auto path = dir / name;
+    write_file_atomically(path, bytes);
+    return path;
+  }
+
+  void journal_photo(const Incoming& in) {
+    action(in.chat_id, "upload_photo");
+    enqueue({in.update_id, in.chat_id, [this, in](AppContext& w) {
+               const std::string bytes = api.download_file(in.photo_file_id);
+               std::optional<JournalEntry> entry;
+               if (replayed.count(in.update_id)) {
+                 const auto prepared = shrink_to_jpeg(bytes, kPhotoMaxSide, kPhotoQuality);
+                 const std::string path = (options.data_dir / "media" / (sha256_hex(prepared.jpeg) + ".jpg")).string();
+                 if (already_stored(w, in, "image", "", path)) {
+                   const auto status = w.journal().status(user);
+                   for (const auto& e : status->entries)
+                     if (e.media_path == path) entry = e;
+                 }
+               }
+               if (!entry) {
+                 const auto file = temp_file("telegram-" + std::to_string(in.update_id) + ".img", bytes);
+                 try {
+                   add_entry(w, in.chat_id, [&] { entry = w.journal().add_image(user, file, in.text); });
+                 } catch (...) {
+                   std::filesystem::remove(file);
+                   throw;
+                 }
+                 std::filesystem::remove(file);
+               }
+               reply(in.chat_id, "✓");
+               // Stored: the description may take a while (or wait in the AI queue).
+               if (entry->image_description.empty()) w.companion().describe_or_queue(user, *entry);
+             }});
+  }
+
+  // --- normal mode ---
+
+  void normal_photo(const Incoming& in) {
+    reply(in.chat_id, "Processing image...");
+    enqueue({in.update_id, in.chat_id, [this, in](AppContext& w) {
+               const auto prepared = shrink_to_jpeg(api.download_file(in.photo_file_id), kPhotoMaxSide, kPhotoQuality);
+               const auto path = options.data_dir / "media" / (sha256_hex(prepared.jpeg) + ".jpg");
+               if (!std::filesystem::exists(path)) write_file_atomically(path, prepared.jpeg);
+               std::string description;
+               if (w.llm() && w.llm_config().vision) {
+                 try {
+                   description = w.companion().describe_image(prepared.jpeg);
+                 } catch (const Error& e) {
+                   if (e.code() != ErrorCode::kUnavailable) throw;
+                 }
+               }
+               Memory m;
+               m.user_id = user;
+               m.type = std::string(memory_types::kImage);
+               m.content = trim(in.text + (in.text.empty() || description.empty() ? "" : "\n") + description);
+               if (m.content.empty()) m.content = "A photo sent on Telegram";
+               m.media_path = path.string();
+               m.source = Source::kConversation;
+               m.provenance.kind = "telegram";
+               m.provenance.message_id = std::to_string(in.message_id);
+               m.content_hash = sha256_hex(prepared.jpeg);  // one memory per photo, whatever its caption
+               m.event_time = from_millis(in.date * 1000);
+               w.memories().add(m);
+               reply(in.chat_id, description.empty() ? "Saved the photo ✓" : "Saved the photo ✓\n" + description);
+             }});
+  }
+
+  void chat_turn(const Incoming& in, const std::string& text) {
+    action(in.chat_id, "typing");
+    ChatTurnResult r = ctx->companion().chat(user, text);
+    if (r.queued) {
+      state.add_queued_turn({r.user_memory_id, in.chat_id});
+      reply(in.chat_id, r.notice.empty() ? "I can't reach my AI model right now; I'll answer once it is back." : r.notice);
+      return;
+    }
+    answer(in.chat_id, r.reply);
+  }
+
+  // Returns true when the update is finished; false when a worker job owns it.
+  bool voice_message(const Incoming& in) {
+    action(in.chat_id, "typing");
+    const std::string audio = api.download_file(in.voice_file_id);
+    if (!transcriber) transcriber = make_transcriber(ctx->config());
+    if (transcriber) {
+      try {
+        const std::string text = trim(transcriber->transcribe(audio, "voice.ogg"));
+        if (!text.empty()) return handle_text(in, text);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kUnavailable) throw;
+        log(std::string("telegram: transcription failed, keeping the audio: ") + e.what());
+      }
+    }
+    // Kept as an audio memory; a `transcribe_audio` task turns it into text
+    // once a transcription server answers.
+    const std::string hash = sha256_hex(audio);
+    const auto path = options.data_dir / "media" / (hash + ".ogg");
+    if (!std::filesystem::exists(path)) write_file_atomically(path, audio);
+    Memory m;
+    m.user_id = user;
+    m.type = "audio";
+    m.content = "Voice message (not transcribed yet)";
+    m.content_hash = hash;
+    m.media_path = path.string();
+    m.source = Source::kConversation;
+    m.provenance.kind = "telegram";
+    m.provenance.message_id = std::to_string(in.message_id);
+    m.event_time = from_millis(in.date * 1000);
+    m.metadata = {{"transcribed", false}, {"journal", journal_mode.load()}};
+    const AddOutcome added = ctx->memories().add(m);
+    if (added.created) {
+      AiTask t;
+      t.user_id = user;
+      t.kind = "transcribe_audio";
+      t.payload = {{"memory_id", added.id}, {"media_path", path.string()}};
+      ctx->memories().enqueue_task(t);
+    }
+    reply(in.chat_id, journal_mode ? "✓ (voice kept; it will be transcribed later)"
+                                   : "I saved your voice message. I can't transcribe it yet; it will be turned "
+                                     "into text once a transcription server is configured.");
+    return true;
+  }
+
+  // --- commands ---
+
+  void bsky_post(const Incoming& in, const std::string& text) {
+    if (text.empty()) {
+      reply(in.chat_id, "Usage: /bsky <text>");
+      return;
+    }
+    if (!bsky) bsky = std::make_unique<BlueskyService>(*ctx);
+    if (!bsky->configured()) {
+      reply(in.chat_id, "Bluesky is not configured (BLUESKY_HANDLE and BLUESKY_APP_PASSWORD).");
+      return;
+    }
+    action(in.chat_id, "typing");
+    // Older pending posts go first, so the feed keeps the order they were written in.
+    int retried = 0;
+    try {
+      retried = bsky->retry_pending();
+    } catch (const Error&) {
+    }
+    if (replayed.count(in.update_id)) {
+      MemoryFilter f;
+      f.user_id = user;
+      f.types = {std::string(memory_types::kBskyPost)};
+      for (const auto& m : ctx->memories().list(f, ListOrder::kNewestFirst, 20, 0)) {
+        if (m.content == text) {
+          reply(in.chat_id, "That post was already handled (it is in your memory).");
+          return;
+        }
+      }
+    }
+    const BskyPostResult r = bsky->post(text);
+    std::string msg = r.sent ? "Posted to Bluesky ✓" + (r.uri.empty() ? "" : "\n" + r.uri)
+                             : "Saved, but Bluesky did not take it (" + r.error + "). I'll retry later.";
+    if (retried > 0) msg += "\nAlso sent " + std::to_string(retried) + " post(s) that were waiting.";
+    reply(in.chat_id, msg);
+  }
+
+  void status(const Incoming& in) {
+    const StoreStats stats = ctx->memories().stats(user);
+    std::ostringstream s;
+    s << "Mode: " << (journal_mode ? "journal" : "normal") << "\n";
+    if (auto session = ctx->drafts().open_session(user))
+      s << "Journal: " << ctx->drafts().entries(session->id).size() << " entries since " << format_iso8601(session->started_at) << "\n";
+    s << "Memories: " << stats.memories << "\nJournals: " << stats.journals << "\n";
+    s << "Waiting for the AI: " << ctx->memories().count_tasks(user) << " task(s)\n";
+    s << "Voice replies: " << (state.chat(in.chat_id).voice ? "on" : "off");
+    reply(in.chat_id, s.str());
+  }
+
+  void toggle_voice(const Incoming& in) {
+    ChatSettings c = state.chat(in.chat_id);
+    c.voice = !c.voice;
+    state.set_chat(in.chat_id, c);
+    reply(in.chat_id, c.voice ? "Voice replies on: I'll answer with voice notes." : "Voice replies off.");
+  }
+
+  void rate(const Incoming& in, const std::string& args) {
+    int rating = 0;
+    try {
+      size_t used = 0;
+      rating = std::stoi(args, &used);
+      if (used != args.size()) rating = 0;
+    } catch (const std::exception&) {
+    }
+    if (rating < 1 || rating > 5) {
+      reply(in.chat_id, "Usage: /rate <1-5>");
+      return;
+    }
+    ctx->companion().rate_last_reply(user, rating);
+    reply(in.chat_id, "Thanks! Rated " + std::to_string(rating) + "/5.");
+  }
+
+  // --- dispatch ---
+
+  // Returns true when the update is finished; false when a worker job owns it.
+  bool handle_text(const Incoming& in, const std::string& text) {
+    if (text.empty() || text[0] != '/') {
+      if (journal_mode) {
+        journal_text(in, text);
+        return false;
+      }
+      chat_turn(in, text);
+      return true;
+    }
+    const auto space = text.find_first_of(" \n");
+    std::string command = text.substr(0, space);
+    if (auto at = command.find('@'); at != std::string::npos) command.resize(at);  // "/help@kioku_bot"
+    const std::string args = space == std::string::npos ? "" : trim(text.substr(space + 1));
+    if (command == "/start" || command == "/help") {
+      reply(in.chat_id, kHelp);
+    } else if (command == "/journal") {
+      const std::string sub = args.substr(0, args.find(' '));
+      if (sub == "start") journal_start(in);
+      else if (sub == "done") journal_done(in);
+      else if (sub == "cancel") journal_cancel(in);
+      else {
+        reply(in.chat_id, "Usage: /journal start | done | cancel");
+        return true;
+      }
+      return false;  // each of them marks the update done itself
+    } else if (command == "/bsky") {
+      if (journal_mode) reply(in.chat_id, "Bluesky posts work in normal mode: finish the journal first (/journal done).");
+      else bsky_post(in, args);
+    } else if (command == "/status") {
+      status(in);
+    } else if (command == "/voice") {
+      toggle_voice(in);
+    } else if (command == "/rate") {
+      rate(in, args);
+    } else {
+      reply(in.chat_id, "I don't know " + command + ". /help lists what I understand.");
+    }
+    return true;
+  }
+
+  void handle(const nlohmann::json& update) {
+    const int64_t id = update.value("update_id", int64_t{0});
+    const auto in = parse_update(update);
+    if (!in) {
+      state.mark_done(id);
+      return;
+    }
+    bool finished = true;
+    try {
+      state.set_last_chat(in->chat_id);
+      if (!in->voice_file_id.empty()) {
+        finished = voice_message(*in);
+      } else if (!in->photo_file_id.empty()) {
+        if (journal_mode) journal_photo(*in);
+        else normal_photo(*in);
+        finished = false;
+      } else if (in->text.empty()) {
+        reply(in->chat_id, "I understand text, photos and voice messages.");
+      } else {
+        finished = handle_text(*in, in->text);
+      }
+    } catch (const Error& e) {
+      log(std::string("telegram: update ") + std::to_string(id) + " failed: " + e.what());
+      reply(in->chat_id, std::string("Sorry, that did not work: ") + e.what());
+      finished = true;
+    }
+    if (finished) state.mark_done(id);
+  }
+
+  // --- timers and maintenance ---
+
+  void check_journal_idle() {
+    if (!journal_mode || !worker_idle()) return;
+    auto session = ctx->drafts().open_session(user);
+    auto chat = state.last_chat();
+    if (!session || !chat) return;
+    const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(system_time().now() - session->last_activity);
+    if (idle >= options.idle_compile) {
+      journal_mode = false;
+      reply(*chat, "Nothing new in your journal for " + human_duration(options.idle_compile) + ": compiling journal...");
+      compile_journal(0, *chat);
+    } else if (idle >= options.idle_warn && state.warned_session() != session->id) {
+      state.set_warned_session(session->id);
+      reply(*chat, "Your journal has been quiet for " + human_duration(options.idle_warn) +
+                       ". Send /journal done to compile it, or keep writing; I'll compile it myself after " +
+                       human_duration(options.idle_compile) + ".");
+    }
+  }
+
+  void maintenance() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_maintenance) return;
+    next_maintenance = now + options.maintenance_every;
+    const auto chat = state.last_chat();
+    try {
+      if (!bsky) bsky = std::make_unique<BlueskyService>(*ctx);
+      if (bsky->configured()) {
+        const int sent = bsky->retry_pending();
+        if (sent > 0 && chat) reply(*chat, "Sent " + std::to_string(sent) + " Bluesky post(s) that were waiting.");
+      }
+    } catch (const Error& e) {
+      log(std::string("telegram: Bluesky retry failed: ") + e.what());
+    }
+    try {
+      if (ctx->llm()) {
+        ctx->companion().run_queue(20);
+        deliver_queued_answers();
+      }
+    } catch (const Error& e) {
+      log(std::string("telegram: AI queue: ") + e.what());
+    }
+    try {
+      transcribe_pending();
+    } catch (const Error& e) {
+      log(std::string("telegram: transcription queue: ") + e.what());
+    }
+  }
+
+  // Sends the answers the AI queue produced for turns queued from Telegram.
+  void deliver_queued_answers() {
+    const auto waiting = state.queued_turns();
+    if (waiting.empty()) return;
+    MemoryFilter f;
+    f.user_id = user;
+    f.types = {std::string(memory_types::kChat)};
+    const auto recent = ctx->memories().list(f, ListOrder::kNewestFirst, 200, 0);
+    for (const auto& turn : waiting) {
+      if (!ctx->memories().get(user, turn.memory_id)) {
+        state.remove_queued_turn(turn.memory_id);  // deleted meanwhile
+        continue;
+      }
+      for (const auto& m : recent) {
+        if (m.metadata.value("in_reply_to", "") != turn.memory_id) continue;
+        answer(turn.chat_id, m.content);
+        state.remove_queued_turn(turn.memory_id);
+        break;
+      }
+    }
+  }
+
+  void transcribe_pending() {
+    if (!transcriber) transcriber = make_transcriber(ctx->config());
+    if (!transcriber) return;
+    for (const auto& task : ctx->memories().due_tasks(system_time().now(), 50)) {
+      if (task.kind != "transcribe_audio") continue;
+      auto m = ctx->memories().get(task.user_id, task.payload.value("memory_id", ""));
+      if (!m) {
+        ctx->memories().complete_task(task.id);
+        continue;
+      }
+      std::ifstream file(m->media_path, std::ios::binary);
+      const std::string audio((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+      try {
+        m->content = "Voice message: " + trim(transcriber->transcribe(audio, "voice.ogg"));
+        m->metadata["transcribed"] = true;
+        ctx->memories().update(*m);
+        ctx->memories().complete_task(task.id);
+      } catch (const Error& e) {
+        ctx->memories().retry_task_later(task.id, e.what(), system_time().now() + std::chrono::minutes(10));
+        if (e.code() == ErrorCode::kUnavailable) return;
+      }
+    }
+  }
+
+  void sleep_unless_stopped(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(stop_mutex);
+    stop_cv.wait_for(lock, d, [&] { return stopping.load(); });
+  }
+
+  void run() {
+    worker_quit = false;
+    worker = std::thread([this] { worker_loop(); });
+    log("telegram: bot started (" + std::to_string(settings.allowed_users.size()) + " allowed user(s))");
+
+    if (auto session = ctx->drafts().open_session(user)) {
+      journal_mode = true;
+      if (auto chat = state.last_chat()) {
+        reply(*chat, "Your journal from " + format_iso8601(session->started_at).substr(0, 16) + " is still open (" +
+                         std::to_string(ctx->drafts().entries(session->id).size()) +
+                         " entries). Carry on; /journal done compiles it.");
+      }
+    }
+    // Updates received before a stop or crash but not finished: again, in order.
+    for (const auto& update : state.inbox()) replayed.insert(update.value("update_id", int64_t{0}));
+    for (const auto& update : state.inbox()) {
+      if (stopping) break;
+      handle(update);
+    }
+
+    auto backoff = options.error_backoff;
+    while (!stopping) {
+      try {
+        check_journal_idle();
+        maintenance();
+      } catch (const Error& e) {
+        log(std::string("telegram: ") + e.what());
+      }
+      std::vector<nlohmann::json> updates;
+      try {
+        updates = api.get_updates(state.offset(), options.poll_timeout_s);
+        backoff = options.error_backoff;
+      } catch (const Error& e) {
+        if (stopping) break;
+        log(std::string("telegram: polling failed, retrying in ") + human_duration(backoff) + ": " + e.what());
+        sleep_unless_stopped(backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(60));
+        continue;
+      }
+      if (updates.empty()) continue;
+      std::vector<nlohmann::json> accepted;
+      for (const auto& u : updates) {
+        const int64_t from = sender_of(u);
+        if (settings.allowed_users.count(from)) accepted.push_back(u);
+        else log("telegram: ignored an update from user " + std::to_string(from) + " (not in the allowed users)");
+      }
+      // Durable before the next getUpdates confirms them to Telegram.
+      state.receive(accepted, updates.back().value("update_id", int64_t{0}) + 1);
+      for (const auto& u : accepted) {
+        if (stopping) break;  // the rest waits in the inbox
+        handle(u);
+      }
+    }
+
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex);
+      worker_quit = true;
+    }
+    jobs_cv.notify_all();
+    worker.join();
+    log("telegram: bot stopped");
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(stop_mutex);
+      stopping = true;
+    }
+    stop_cv.notify_all();
+    api.cancel_poll();
+  }
+};
+
+TelegramBot::TelegramBot(TelegramSettings settings, TelegramBotOptions options) {
+  if (!settings.configured()) throw invalid_input("no Telegram bot token: set TELEGRAM_BOT_TOKEN (or telegram.token)");
+  if (settings.allowed_users.empty())
+    throw invalid_input(
+        "no allowed Telegram users: set KIOKU_TELEGRAM_ALLOWED_USERS (comma-separated user ids) or "
+        "telegram.allowed_users");
+  impl_ = std::make_unique<Impl>(std::move(settings), std::move(options));
+}
+
+TelegramBot::~TelegramBot() = default;
+
+void TelegramBot::run() { impl_->run(); }
+
+void TelegramBot::stop() { impl_->stop(); }
+
+}  // namespace kioku::telegram
