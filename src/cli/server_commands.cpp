@@ -10,6 +10,7 @@
 #include <ostream>
 #include <thread>
 
+#include "bots/bluesky/bluesky.h"
 #include "bots/telegram/telegram_bot.h"
 #include "cli/commands.h"
 #include "core/error.h"
@@ -69,6 +70,27 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
       sigaddset(&signals, SIGUSR1);  // our own "server stopped" wake-up
       pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+      // Bluesky posts that could not be sent wait as "pending sync"; the
+      // Telegram bot retries them when it runs, otherwise this job does,
+      // every few minutes (docs/BLUESKY.md).
+      const telegram::TelegramSettings telegram_settings = telegram::load_telegram_settings(ctx.config());
+      const bool bot_wanted = telegram_settings.configured() && !telegram_settings.allowed_users.empty();
+      if (!bot_wanted) {
+        auto next_try = std::make_shared<std::chrono::steady_clock::time_point>();
+        o.background_jobs.push_back([next_try, data_dir = o.data_dir, user = o.user, env = o.env] {
+          std::vector<std::string> done;
+          const auto now = std::chrono::steady_clock::now();
+          if (now < *next_try) return done;
+          *next_try = now + std::chrono::minutes(5);
+          AppContext job_ctx(data_dir, user, env);
+          BlueskyService bsky(job_ctx);
+          if (!bsky.configured() || bsky.pending_count() == 0) return done;
+          if (const int sent = bsky.retry_pending(); sent > 0)
+            done.push_back("sent " + std::to_string(sent) + " pending Bluesky post(s)");
+          return done;
+        });
+      }
+
       Server server(o);
       const int bound = server.bind();
       const std::string shown_host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
@@ -86,7 +108,6 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
       // (docs/TELEGRAM.md); it stops with it.
       std::unique_ptr<telegram::TelegramBot> bot;
       std::thread bot_thread;
-      const telegram::TelegramSettings telegram_settings = telegram::load_telegram_settings(ctx.config());
       if (telegram_settings.configured() && telegram_settings.allowed_users.empty()) {
         io.err << "kioku: Telegram bot not started: no allowed users (KIOKU_TELEGRAM_ALLOWED_USERS)\n";
       } else if (telegram_settings.configured()) {

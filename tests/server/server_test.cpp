@@ -13,6 +13,7 @@
 #include "ingest/fixtures.h"
 #include "llm/fake_llm_server.h"
 #include "server/server.h"
+#include "testing/background_process.h"
 #include "testing/run_binary.h"
 #include "testing/temp_dir.h"
 
@@ -510,6 +511,54 @@ TEST_F(ServerTest, SearchesCountAsAccessesOnceFlushed) {
   server.reset();
   start();
   EXPECT_EQ(call("GET", "/api/memory/" + id, 200)["access_count"], 2);
+}
+
+}  // namespace
+}  // namespace kioku
+
+namespace kioku {
+namespace {
+
+// `kioku serve` as a user starts it: the printed address works, the token in
+// it is the one `kioku token` prints, SIGTERM stops it cleanly.
+TEST(ServeCommand, PrintsTheAddressServesAndStopsOnSigterm) {
+  testing::TempDir dir;
+  const std::map<std::string, std::string> env = {{"KIOKU_HOME", (dir.path() / "data").string()},
+                                                  {"KIOKU_EMBED_PROVIDER", "none"}};
+  auto refused = testing::run_binary(KIOKU_BINARY, {"serve", "--host", "0.0.0.0", "--port", "0"}, dir.path() / "cwd", env);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("without an API token"), std::string::npos) << refused.err;
+
+  testing::BackgroundProcess serve(KIOKU_BINARY, {"serve", "--port", "0"}, dir.path() / "serve", env);
+  std::string out;
+  ASSERT_TRUE(testing::BackgroundProcess::wait_for(
+      [&] { return (out = serve.out()).find("#token=") != std::string::npos && out.find('\n', out.find("#token=")) != std::string::npos; },
+      std::chrono::seconds(20)))
+      << serve.err();
+  const size_t at = out.find("http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << out;
+  const int port = std::stoi(out.substr(at + std::string("http://127.0.0.1:").size()));
+  const size_t t = out.find("#token=") + 7;
+  const std::string token = out.substr(t, 64);
+  auto printed = testing::run_binary(KIOKU_BINARY, {"token"}, dir.path() / "cwd", env);
+  EXPECT_EQ(printed.out, token + "\n");
+
+  httplib::Client c("127.0.0.1", port);
+  auto page = c.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("<script"), std::string::npos);
+  c.set_bearer_token_auth(token);
+  auto added = c.Post("/api/memory", R"({"content":"served from the binary"})", "application/json");
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->status, 201);
+  EXPECT_EQ(serve.stop(), 0) << serve.err();
+  EXPECT_NE(serve.out().find("Kioku stopped."), std::string::npos);
+  // The request log names paths, never the token.
+  EXPECT_NE(serve.err().find("POST /api/memory 201"), std::string::npos) << serve.err();
+  EXPECT_EQ(serve.err().find(token), std::string::npos);
+  auto listed = testing::run_binary(KIOKU_BINARY, {"search", "served", "--json"}, dir.path() / "cwd", env);
+  EXPECT_NE(listed.out.find("served from the binary"), std::string::npos) << listed.err;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "bots/bluesky/rich_text.h"
 #include "bots/bluesky/fake_pds.h"
 #include "core/error.h"
+#include "testing/background_process.h"
 #include "testing/run_binary.h"
 #include "testing/temp_dir.h"
 
@@ -374,6 +375,26 @@ TEST_F(BlueskyCli, PostSyncAndImportThroughTheBinary) {
   r = kioku({"bsky", "import"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("BLUESKY_HANDLE"), std::string::npos);
+}
+
+TEST_F(BlueskyCli, ServeSendsPendingPostsInTheBackground) {
+  pds.down = true;
+  auto r = kioku({"bsky", "post", "Queued while offline"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(pds.records().empty());
+  pds.down = false;
+  std::map<std::string, std::string> run_env = env;
+  run_env["KIOKU_HOME"] = (dir / "data").string();
+  run_env["KIOKU_EMBED_PROVIDER"] = "none";
+  testing::BackgroundProcess serve(KIOKU_BINARY, {"serve", "--port", "0", "--json"}, dir / "serve", run_env);
+  // The background loop's first tick (5 s) sends it.
+  EXPECT_TRUE(testing::BackgroundProcess::wait_for([&] { return pds.records().size() == 1; }, std::chrono::seconds(20)))
+      << serve.err();
+  EXPECT_EQ(serve.stop(), 0) << serve.err();
+  EXPECT_NE(serve.err().find("sent 1 pending Bluesky post"), std::string::npos) << serve.err();
+  EXPECT_EQ(serve.err().find(testing::FakePds::kPassword), std::string::npos);
+  r = kioku({"bsky", "sync", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(r.out)["pending"], 0);
 }
 
 }  // namespace
