@@ -33,8 +33,9 @@ CompanionService::CompanionService(MemoryStore& store, Searcher& searcher, LlmCl
       clock_(clock),
       builder_(store, searcher, clock) {}
 
-ChatTurnResult CompanionService::chat(const std::string& user_id, const std::string& message,
-                                      const std::function<void(std::string_view)>* on_delta) {
+namespace {
+
+Memory user_chat_memory(const std::string& user_id, const std::string& message, TimePoint at, std::string message_id) {
   if (message.find_first_not_of(" \t\r\n") == std::string::npos) throw invalid_input("the message is empty");
   Memory m;
   m.user_id = user_id;
@@ -42,11 +43,48 @@ ChatTurnResult CompanionService::chat(const std::string& user_id, const std::str
   m.content = message;
   m.source = Source::kConversation;
   m.memory_kind = MemoryKind::kEvent;
-  m.event_time = clock_.now();
+  m.event_time = at;
   m.provenance.kind = "chat";
-  m.provenance.message_id = new_uuid_v7(m.event_time);
+  m.provenance.message_id = std::move(message_id);
   m.metadata = {{"role", "user"}};
+  return m;
+}
+
+}  // namespace
+
+ChatTurnResult CompanionService::chat(const std::string& user_id, const std::string& message,
+                                      const std::function<void(std::string_view)>* on_delta) {
+  const TimePoint now = clock_.now();
+  Memory m = user_chat_memory(user_id, message, now, new_uuid_v7(now));
   m.id = store_.add(m).id;  // 1. persisted before any AI step
+  return respond(user_id, m, on_delta);
+}
+
+ChatTurnResult CompanionService::chat_incoming(const std::string& user_id, const std::string& message,
+                                               const IncomingMessage& incoming,
+                                               const std::function<void(std::string_view)>* on_delta) {
+  if (incoming.source_id.empty()) throw invalid_input("an incoming message needs its source id");
+  Memory m = user_chat_memory(user_id, message, incoming.sent_at, incoming.source_id);
+  const AddOutcome added = store_.add(m);  // persisted before any AI step
+  m.id = added.id;
+  if (!added.created) {
+    // Seen before: give back the answer it already got, if it got one.
+    if (auto earlier = existing_reply(user_id, m)) {
+      ChatTurnResult r;
+      r.user_memory_id = m.id;
+      r.reply = earlier->content;
+      r.reply_memory_id = earlier->id;
+      if (earlier->metadata.contains("used_memory_ids") && earlier->metadata["used_memory_ids"].is_array())
+        for (const auto& id : earlier->metadata["used_memory_ids"])
+          if (id.is_string()) r.used_memory_ids.push_back(id.get<std::string>());
+      return r;
+    }
+  }
+  return respond(user_id, m, on_delta);
+}
+
+ChatTurnResult CompanionService::respond(const std::string& user_id, const Memory& m,
+                                         const std::function<void(std::string_view)>* on_delta) {
   if (!llm_) {
     ChatTurnResult r;
     r.user_memory_id = m.id;

@@ -52,6 +52,17 @@ class CompanionService final : public Companion {
   ChatTurnResult chat(const std::string& user_id, const std::string& message,
                       const std::function<void(std::string_view delta)>* on_delta = nullptr) override;
 
+  // A turn for a message that has its own identity elsewhere (a Telegram
+  // update): handled twice, as after a crash before the bot noted it done,
+  // it is stored once and answered once; the second call returns the first
+  // reply (or queues, or answers, whatever the first call did not finish).
+  struct IncomingMessage {
+    std::string source_id;  // unique per message, e.g. "telegram:<chat>:<message>"
+    TimePoint sent_at;
+  };
+  ChatTurnResult chat_incoming(const std::string& user_id, const std::string& message, const IncomingMessage& incoming,
+                               const std::function<void(std::string_view delta)>* on_delta = nullptr);
+
   // Answers queued turns whose time has come. Stops at the first provider
   // failure (the provider is still down) after rescheduling that task.
   QueueRunResult run_queue(int limit = 20);
@@ -78,6 +89,9 @@ class CompanionService final : public Companion {
   ChatTurnResult answer(const std::string& user_id, const Memory& user_message,
                         const std::function<void(std::string_view)>* on_delta);
   std::optional<Memory> existing_reply(const std::string& user_id, const Memory& user_message);
+  // Answers a stored user message, or queues it when no model answers.
+  ChatTurnResult respond(const std::string& user_id, const Memory& user_message,
+                         const std::function<void(std::string_view delta)>* on_delta);
   void suggest_memories(const std::string& user_id, const std::string& message, const std::string& reply);
   std::string queue_turn(const std::string& user_id, const Memory& user_message, const std::string& reason);
 

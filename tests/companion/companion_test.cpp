@@ -111,6 +111,49 @@ TEST_F(CompanionTest, NothingIsLostWhenTheProviderIsDown) {
   EXPECT_EQ(store->list(chats, ListOrder::kOldestFirst, 10, 0).size(), 2u);
 }
 
+TEST_F(CompanionTest, AReplayedIncomingMessageIsStoredOnceAndAnsweredOnce) {
+  testing::FakeLlmServer server;
+  auto llm = client_for(server);
+  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  const CompanionService::IncomingMessage update{"telegram:42:7", clock.now() - std::chrono::seconds(3)};
+  ChatTurnResult first = companion.chat_incoming("local", "Is the bakery open on Sundays?", update);
+  ASSERT_FALSE(first.queued);
+  // The same update again (a restart before the bot noted it handled).
+  clock.advance(std::chrono::minutes(1));
+  ChatTurnResult again = companion.chat_incoming("local", "Is the bakery open on Sundays?", update);
+  EXPECT_EQ(again.user_memory_id, first.user_memory_id);
+  EXPECT_EQ(again.reply_memory_id, first.reply_memory_id);
+  EXPECT_EQ(again.reply, first.reply);
+  EXPECT_EQ(server.requests().size(), 1u);
+  MemoryFilter chats;
+  chats.types = {"chat"};
+  EXPECT_EQ(store->count(chats), 2);
+  // The same words in a new message are a new turn.
+  companion.chat_incoming("local", "Is the bakery open on Sundays?", {"telegram:42:8", clock.now()});
+  EXPECT_EQ(store->count(chats), 4);
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
+TEST_F(CompanionTest, AReplayedMessageThatWasQueuedIsAnsweredWhenTheModelIsBack) {
+  testing::FakeLlmServer server;
+  server.down = true;
+  auto llm = client_for(server);
+  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  const CompanionService::IncomingMessage update{"telegram:42:9", clock.now()};
+  EXPECT_TRUE(companion.chat_incoming("local", "Water the ferns", update).queued);
+  server.down = false;
+  ChatTurnResult again = companion.chat_incoming("local", "Water the ferns", update);
+  EXPECT_FALSE(again.queued);
+  EXPECT_EQ(again.reply, "echo: Water the ferns");
+  // The queued task finds the reply and answers nothing more.
+  clock.advance(std::chrono::hours(2));
+  companion.run_queue();
+  MemoryFilter chats;
+  chats.types = {"chat"};
+  EXPECT_EQ(store->count(chats), 2);
+  EXPECT_EQ(store->count_tasks("local"), 0);
+}
+
 TEST_F(CompanionTest, WithoutAProviderTurnsAreQueued) {
   CompanionService companion(*store, *searcher, nullptr, default_persona(), {}, clock);
   ChatTurnResult r = companion.chat("local", "hello?");

@@ -460,7 +460,11 @@ struct TelegramBot::Impl {
 
   void chat_turn(const Incoming& in, const std::string& text) {
     action(in.chat_id, "typing");
-    ChatTurnResult r = ctx->companion().chat(user, text);
+    // The update's identity makes a replay after a crash store the message
+    // once and answer it once.
+    const CompanionService::IncomingMessage incoming{
+        "telegram:" + std::to_string(in.chat_id) + ":" + std::to_string(in.message_id), from_millis(in.date * 1000)};
+    ChatTurnResult r = ctx->companion().chat_incoming(user, text, incoming);
     if (r.queued) {
       state.add_queued_turn({r.user_memory_id, in.chat_id});
       reply(in.chat_id, r.notice.empty() ? "I can't reach my AI model right now; I'll answer once it is back." : r.notice);
