@@ -1,5 +1,7 @@
 #include "cli/format.h"
 
+#include <ctime>
+
 #include <ostream>
 
 #include "core/text.h"
@@ -41,6 +43,15 @@ void print_memory_detail(std::ostream& out, const Memory& m) {
   out << "accessed:    " << m.access_count << "x"
       << (m.last_accessed ? ", last " + format_iso8601(*m.last_accessed) : std::string()) << "\n\n"
       << m.content << "\n";
+}
+
+std::string local_clock_time() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return buf;
 }
 
 }  // namespace kioku::cli

@@ -13,23 +13,12 @@
 #include "bots/bluesky/bluesky.h"
 #include "bots/telegram/telegram_bot.h"
 #include "cli/commands.h"
+#include "cli/format.h"
 #include "core/error.h"
 #include "server/server.h"
 
 namespace kioku::cli {
 
-namespace {
-
-std::string log_time() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
-  return buf;
-}
-
-}  // namespace
 
 void register_server_commands(CLI::App& app, CommandTable& table) {
   {
@@ -58,7 +47,7 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
       if (!*quiet) {
         o.log = [log_mutex, &err](std::string_view line) {
           std::lock_guard<std::mutex> lock(*log_mutex);
-          err << log_time() << " " << line << "\n" << std::flush;
+          err << local_clock_time() << " " << line << "\n" << std::flush;
         };
       }
       // SIGINT/SIGTERM stop the server cleanly: every thread started from

@@ -10,22 +10,11 @@
 
 #include "bots/telegram/telegram_bot.h"
 #include "cli/commands.h"
+#include "cli/format.h"
 #include "core/error.h"
 
 namespace kioku::cli {
 
-namespace {
-
-std::string clock_time() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
-  return buf;
-}
-
-}  // namespace
 
 void register_telegram_commands(CLI::App& app, CommandTable& table) {
   auto* cmd = app.add_subcommand("telegram", "Run the Telegram companion bot (TELEGRAM_BOT_TOKEN) until Ctrl-C");
@@ -50,7 +39,7 @@ void register_telegram_commands(CLI::App& app, CommandTable& table) {
       auto log_mutex = std::make_shared<std::mutex>();
       o.log = [log_mutex, &err](std::string_view line) {
         std::lock_guard<std::mutex> lock(*log_mutex);
-        err << clock_time() << " " << line << "\n" << std::flush;
+        err << local_clock_time() << " " << line << "\n" << std::flush;
       };
     }
     // Same signal handling as `serve`: threads inherit the blocked mask and

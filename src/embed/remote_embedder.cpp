@@ -80,12 +80,7 @@ class RemoteEmbedder final : public Embedder {
       }
       if (res->status == 429 || res->status >= 500) {
         last_error = "HTTP " + std::to_string(res->status);
-        if (auto ra = res->get_header_value("Retry-After"); !ra.empty()) {
-          try {
-            delay = std::max(delay, std::stod(ra));
-          } catch (...) {
-          }
-        }
+        delay = retry_delay_s(delay, res->get_header_value("Retry-After"));
         continue;
       }
       if (res->status != 200) {

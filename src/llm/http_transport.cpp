@@ -97,12 +97,7 @@ HttpReply HttpTransport::request(bool is_post, const std::string& path, const He
     if (!on_line) status = res->status;
     if (status == 429 || status >= 500) {
       last_error = "HTTP " + std::to_string(status);
-      if (auto ra = res->get_header_value("Retry-After"); !ra.empty()) {
-        try {
-          delay = std::max(delay, std::min(60.0, std::stod(ra)));
-        } catch (...) {
-        }
-      }
+      delay = retry_delay_s(delay, res->get_header_value("Retry-After"));
       continue;
     }
     if (status != 200) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/url.h"
 #include "voice/voice.h"
 
 namespace kioku {
@@ -75,12 +76,7 @@ std::string post_with_retries(const RemoteVoiceOptions& options, const BaseUrl& 
     const int status = res->status;
     if (status == 429 || status >= 500) {
       last_error = "HTTP " + std::to_string(status);
-      if (auto ra = res->get_header_value("Retry-After"); !ra.empty()) {
-        try {
-          delay = std::max(delay, std::min(60.0, std::stod(ra)));
-        } catch (...) {
-        }
-      }
+      delay = retry_delay_s(delay, res->get_header_value("Retry-After"));
       continue;
     }
     if (status == 200) return std::move(res->body);

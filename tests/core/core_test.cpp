@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "core/url.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/id.h"
@@ -152,6 +153,21 @@ TEST(Config, DataDirResolutionOrder) {
     return std::nullopt;
   };
   EXPECT_EQ(resolve_data_dir("", env2), "/k");
+}
+
+}  // namespace
+}  // namespace kioku
+
+namespace kioku {
+namespace {
+
+TEST(RetryDelay, HonoursRetryAfterSecondsWithinACap) {
+  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, ""), 0.5);
+  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "3"), 3.0);
+  EXPECT_DOUBLE_EQ(retry_delay_s(4.0, "1"), 4.0);
+  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "86400"), 60.0);
+  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "Wed, 21 Oct 2026 07:28:00 GMT"), 0.5);
+  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "-5"), 0.5);
 }
 
 }  // namespace
