@@ -14,6 +14,9 @@ command -v wrk >/dev/null || { echo "load.sh: wrk is not installed (apt-get inst
 data=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
 "$kioku" --data-dir "$data" init >/dev/null
+# No automatic backup in the middle of the measurement (it runs daily).
+sed -i 's/^# interval_hours = 24 .*/interval_hours = 0/' "$data/config.toml"
+grep -q '^interval_hours = 0' "$data/config.toml" || { echo "load.sh: cannot turn off backups in config.toml" >&2; exit 2; }
 # Full-text search only: the load is on the server and the store.
 KIOKU_EMBED_PROVIDER=none "$kioku" --data-dir "$data" serve --port 0 --json --quiet --threads $((connections + 8)) >"$data/serve.json" &
 server=$!

@@ -415,7 +415,8 @@ ApiResponse delete_memory(Services& s, const ApiRequest& req) {
 
 // One search on ctx in the given mode (vector modes fall back to full text,
 // with a notice, when the embedder is missing or down).
-ApiResponse run_search(Services& s, AppContext& ctx, const ApiRequest& req, SearchMode mode, std::string notice) {
+ApiResponse run_search(Services& s, AppContext& ctx, const ApiRequest& req, SearchMode mode, std::string notice,
+                       std::vector<std::string>& found) {
   const std::string q = req.param("q");
   SearchOptions options;
   options.filter = filter_from(req, ctx.user_id());
@@ -437,9 +438,7 @@ ApiResponse run_search(Services& s, AppContext& ctx, const ApiRequest& req, Sear
     options.mode = SearchMode::kLexical;
     results = searcher.search(q, options);
   }
-  std::vector<std::string> read;
-  for (const auto& hit : results) read.push_back(hit.memory.id);
-  s.note_access(ctx.user_id(), std::move(read));
+  for (const auto& hit : results) found.push_back(hit.memory.id);
   json items = json::array();
   for (const auto& hit : results) {
     json item = to_json(hit.memory);
@@ -458,8 +457,12 @@ ApiResponse search_memories(Services& s, const ApiRequest& req) {
   if (q.find_first_not_of(" \t\r\n") == std::string::npos) throw invalid_input("q (what to search for) is required");
   SearchMode mode;
   std::string notice;
+  std::string user_id;
+  std::vector<std::string> found;
+  ApiResponse r;
   {
     auto ctx = s.context();
+    user_id = ctx->user_id();
     const std::string asked = req.param("mode");
     mode = parse_search_mode(!asked.empty() ? asked : ctx->config().get_string_or("search.mode", "hybrid"));
     if (mode != SearchMode::kLexical && !ctx->embedder()) {
@@ -468,11 +471,12 @@ ApiResponse search_memories(Services& s, const ApiRequest& req) {
     }
     // Full text needs no vector index: it runs on a pooled context, in
     // parallel with other requests (SQLite WAL readers do not block).
-    if (mode == SearchMode::kLexical) return run_search(s, *ctx, req, mode, notice);
+    if (mode == SearchMode::kLexical) r = run_search(s, *ctx, req, mode, notice, found);
   }
   // Vectors live in the one search context's index (services.h, note 2).
-  ApiResponse r;
-  s.with_search([&](AppContext& ctx) { r = run_search(s, ctx, req, mode, notice); });
+  if (mode != SearchMode::kLexical)
+    s.with_search([&](AppContext& ctx) { r = run_search(s, ctx, req, mode, notice, found); });
+  s.note_access(user_id, std::move(found));
   return r;
 }
 

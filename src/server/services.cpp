@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <thread>
 
 #include "core/error.h"
 #include "core/time.h"
@@ -38,7 +39,11 @@ std::string backup_folder_name(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-Services::Services(ServicesOptions options) : options_(std::move(options)) {
+Services::Services(ServicesOptions options)
+    : options_(std::move(options)),
+      max_leases_(options_.max_contexts > 0
+                      ? options_.max_contexts
+                      : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()))) {
   embedder_owner_ = std::make_unique<AppContext>(options_.data_dir, options_.user, options_.env);
   embedder_owner_->ensure_initialized();
   shared_embedder_ = embedder_owner_->embedder();
@@ -70,8 +75,16 @@ Services::~Services() {
 
 void Services::note_access(const std::string& user_id, std::vector<std::string> ids) {
   if (ids.empty()) return;
-  std::lock_guard<std::mutex> lock(access_mutex_);
-  pending_access_.push_back({user_id, std::move(ids), system_time().now()});
+  size_t pending = 0;
+  {
+    std::lock_guard<std::mutex> lock(access_mutex_);
+    pending_access_.push_back({user_id, std::move(ids), system_time().now()});
+    pending = pending_access_.size();
+  }
+  // Under heavy search load, many small writes spread evenly hold latency
+  // down better than one large write per background tick. (Callers hold no
+  // context here: flushing leases one.)
+  if (pending >= kAccessFlushBatch) flush_access();
 }
 
 size_t Services::flush_access() {
@@ -102,7 +115,13 @@ Services::Lease::~Lease() { owner_.release(std::move(ctx_), generation_); }
 Services::Lease Services::context() {
   const uint64_t generation = config_generation_;
   {
-    std::lock_guard<std::mutex> lock(pool_mutex_);
+    std::unique_lock<std::mutex> lock(pool_mutex_);
+    // More SQLite readers than cores only add contention (WAL has a handful
+    // of read marks; past them readers spin and sleep), so requests beyond
+    // the limit wait here for a free context.
+    if (!pool_free_.wait_for(lock, std::chrono::seconds(30), [this] { return leased_ < max_leases_; }))
+      throw unavailable("the server is too busy right now; try again in a moment");
+    ++leased_;
     while (!pool_.empty()) {
       auto [ctx, gen] = std::move(pool_.back());
       pool_.pop_back();
@@ -110,13 +129,21 @@ Services::Lease Services::context() {
       // Opened under older settings: dropped (closing its connections).
     }
   }
-  return Lease(*this, open_context(), generation);
+  try {
+    return Lease(*this, open_context(), generation);
+  } catch (...) {
+    release(nullptr, generation);
+    throw;
+  }
 }
 
 void Services::release(std::unique_ptr<AppContext> ctx, uint64_t generation) {
-  if (!ctx || generation != config_generation_) return;
-  std::lock_guard<std::mutex> lock(pool_mutex_);
-  pool_.emplace_back(std::move(ctx), generation);
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    --leased_;
+    if (ctx && generation == config_generation_) pool_.emplace_back(std::move(ctx), generation);
+  }
+  pool_free_.notify_one();
 }
 
 void Services::with_search(const std::function<void(AppContext&)>& fn) {

@@ -15,12 +15,16 @@
 //     or settings changed, so its companion's searcher sees fresh vectors.
 //  4. Every context borrows the same embedding model through a locking proxy
 //     (one model in memory, one embed() at a time).
-//  5. Settings changes bump a generation; contexts opened under an older one
+//  5. At most max_contexts contexts are leased at once (2 x cores): more
+//     concurrent SQLite readers than cores only add contention. A request
+//     never holds two leases, or a full pool would deadlock.
+//  6. Settings changes bump a generation; contexts opened under an older one
 //     are dropped and reopened on their next use.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -40,6 +44,8 @@ struct ServicesOptions {
   std::string user;
   EnvLookup env;
   size_t max_upload_bytes = 25u << 20;
+  // Pooled contexts leased at once; 0 = twice the cores (at least 4).
+  int max_contexts = 0;
   CompanionFactory companion_factory;
   std::function<void(std::string_view)> log;
 };
@@ -83,7 +89,8 @@ class Services {
   std::mutex& settings_mutex() { return settings_mutex_; }
 
   // Memories a search returned: their access times and counts are written
-  // by flush_access() (the background loop, and on shutdown).
+  // by flush_access() (in batches, the background loop, and on shutdown).
+  // Call without holding a Lease: a flush leases a context.
   void note_access(const std::string& user_id, std::vector<std::string> ids);
   // Returns how many accesses were written.
   size_t flush_access();
@@ -113,6 +120,9 @@ class Services {
   std::mutex embed_mutex_;
 
   std::mutex pool_mutex_;
+  std::condition_variable pool_free_;
+  const int max_leases_;
+  int leased_ = 0;
   std::vector<std::pair<std::unique_ptr<AppContext>, uint64_t>> pool_;
 
   std::mutex search_mutex_;
@@ -127,6 +137,7 @@ class Services {
   std::mutex settings_mutex_;
   std::chrono::system_clock::time_point next_backup_{};
 
+  static constexpr size_t kAccessFlushBatch = 64;  // searches
   struct PendingAccess {
     std::string user_id;
     std::vector<std::string> ids;
