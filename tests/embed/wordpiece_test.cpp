@@ -41,7 +41,7 @@ std::vector<std::string> tricky_corpus() {
       "Numbers 3.14159 1,000,000 2024-05-08 12:30pm 1st 2nd",
       "code: int main() { return a->b[0] != nullptr && x <= 3; }",
       "Full-width: ＡＢＣ１２３！？",
-      "...!!!???---___***",
+      "...!!!??" "?---___***",
       "MiXeD CaSe WoRdS ALLCAPS",
       "tab\tseparated\tvalues\nand\r\nnew lines",
       "Math: ∑ ∫ √2 ≈ 1.414 ∞ π",

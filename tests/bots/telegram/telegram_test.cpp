@@ -80,6 +80,7 @@ class FakeBotApi {
     message["message_id"] = id * 10;
     message["date"] = static_cast<int64_t>(std::time(nullptr));
     updates_.push_back({{"update_id", id}, {"message", message}});
+    history_.push_back(updates_.back());
     cv_.notify_all();
     return id;
   }
@@ -111,6 +112,13 @@ class FakeBotApi {
   std::vector<Sent> sent() {
     std::lock_guard<std::mutex> lock(mutex_);
     return sent_;
+  }
+  // An update as it was served (to replay it, as a crash would).
+  json update(int64_t update_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& u : history_)
+      if (u["update_id"] == update_id) return u;
+    return json();
   }
   std::vector<std::string> texts(int64_t chat) {
     std::vector<std::string> out;
@@ -238,6 +246,7 @@ class FakeBotApi {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<json> updates_;
+  std::vector<json> history_;  // every update ever pushed
   int64_t next_update_id_ = 500;
   std::vector<Sent> sent_;
   std::vector<int64_t> delivered_;
@@ -684,7 +693,7 @@ TEST_F(TelegramBotTest, VoiceMessagesAreTranscribedOrKeptAndQueued) {
   EXPECT_EQ(last(), "Hana lives in Osaka.");
   // In journal mode the transcript is an entry.
   say("/journal start");
-  const size_t ticks = api_.count_exact(kAlice, "✓");
+  const int ticks = api_.count_exact(kAlice, "✓");
   api_.push_voice(kAlice, "OggS fake audio 3");
   ASSERT_TRUE(wait_until([&] { return api_.count_exact(kAlice, "✓") > ticks; }));
   auto ctx = context();
@@ -781,6 +790,36 @@ TEST_F(TelegramBotTest, NormalModePhotoBecomesADescribedImageMemory) {
   auto images = ctx.memories().list(f, ListOrder::kNewestFirst, 10, 0);
   ASSERT_EQ(images.size(), 1u);
   EXPECT_NE(images[0].content.find("at the canal"), std::string::npos);
+}
+
+TEST_F(TelegramBotTest, APhotoLeftInTheInboxByACrashIsStoredOnce) {
+  start();
+  say("/journal start");
+  const size_t before = api_.texts(kAlice).size();
+  const int64_t photo = api_.push_photo(kAlice, testing::make_image(1200, 900, ".jpg"), "the heron again");
+  ASSERT_TRUE(wait_until([&] { return api_.texts(kAlice).size() > before && last() == "✓"; }));
+  stop();
+  // A crash after the photo was stored but before the update left the inbox:
+  // the restart handles it again.
+  json state = json::parse(testing::slurp(dir_ / "telegram-state.json"));
+  const json replayed = api_.update(photo);
+  ASSERT_FALSE(replayed.is_null());
+  state["inbox"] = json::array({replayed});
+  std::ofstream(dir_ / "telegram-state.json") << state.dump();
+  const int ticks = api_.count_exact(kAlice, "✓");
+  start();
+  ASSERT_TRUE(wait_until([&] { return api_.count_exact(kAlice, "✓") > ticks; })) << log();
+  stop();
+  auto ctx = context();
+  auto status = ctx.journal().status(ctx.user_id());
+  ASSERT_TRUE(status);
+  int photos = 0;
+  for (const auto& e : status->entries) photos += e.media_path.empty() ? 0 : 1;
+  EXPECT_EQ(photos, 1) << "the replayed photo must not be a second entry";
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "media")) files += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 1);
+  EXPECT_NE(testing::slurp(dir_ / "telegram-state.json").find("\"inbox\": []"), std::string::npos);
 }
 
 }  // namespace
