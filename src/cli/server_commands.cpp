@@ -1,7 +1,4 @@
 // serve, token.
-#include <pthread.h>
-#include <signal.h>
-
 #include <chrono>
 #include <ctime>
 #include <iostream>
@@ -14,6 +11,7 @@
 #include "bots/telegram/telegram_bot.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/long_running.h"
 #include "core/error.h"
 #include "server/server.h"
 
@@ -42,22 +40,11 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
       o.port = *port;
       o.threads = *threads;
       o.max_upload_bytes = static_cast<size_t>(*max_upload_mb) << 20;
-      auto log_mutex = std::make_shared<std::mutex>();
-      std::ostream& err = io.err;
-      if (!*quiet) {
-        o.log = [log_mutex, &err](std::string_view line) {
-          std::lock_guard<std::mutex> lock(*log_mutex);
-          err << local_clock_time() << " " << line << "\n" << std::flush;
-        };
-      }
-      // SIGINT/SIGTERM stop the server cleanly: every thread started from
-      // here inherits the blocked mask and one thread waits for them.
-      sigset_t signals;
-      sigemptyset(&signals);
-      sigaddset(&signals, SIGINT);
-      sigaddset(&signals, SIGTERM);
-      sigaddset(&signals, SIGUSR1);  // our own "server stopped" wake-up
-      pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+      // The request log only without --quiet; the bot's fatal errors always.
+      const auto log = timestamped_log(io.err);
+      if (!*quiet) o.log = log;
+      // SIGINT/SIGTERM stop the server cleanly (before any thread starts).
+      StopSignals stop_signals;
 
       // Bluesky posts that could not be sent wait as "pending sync"; the
       // Telegram bot retries them when it runs, otherwise this job does,
@@ -106,24 +93,27 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
         bot_options.env = o.env;
         bot_options.log = o.log;
         bot = std::make_unique<telegram::TelegramBot>(telegram_settings, bot_options);
-        bot_thread = std::thread([&bot, &err, log_mutex] {
+        bot_thread = std::thread([&bot, log] {
           try {
             bot->run();
           } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lock(*log_mutex);
-            err << "kioku: the Telegram bot stopped: " << e.what() << "\n" << std::flush;
+            log(std::string("kioku: the Telegram bot stopped: ") + e.what());
           }
         });
       }
-      std::thread waiter([&server, &bot, signals] {
-        int sig = 0;
-        sigwait(&signals, &sig);
+      stop_signals.on_stop([&server, &bot] {
         server.stop();
         if (bot) bot->stop();
       });
-      server.run();
-      pthread_kill(waiter.native_handle(), SIGUSR1);
-      waiter.join();
+      try {
+        server.run();
+      } catch (...) {
+        stop_signals.finish();  // its waiter must be gone before server and bot are
+        if (bot) bot->stop();
+        if (bot_thread.joinable()) bot_thread.join();
+        throw;
+      }
+      stop_signals.finish();
       if (bot) {
         bot->stop();
         bot_thread.join();

@@ -1,20 +1,13 @@
 // telegram: run the Telegram bot until SIGINT/SIGTERM (docs/TELEGRAM.md).
-#include <pthread.h>
-#include <signal.h>
-
-#include <ctime>
 #include <memory>
-#include <mutex>
 #include <ostream>
-#include <thread>
 
 #include "bots/telegram/telegram_bot.h"
 #include "cli/commands.h"
-#include "cli/format.h"
+#include "cli/long_running.h"
 #include "core/error.h"
 
 namespace kioku::cli {
-
 
 void register_telegram_commands(CLI::App& app, CommandTable& table) {
   auto* cmd = app.add_subcommand("telegram", "Run the Telegram companion bot (TELEGRAM_BOT_TOKEN) until Ctrl-C");
@@ -34,40 +27,20 @@ void register_telegram_commands(CLI::App& app, CommandTable& table) {
     o.data_dir = ctx.data_dir();
     o.user = ctx.user_id();
     o.env = ctx.config().env();
-    std::ostream& err = io.err;
-    if (!*quiet) {
-      auto log_mutex = std::make_shared<std::mutex>();
-      o.log = [log_mutex, &err](std::string_view line) {
-        std::lock_guard<std::mutex> lock(*log_mutex);
-        err << local_clock_time() << " " << line << "\n" << std::flush;
-      };
-    }
-    // Same signal handling as `serve`: threads inherit the blocked mask and
-    // one thread waits for SIGINT/SIGTERM (SIGUSR1: the bot stopped by itself).
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    if (!*quiet) o.log = timestamped_log(io.err);
+    StopSignals stop_signals;  // before the bot starts its threads
 
     telegram::TelegramBot bot(settings, o);
     if (io.json) io.out << nlohmann::json{{"running", true}, {"allowed_users", settings.allowed_users.size()}}.dump() << "\n" << std::flush;
     else io.out << "Kioku's Telegram bot is running. Press Ctrl-C to stop.\n" << std::flush;
-    std::thread waiter([&bot, signals] {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      bot.stop();
-    });
+    stop_signals.on_stop([&bot] { bot.stop(); });
     try {
       bot.run();
     } catch (...) {
-      pthread_kill(waiter.native_handle(), SIGUSR1);
-      waiter.join();
+      stop_signals.finish();  // its waiter must be gone before bot is
       throw;
     }
-    pthread_kill(waiter.native_handle(), SIGUSR1);
-    waiter.join();
+    stop_signals.finish();
     if (!io.json) io.out << "Telegram bot stopped.\n";
     return 0;
   };

@@ -20,6 +20,8 @@
 #include "testing/images.h"
 #include "testing/loopback_server.h"
 #include "testing/run_binary.h"
+#include "testing/background_process.h"
+#include "testing/run_binary.h"
 #include "testing/temp_dir.h"
 
 namespace kioku::telegram {
@@ -820,6 +822,33 @@ TEST_F(TelegramBotTest, APhotoLeftInTheInboxByACrashIsStoredOnce) {
   for (const auto& e : std::filesystem::directory_iterator(dir_ / "media")) files += e.is_regular_file() ? 1 : 0;
   EXPECT_EQ(files, 1);
   EXPECT_NE(testing::slurp(dir_ / "telegram-state.json").find("\"inbox\": []"), std::string::npos);
+}
+
+// `kioku telegram` as a user runs it: a clear refusal without settings,
+// answers, SIGTERM stops it cleanly, and the token never reaches its output.
+TEST_F(TelegramBotTest, TheKiokuTelegramCommandRunsUntilSigterm) {
+  std::map<std::string, std::string> run_env = env_;
+  run_env["KIOKU_HOME"] = dir_.path().string();
+  auto without = run_env;
+  without.erase("TELEGRAM_BOT_TOKEN");
+  auto refused = testing::run_binary(KIOKU_BINARY, {"telegram"}, dir_ / "cwd", without);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("TELEGRAM_BOT_TOKEN"), std::string::npos) << refused.err;
+
+  testing::BackgroundProcess bot(KIOKU_BINARY, {"telegram"}, dir_ / "bot", run_env);
+  api_.push_text(kAlice, "/help");
+  ASSERT_TRUE(wait_until([&] { return !api_.texts(kAlice).empty(); })) << bot.err();
+  EXPECT_NE(last().find("/journal"), std::string::npos) << last();
+  api_.push_text(kAlice, "hello from the binary");
+  ASSERT_TRUE(wait_until([&] { return api_.texts(kAlice).size() >= 2; })) << bot.err();
+  EXPECT_EQ(bot.stop(), 0) << bot.err();
+  EXPECT_NE(bot.out().find("Telegram bot stopped."), std::string::npos) << bot.out();
+  EXPECT_EQ(bot.out().find(kToken), std::string::npos);
+  EXPECT_EQ(bot.err().find(kToken), std::string::npos) << bot.err();
+  auto ctx = context();
+  MemoryFilter chats;
+  chats.types = {"chat"};
+  EXPECT_EQ(ctx.memories().count(chats), 2) << "the message and the reply";
 }
 
 }  // namespace
