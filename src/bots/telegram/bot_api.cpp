@@ -74,14 +74,15 @@ nlohmann::json BotApi::result_of(const std::string& method, int status, const st
   throw invalid_input(detail);
 }
 
-nlohmann::json BotApi::call(const std::string& method, const nlohmann::json& params) {
+template <typename PostFn>
+nlohmann::json BotApi::send_with_retries(const std::string& method, PostFn post) {
   double delay = config_.retry_backoff_s;
   std::string last_error;
   for (int attempt = 0; attempt < std::max(1, config_.send_attempts); ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::duration<double>(delay)), delay *= 2;
     httplib::Result res = [&] {
       std::lock_guard<std::mutex> lock(clients_->send_mutex);
-      return clients_->send.Post(prefix_ + "/" + method, params.dump(), "application/json");
+      return post(clients_->send);
     }();
     if (!res) {
       last_error = "Telegram " + method + ": cannot reach the Bot API (" + httplib::to_string(res.error()) + ")";
@@ -96,6 +97,13 @@ nlohmann::json BotApi::call(const std::string& method, const nlohmann::json& par
     return result_of(method, res->status, res->body);
   }
   throw unavailable(redact(last_error));
+}
+
+nlohmann::json BotApi::call(const std::string& method, const nlohmann::json& params) {
+  const std::string body = params.dump();
+  return send_with_retries(method, [&](httplib::Client& client) {
+    return client.Post(prefix_ + "/" + method, body, "application/json");
+  });
 }
 
 std::vector<nlohmann::json> BotApi::get_updates(int64_t offset, int timeout_s) {
@@ -132,26 +140,10 @@ int64_t BotApi::send_voice(int64_t chat_id, const std::string& ogg_opus, const s
       {"voice", ogg_opus, "voice.ogg", "audio/ogg"},
   };
   if (!caption.empty()) items.push_back({"caption", caption, "", ""});
-  double delay = config_.retry_backoff_s;
-  std::string last_error;
-  for (int attempt = 0; attempt < std::max(1, config_.send_attempts); ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::duration<double>(delay)), delay *= 2;
-    httplib::Result res = [&] {
-      std::lock_guard<std::mutex> lock(clients_->send_mutex);
-      return clients_->send.Post(prefix_ + "/sendVoice", items);
-    }();
-    if (!res) {
-      last_error = "Telegram sendVoice: cannot reach the Bot API (" + httplib::to_string(res.error()) + ")";
-      continue;
-    }
-    if (res->status == 429 || res->status >= 500) {
-      last_error = "Telegram sendVoice: HTTP " + std::to_string(res->status);
-      continue;
-    }
-    auto result = result_of("sendVoice", res->status, res->body);
-    return result.is_object() ? result.value("message_id", int64_t{0}) : 0;
-  }
-  throw unavailable(redact(last_error));
+  auto result = send_with_retries("sendVoice", [&](httplib::Client& client) {
+    return client.Post(prefix_ + "/sendVoice", items);
+  });
+  return result.is_object() ? result.value("message_id", int64_t{0}) : 0;
 }
 
 std::string BotApi::download_file(const std::string& file_id, size_t max_bytes) {

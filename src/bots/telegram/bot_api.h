@@ -66,6 +66,10 @@ class BotApi {
 
  private:
   nlohmann::json call(const std::string& method, const nlohmann::json& params);
+  // Sends with post(client) on the send connection, retrying connection
+  // failures, 429 and 5xx with backoff (defined and used in bot_api.cpp).
+  template <typename PostFn>
+  nlohmann::json send_with_retries(const std::string& method, PostFn post);
   nlohmann::json result_of(const std::string& method, int status, const std::string& body);
 
   struct Clients;
