@@ -15,13 +15,6 @@ namespace kioku::cli {
 
 namespace {
 
-std::string timestamp_for_path(TimePoint t) {
-  std::string s = format_iso8601(t).substr(0, 19);  // 2024-05-08T13:56:00
-  for (char& c : s)
-    if (c == ':') c = '-';
-  return s;
-}
-
 std::vector<int> parse_ks(const std::string& text) {
   std::vector<int> ks;
   for (const auto& part : split_tags(text)) {
@@ -82,7 +75,7 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
     table[cmd] = [path](AppContext& ctx, CommandIo& io) {
       ctx.ensure_initialized();
       const std::filesystem::path folder =
-          path->empty() ? ctx.data_dir() / "backups" / timestamp_for_path(system_time().now()) : std::filesystem::path(*path);
+          path->empty() ? ctx.data_dir() / "backups" / format_for_path(system_time().now()) : std::filesystem::path(*path);
       backup_sqlite_data(ctx.memories(), ctx.drafts(), folder);
       if (io.json) io.out << nlohmann::json{{"backup", folder.string()}}.dump() << "\n";
       else io.out << "Backed up to " << folder.string() << "\nRestore with: kioku restore " << folder.string() << " --yes\n";

@@ -51,6 +51,13 @@ std::string format_iso8601(TimePoint t) {
   return buf;
 }
 
+std::string format_for_path(TimePoint t) {
+  std::string s = format_iso8601(t).substr(0, 19);  // 2024-05-08T13:56:00
+  for (char& c : s)
+    if (c == ':') c = '-';
+  return s;
+}
+
 std::optional<TimePoint> parse_iso8601(std::string_view s) {
   size_t pos = 0;
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;

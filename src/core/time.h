@@ -14,6 +14,8 @@ using TimePoint = std::chrono::time_point<Clock, std::chrono::milliseconds>;
 
 // Formats as UTC "2024-05-08T13:56:00.000Z" (sortable as text).
 std::string format_iso8601(TimePoint t);
+// UTC "2024-05-08T13-56-00": a file or folder name that sorts by time.
+std::string format_for_path(TimePoint t);
 // Accepts "2024-05-08", "2024-05-08T13:56", "2024-05-08 13:56:00", fractional
 // seconds and "Z" / "+02:00" offsets. Returns nullopt on anything else.
 std::optional<TimePoint> parse_iso8601(std::string_view text);

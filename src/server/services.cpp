@@ -1,7 +1,6 @@
 #include "server/services.h"
 
 #include <algorithm>
-#include <ctime>
 #include <thread>
 
 #include "core/error.h"
@@ -28,13 +27,25 @@ class LockedEmbedder final : public Embedder {
   std::mutex& mutex_;
 };
 
-std::string backup_folder_name(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "auto-%Y%m%d-%H%M%S", &tm);
-  return buf;
+// Automatic backups are <data>/backups/auto-<time>; names sort by time.
+constexpr std::string_view kAutoBackupPrefix = "auto-";
+
+std::vector<std::filesystem::path> auto_backups_oldest_first(const std::filesystem::path& data_dir) {
+  std::vector<std::filesystem::path> autos;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir / "backups", ec))
+    if (entry.path().filename().string().rfind(kAutoBackupPrefix, 0) == 0) autos.push_back(entry.path());
+  std::sort(autos.begin(), autos.end());
+  return autos;
+}
+
+// [backup] interval_hours (default 24; <= 0 turns automatic backups off).
+double backup_interval_hours(const Config& config) {
+  return config.get_number("backup.interval_hours").value_or(24);
+}
+
+std::chrono::system_clock::duration from_hours(double h) {
+  return std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double, std::ratio<3600>>(h));
 }
 
 }  // namespace
@@ -51,18 +62,13 @@ Services::Services(ServicesOptions options)
 
   // The first automatic backup is due one interval after the newest one, or
   // now when there is none.
+  const auto autos = auto_backups_oldest_first(data_dir());
   std::error_code ec;
-  std::filesystem::file_time_type newest{};
-  bool any = false;
-  for (const auto& entry : std::filesystem::directory_iterator(data_dir() / "backups", ec)) {
-    if (entry.path().filename().string().rfind("auto-", 0) != 0) continue;
-    const auto t = entry.last_write_time(ec);
-    if (!ec && (!any || t > newest)) newest = t, any = true;
-  }
-  const double hours = embedder_owner_->config().get_number("backup.interval_hours").value_or(24);
-  const auto interval = std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double, std::ratio<3600>>(hours));
-  next_backup_ = any ? std::chrono::time_point_cast<std::chrono::system_clock::duration>(std::chrono::file_clock::to_sys(newest)) + interval
-                     : std::chrono::system_clock::now();
+  const auto newest = autos.empty() ? std::filesystem::file_time_type{} : std::filesystem::last_write_time(autos.back(), ec);
+  next_backup_ = autos.empty() || ec
+                     ? std::chrono::system_clock::now()
+                     : std::chrono::time_point_cast<std::chrono::system_clock::duration>(std::chrono::file_clock::to_sys(newest)) +
+                           from_hours(backup_interval_hours(embedder_owner_->config()));
 }
 
 Services::~Services() {
@@ -229,23 +235,19 @@ void Services::maybe_backup(std::vector<std::string>& done) {
   const auto now = std::chrono::system_clock::now();
   if (now < next_backup_) return;
   auto ctx = context();
-  const double hours = ctx->config().get_number("backup.interval_hours").value_or(24);
-  if (hours <= 0) {
+  const double interval = backup_interval_hours(ctx->config());
+  if (interval <= 0) {
     next_backup_ = now + std::chrono::hours(1);  // disabled; look at the setting again later
     return;
   }
-  next_backup_ = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                           std::chrono::duration<double, std::ratio<3600>>(hours));
-  const auto folder = data_dir() / "backups" / backup_folder_name(now);
+  next_backup_ = now + from_hours(interval);
+  const auto folder = data_dir() / "backups" / (std::string(kAutoBackupPrefix) + format_for_path(std::chrono::time_point_cast<std::chrono::milliseconds>(now)));
   backup_sqlite_data(ctx->memories(), ctx->drafts(), folder);
   done.push_back("backup written to " + folder.string());
   // Keep the newest `keep` automatic backups; manual ones are the user's.
   const int keep = static_cast<int>(ctx->config().get_number("backup.keep").value_or(7));
-  std::vector<std::filesystem::path> autos;
+  const auto autos = auto_backups_oldest_first(data_dir());
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(data_dir() / "backups", ec))
-    if (entry.path().filename().string().rfind("auto-", 0) == 0) autos.push_back(entry.path());
-  std::sort(autos.begin(), autos.end());  // names sort by time
   for (size_t i = 0; keep > 0 && i + keep < autos.size(); ++i) std::filesystem::remove_all(autos[i], ec);
 }
 

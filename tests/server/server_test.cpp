@@ -44,7 +44,8 @@ class ServerTest : public ::testing::Test {
     o.port = 0;
     o.threads = 16;
     o.max_upload_bytes = max_upload;
-    o.background = false;
+    o.background = background;
+    o.background_tick = std::chrono::milliseconds(50);
     server = std::make_unique<Server>(o);
     server->start();
     token = testing::slurp(dir.path() / "data" / "token");
@@ -89,6 +90,7 @@ class ServerTest : public ::testing::Test {
   testing::TempDir dir;
   std::unique_ptr<Server> server;
   std::string token;
+  bool background = false;  // the background loop (ticks every 50 ms when on)
 };
 
 TEST(Loopback, HostsThatStayOnThisMachine) {
@@ -559,6 +561,51 @@ TEST(ServeCommand, PrintsTheAddressServesAndStopsOnSigterm) {
   EXPECT_EQ(serve.err().find(token), std::string::npos);
   auto listed = testing::run_binary(KIOKU_BINARY, {"search", "served", "--json"}, dir.path() / "cwd", env);
   EXPECT_NE(listed.out.find("served from the binary"), std::string::npos) << listed.err;
+}
+
+}  // namespace
+}  // namespace kioku
+
+namespace kioku {
+namespace {
+
+std::vector<std::string> auto_backups(const std::filesystem::path& data) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(data / "backups", ec))
+    if (e.path().filename().string().rfind("auto-", 0) == 0) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_F(ServerTest, BackgroundLoopWritesScheduledBackupsAndKeepsTheNewest) {
+  // Three old automatic backups and a manual one, all long overdue.
+  const auto backups = dir.path() / "data" / "backups";
+  for (const char* name : {"auto-2020-01-01T00-00-00", "auto-2020-01-02T00-00-00", "auto-2020-01-03T00-00-00", "mine"}) {
+    std::filesystem::create_directories(backups / name);
+    std::filesystem::last_write_time(backups / name, std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 400));
+  }
+  background = true;
+  start("[backup]\ninterval_hours = 24\nkeep = 2\n");
+  call("POST", "/api/memory", 201, {{"content", "worth backing up"}});
+  ASSERT_TRUE(testing::BackgroundProcess::wait_for([&] { return auto_backups(dir.path() / "data").size() == 2 &&
+                                                               auto_backups(dir.path() / "data")[0] == "auto-2020-01-03T00-00-00"; },
+                                                   std::chrono::seconds(10)));
+  const auto names = auto_backups(dir.path() / "data");
+  EXPECT_GT(names[1], "auto-2026") << "named by the time it was written";
+  EXPECT_GT(std::filesystem::file_size(backups / names[1] / "memory.db"), 0u);
+  EXPECT_TRUE(std::filesystem::exists(backups / "mine")) << "manual backups are the user's";
+  // One interval must pass before the next: nothing more appears now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(auto_backups(dir.path() / "data"), names);
+}
+
+TEST_F(ServerTest, AutomaticBackupsCanBeTurnedOff) {
+  background = true;
+  start("[backup]\ninterval_hours = 0\n");
+  call("POST", "/api/memory", 201, {{"content", "not backed up automatically"}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_TRUE(auto_backups(dir.path() / "data").empty());
 }
 
 }  // namespace
