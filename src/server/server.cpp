@@ -148,12 +148,25 @@ struct Server::Impl {
       res.status = out.status;
       if (!out.content_type.empty()) res.set_content(out.raw, out.content_type.c_str());
       else res.set_content(out.body.dump(), "application/json");
+    } catch (...) {
+      send_exception(req, res, std::current_exception());
+    }
+  }
+
+  // The one mapping of exceptions to JSON errors: Error by its code, a JSON
+  // type mismatch as bad input, anything else a 500 whose detail goes to
+  // the log only.
+  void send_exception(const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) const {
+    try {
+      std::rethrow_exception(ep);
     } catch (const Error& e) {
       send_error(res, http_status(e.code()), e.what(), to_string(e.code()));
     } catch (const nlohmann::json::exception& e) {
       send_error(res, 400, std::string("bad JSON value: ") + e.what(), "invalid_input");
     } catch (const std::exception& e) {
       log(std::string("internal error on ") + req.method + " " + req.path + ": " + e.what());
+      send_error(res, 500, "internal error", "internal");
+    } catch (...) {
       send_error(res, 500, "internal error", "internal");
     }
   }
@@ -238,16 +251,7 @@ struct Server::Impl {
       return httplib::Server::HandlerResponse::Handled;
     }));
     http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-      try {
-        std::rethrow_exception(ep);
-      } catch (const Error& e) {
-        send_error(res, http_status(e.code()), e.what(), to_string(e.code()));
-      } catch (const std::exception& e) {
-        log(std::string("internal error on ") + req.method + " " + req.path + ": " + e.what());
-        send_error(res, 500, "internal error", "internal");
-      } catch (...) {
-        send_error(res, 500, "internal error", "internal");
-      }
+      send_exception(req, res, ep);
     });
     if (options.log) {
       // The path only: queries may carry search text, never secrets, but
