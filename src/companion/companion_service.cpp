@@ -52,6 +52,15 @@ Memory user_chat_memory(const std::string& user_id, const std::string& message, 
 
 }  // namespace
 
+std::vector<std::string> used_memory_ids_of(const Memory& reply) {
+  std::vector<std::string> ids;
+  const auto it = reply.metadata.find("used_memory_ids");
+  if (it == reply.metadata.end() || !it->is_array()) return ids;
+  for (const auto& id : *it)
+    if (id.is_string()) ids.push_back(id.get<std::string>());
+  return ids;
+}
+
 ChatTurnResult CompanionService::chat(const std::string& user_id, const std::string& message,
                                       const std::function<void(std::string_view)>* on_delta) {
   const TimePoint now = clock_.now();
@@ -74,9 +83,7 @@ ChatTurnResult CompanionService::chat_incoming(const std::string& user_id, const
       r.user_memory_id = m.id;
       r.reply = earlier->content;
       r.reply_memory_id = earlier->id;
-      if (earlier->metadata.contains("used_memory_ids") && earlier->metadata["used_memory_ids"].is_array())
-        for (const auto& id : earlier->metadata["used_memory_ids"])
-          if (id.is_string()) r.used_memory_ids.push_back(id.get<std::string>());
+      r.used_memory_ids = used_memory_ids_of(*earlier);
       return r;
     }
   }

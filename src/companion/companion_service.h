@@ -43,6 +43,9 @@ struct QueueRunResult {
   int failed = 0;
 };
 
+// The ids of the memories a stored reply was grounded in (its metadata).
+std::vector<std::string> used_memory_ids_of(const Memory& reply);
+
 class CompanionService final : public Companion {
  public:
   // llm may be null (no provider configured): turns are then queued.

@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "companion/companion.h"
+#include "companion/companion_service.h"
 #include "companion/persona.h"
 #include "core/error.h"
 #include "core/id.h"
@@ -217,10 +218,12 @@ std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// A memory as shown beside a chat reply.
+json memory_ref_json(const Memory& m) { return {{"id", m.id}, {"type", m.type}, {"content", m.content}}; }
+
 json used_memories(AppContext& ctx, const std::vector<std::string>& ids) {
   json used = json::array();
-  for (const auto& m : ctx.memories().get_many(ctx.user_id(), ids))
-    used.push_back({{"id", m.id}, {"type", m.type}, {"content", m.content}});
+  for (const auto& m : ctx.memories().get_many(ctx.user_id(), ids)) used.push_back(memory_ref_json(m));
   return used;
 }
 
@@ -724,26 +727,25 @@ ApiResponse chat_history(Services& s, const ApiRequest& req) {
   auto turns = ctx->memories().list(f, ListOrder::kNewestFirst, limit, 0);
   std::reverse(turns.begin(), turns.end());  // newest last, as a chat reads
   // The memories each reply used, fetched in one query for the whole page.
-  std::vector<std::string> used_ids;
-  for (const auto& m : turns)
-    if (m.metadata.contains("used_memory_ids") && m.metadata["used_memory_ids"].is_array())
-      for (const auto& id : m.metadata["used_memory_ids"])
-        if (id.is_string()) used_ids.push_back(id.get<std::string>());
-  std::map<std::string, json> used_by_id;
-  for (const auto& m : ctx->memories().get_many(ctx->user_id(), used_ids))
-    used_by_id[m.id] = {{"id", m.id}, {"type", m.type}, {"content", m.content}};
-  json items = json::array();
+  std::vector<std::vector<std::string>> used_ids;
+  std::vector<std::string> all_used;
   for (const auto& m : turns) {
-    json used_ids_json = m.metadata.contains("used_memory_ids") ? m.metadata["used_memory_ids"] : json::array();
+    used_ids.push_back(used_memory_ids_of(m));
+    all_used.insert(all_used.end(), used_ids.back().begin(), used_ids.back().end());
+  }
+  std::map<std::string, json> ref_by_id;
+  for (const auto& m : ctx->memories().get_many(ctx->user_id(), all_used)) ref_by_id[m.id] = memory_ref_json(m);
+  json items = json::array();
+  for (size_t i = 0; i < turns.size(); ++i) {
+    const Memory& m = turns[i];
     json used = json::array();
-    for (const auto& id : used_ids_json)
-      if (id.is_string())
-        if (auto it = used_by_id.find(id.get<std::string>()); it != used_by_id.end()) used.push_back(it->second);
+    for (const auto& id : used_ids[i])
+      if (auto it = ref_by_id.find(id); it != ref_by_id.end()) used.push_back(it->second);
     items.push_back({{"id", m.id},
                      {"role", m.metadata.value("role", "user")},
                      {"content", m.content},
                      {"event_time", format_iso8601(m.event_time)},
-                     {"used_memory_ids", used_ids_json},
+                     {"used_memory_ids", used_ids[i]},
                      {"used_memories", used}});
   }
   ApiResponse r;
