@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto store = open_sqlite_memory_store(dir / "memory.db");
+  auto jobs = open_sqlite_job_store(dir / "memory.db");
   bench::TextGenerator gen(3);
   const auto now = system_time().now();
   for (size_t done = 0; done < memories;) {
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
     llm->chat(r, nullptr);
     bare_ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
   }
-  CompanionService companion(*store, searcher, llm.get(), default_persona(), {});
+  CompanionService companion(*store, *jobs, searcher, llm.get(), default_persona(), {});
   for (int i = 0; i < turns; ++i) {
     const std::string q = qgen.query(3, 8);
     const auto t0 = BenchClock::now();

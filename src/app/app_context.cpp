@@ -5,29 +5,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "core/error.h"
-#include "embed/bert_embedder.h"
-#include "embed/hashing_embedder.h"
-#include "embed/model_registry.h"
 #include "media/image.h"
-#include "embed/remote_embedder.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace kioku {
 
+AppContext::AppContext(std::shared_ptr<Engine> engine) : engine_(std::move(engine)), data_dir_(engine_->data_dir()) {}
+
 AppContext::AppContext(std::filesystem::path data_dir, std::string user_override, EnvLookup env)
-    : data_dir_(std::move(data_dir)), user_override_(std::move(user_override)), env_(std::move(env)) {}
+    : AppContext(Engine::open(EngineOptions{std::move(data_dir), std::move(user_override), std::move(env)})) {}
+
+AppContext::~AppContext() = default;
 
 const Config& AppContext::config() {
-  if (!config_) config_ = std::make_unique<Config>(Config::load(data_dir_ / "config.toml", env_));
+  if (!config_) config_ = engine_->config();
   return *config_;
 }
 
 const std::string& AppContext::user_id() {
   if (user_id_.empty()) {
-    user_id_ = !user_override_.empty() ? user_override_ : config().get_string_or("user.id", "local", "KIOKU_USER");
+    const std::string& override_id = engine_->options().user;
+    user_id_ = !override_id.empty() ? override_id : config().get_string_or("user.id", "local", "KIOKU_USER");
   }
   return user_id_;
 }
@@ -85,49 +87,19 @@ JournalService& AppContext::journal() {
   return *journal_;
 }
 
-Embedder* AppContext::embedder() {
-  if (!embedder_resolved_) {
-    embedder_resolved_ = true;
-    const Config& c = config();
-    const std::string provider = c.get_string_or("embed.provider", "local", "KIOKU_EMBED_PROVIDER");
-    if (provider == "local") {
-      const std::string model = c.get_string_or("embed.model", default_model_name(), "KIOKU_EMBED_MODEL");
-      const auto dir = data_dir_ / "models" / model;
-      if (std::filesystem::exists(dir / "model.safetensors")) {
-        embedder_ = std::make_unique<BertEmbedder>(dir, static_cast<int>(c.get_number("embed.threads").value_or(0)));
-      } else {
-        embedder_notice_ = "semantic search is off until the model is installed (kioku models pull " + model +
-                           "); searching full text only";
-      }
-    } else if (provider == "hashing") {
-      embedder_ = std::make_unique<HashingEmbedder>(static_cast<int>(c.get_number("embed.dimension").value_or(256)));
-    } else if (provider == "ollama" || provider == "openai") {
-      RemoteEmbedderConfig rc;
-      rc.provider = provider;
-      rc.url = c.get_string_or("embed.url", provider == "ollama" ? "http://127.0.0.1:11434" : "https://api.openai.com/v1",
-                               "KIOKU_EMBED_URL");
-      rc.model = c.get_string_or("embed.model", "", "KIOKU_EMBED_MODEL");
-      rc.api_key = c.get_string_or("embed.api_key", "", "KIOKU_EMBED_API_KEY");
-      rc.dimension = static_cast<int>(c.get_number("embed.dimension").value_or(0));
-      rc.timeout_s = c.get_number("embed.timeout_s").value_or(30);
-      rc.query_prefix = c.get_string_or("embed.query_prefix", "");
-      rc.passage_prefix = c.get_string_or("embed.passage_prefix", "");
-      embedder_ = make_remote_embedder(rc);
-    } else if (provider != "none" && !provider.empty()) {
-      throw invalid_input("unknown embed.provider '" + provider + "' (expected local, hashing, ollama, openai or none)");
-    }
-  }
-  return embedder_.get();
-}
+Embedder* AppContext::embedder() { return engine_->embedder(); }
 
 Searcher& AppContext::searcher() {
-  if (!searcher_) {
-    SearcherConfig sc;
-    sc.index_dir = data_dir_ / "index";
-    sc.hnsw_threshold = static_cast<size_t>(config().get_number("search.hnsw_threshold").value_or(20000));
-    searcher_ = std::make_unique<Searcher>(memories(), embedder(), system_time(), sc);
-  }
+  if (!searcher_) searcher_ = std::make_unique<Searcher>(memories(), embedder(), engine_->vectors(), system_time());
   return *searcher_;
+}
+
+JobStore& AppContext::jobs() {
+  if (!jobs_) {
+    std::filesystem::create_directories(data_dir_);
+    jobs_ = open_sqlite_job_store(memory_db_path());
+  }
+  return *jobs_;
 }
 
 const LlmConfig& AppContext::llm_config() {
@@ -149,7 +121,7 @@ CompanionService& AppContext::companion() {
     o.context.token_budget = static_cast<int>(config().get_number("companion.context_tokens").value_or(2048));
     o.suggestions = config().get_bool("companion.suggestions", "KIOKU_SUGGESTIONS").value_or(false);
     o.suggestion_threshold = config().get_number("companion.suggestion_threshold").value_or(0.6);
-    companion_ = std::make_unique<CompanionService>(memories(), searcher(), llm(), active_persona(config()), o);
+    companion_ = std::make_unique<CompanionService>(memories(), jobs(), searcher(), llm(), active_persona(config()), o);
     companion_->set_journal_drafts(&drafts());
     companion_->set_vision(llm_config().vision);
   }
@@ -188,16 +160,79 @@ std::string AppContext::ensure_api_token() {
   return token;
 }
 
-void AppContext::set_embedder(std::unique_ptr<Embedder> embedder, std::string notice) {
-  embedder_ = std::move(embedder);
-  embedder_notice_ = std::move(notice);
-  embedder_resolved_ = true;
-}
-
 int AppContext::recompile_journals() {
   if (!llm()) return 0;
   LlmJournalCompiler compiler(*llm());
   return journal().recompile_pending(user_id(), compiler);
+}
+
+namespace {
+
+// Automatic backups are <data>/backups/auto-<time>; names sort by time.
+constexpr std::string_view kAutoBackupPrefix = "auto-";
+
+std::vector<std::filesystem::path> auto_backups_oldest_first(const std::filesystem::path& data_dir) {
+  std::vector<std::filesystem::path> autos;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir / "backups", ec))
+    if (entry.path().filename().string().rfind(kAutoBackupPrefix, 0) == 0) autos.push_back(entry.path());
+  std::sort(autos.begin(), autos.end());
+  return autos;
+}
+
+JobOutcome run_backup_job(AppContext& ctx) {
+  const TimePoint now = system_time().now();
+  const auto folder = ctx.data_dir() / "backups" / (std::string(kAutoBackupPrefix) + format_for_path(now));
+  if (!std::filesystem::exists(folder)) backup_to_folder(ctx, folder);
+  // Keep the newest `keep` automatic backups; manual ones are the user's.
+  const int keep = static_cast<int>(ctx.config().get_number("backup.keep").value_or(7));
+  const auto autos = auto_backups_oldest_first(ctx.data_dir());
+  std::error_code ec;
+  int removed = 0;
+  for (size_t i = 0; keep > 0 && i + keep < autos.size(); ++i) removed += std::filesystem::remove_all(autos[i], ec) > 0;
+  return JobOutcome::finished({{"folder", folder.filename().string()}, {"removed", removed}});
+}
+
+JobOutcome run_recompile_job(AppContext& ctx, const Job& job) {
+  LlmClient* llm = ctx.llm();
+  if (!llm) return JobOutcome::later("waits for an LLM provider ([llm] in config.toml)");
+  LlmJournalCompiler compiler(*llm);
+  if (!ctx.journal().recompile(job.user_id, job.payload.value("journal_id", ""), compiler))
+    return JobOutcome::later("the model did not compile it (unreachable or no usable answer)");
+  return JobOutcome::finished({{"recompiled", 1}});
+}
+
+}  // namespace
+
+const JobRegistry& AppContext::job_registry() {
+  if (!job_registry_) {
+    auto registry = std::make_unique<JobRegistry>();
+    companion().register_jobs(*registry);
+    JobKindPolicy compiles;
+    compiles.lease = std::chrono::minutes(10);
+    compiles.wait_max = std::chrono::hours(1);
+    registry->add("recompile_journal", [this](const Job& j) { return run_recompile_job(*this, j); }, compiles);
+    JobKindPolicy backups;
+    backups.max_attempts = 3;
+    backups.lease = std::chrono::minutes(30);
+    registry->add("backup", [this](const Job&) { return run_backup_job(*this); }, backups);
+    registry->add("prune_jobs", [this](const Job&) {
+      const auto removed = jobs().prune_finished(system_time().now() - std::chrono::hours(24 * 7));
+      return JobOutcome::finished({{"removed", removed}});
+    });
+    for (auto& extra : engine_->extra_job_kinds()) {
+      auto handler = extra.handler;
+      registry->add(extra.kind, [this, handler](const Job& j) { return handler(*this, j); }, extra.policy);
+    }
+    job_registry_ = std::move(registry);
+  }
+  return *job_registry_;
+}
+
+JobRunReport AppContext::run_jobs(int max_jobs, std::chrono::steady_clock::duration budget, bool ignore_run_after) {
+  JobRunner runner(jobs(), job_registry(), new_job_holder_id(), system_time());
+  runner.set_ignore_run_after(ignore_run_after);
+  return runner.run_due(max_jobs, budget);
 }
 
 }  // namespace kioku

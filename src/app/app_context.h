@@ -1,4 +1,7 @@
-// Everything a command needs, opened lazily from the data directory:
+// A session: everything one thread needs, opened lazily from the data
+// directory, sharing the Engine's configuration, embedder and vector indexes
+// (src/app/engine.h). One AppContext per thread.
+//
 //   <data>/memory.db     master memory store
 //   <data>/journal.db    drafts of the open journal session
 //   <data>/config.toml   settings (see core/config.h)
@@ -13,7 +16,9 @@
 
 #include "companion/companion_service.h"
 #include "core/config.h"
+#include "app/engine.h"
 #include "embed/embedder.h"
+#include "jobs/jobs.h"
 #include "journal/journal_service.h"
 #include "llm/llm_client.h"
 #include "search/searcher.h"
@@ -23,7 +28,14 @@ namespace kioku {
 
 class AppContext {
  public:
+  // A session of engine.
+  explicit AppContext(std::shared_ptr<Engine> engine);
+  // A session of an engine of its own (one-shot CLI commands, tests).
   AppContext(std::filesystem::path data_dir, std::string user_override, EnvLookup env);
+  ~AppContext();
+
+  Engine& engine() { return *engine_; }
+  const std::shared_ptr<Engine>& engine_ptr() const { return engine_; }
 
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::filesystem::path memory_db_path() const { return data_dir_ / "memory.db"; }
@@ -36,6 +48,7 @@ class AppContext {
   bool ensure_initialized();
 
   MemoryStore& memories();
+  JobStore& jobs();
   JournalDraftStore& drafts();
   JournalService& journal();
   // The embedder configured in [embed] (null when none is configured).
@@ -43,7 +56,7 @@ class AppContext {
   // Why there is no embedder although one is configured (e.g. the local model
   // is not downloaded yet), as one line for the user; "" otherwise.
   const std::string& embedder_notice() {
-    embedder();
+    embedder_notice_ = engine_->embedder_notice();
     return embedder_notice_;
   }
   Searcher& searcher();
@@ -55,35 +68,38 @@ class AppContext {
   // configured. Returns how many were rewritten (0 without an LLM).
   int recompile_journals();
 
+  // The job kinds this session can run: the built-in ones (chat_reply,
+  // describe_image, recompile_journal, backup, prune_jobs) bound to this
+  // session, and the engine's extra kinds.
+  const JobRegistry& job_registry();
+  // Runs due jobs (all kinds, or only `kinds`); ignore_run_after runs
+  // waiting jobs now (a user's `kioku jobs run`).
+  JobRunReport run_jobs(int max_jobs, std::chrono::steady_clock::duration budget, bool ignore_run_after = false);
+
   // The HTTP API token, <data>/token (64 hex chars, mode 0600): "" when none
   // exists yet. ensure_api_token() creates it from 32 random bytes if missing
   // (ensure_initialized() calls it) and returns it. Never log it.
   std::filesystem::path api_token_path() const { return data_dir_ / "token"; }
   std::string api_token() const;
   std::string ensure_api_token();
-  // Uses `embedder` instead of resolving one from the config (the server
-  // shares one model between its contexts); null means none, with `notice`
-  // saying why. Call before embedder() or searcher() are first used.
-  void set_embedder(std::unique_ptr<Embedder> embedder, std::string notice);
 
  private:
+  std::shared_ptr<Engine> engine_;
   std::filesystem::path data_dir_;
-  std::string user_override_;
-  EnvLookup env_;
-  std::unique_ptr<Config> config_;
+  std::shared_ptr<const Config> config_;  // the snapshot this session started with
   std::string user_id_;
   std::unique_ptr<MemoryStore> memories_;
+  std::unique_ptr<JobStore> jobs_;
   std::unique_ptr<JournalDraftStore> drafts_;
   std::unique_ptr<JournalCompiler> compiler_;
   std::unique_ptr<JournalService> journal_;
-  std::unique_ptr<Embedder> embedder_;
-  bool embedder_resolved_ = false;
   std::string embedder_notice_;
   std::unique_ptr<Searcher> searcher_;
   std::unique_ptr<LlmConfig> llm_config_;
   std::unique_ptr<LlmClient> llm_;
   bool llm_resolved_ = false;
   std::unique_ptr<CompanionService> companion_;
+  std::unique_ptr<JobRegistry> job_registry_;
 };
 
 }  // namespace kioku

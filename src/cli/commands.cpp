@@ -8,6 +8,7 @@ void register_commands(CLI::App& app, CommandTable& table) {
   register_admin_commands(app, table);
   register_model_commands(app, table);
   register_companion_commands(app, table);
+  register_job_commands(app, table);
   register_server_commands(app, table);
   register_telegram_commands(app, table);
   register_bluesky_commands(app, table);

@@ -36,7 +36,8 @@ void register_memory_commands(CLI::App& app, CommandTable& table);   // init add
 void register_journal_commands(CLI::App& app, CommandTable& table);  // journal ...
 void register_admin_commands(CLI::App& app, CommandTable& table);    // import backup restore eval
 void register_model_commands(CLI::App& app, CommandTable& table);    // models list | pull
-void register_companion_commands(CLI::App& app, CommandTable& table);  // chat rate suggestions context queue
+void register_companion_commands(CLI::App& app, CommandTable& table);  // chat rate suggestions context
+void register_job_commands(CLI::App& app, CommandTable& table);        // jobs list | run | retry | cancel
 void register_server_commands(CLI::App& app, CommandTable& table);     // serve token
 void register_telegram_commands(CLI::App& app, CommandTable& table);   // telegram
 void register_bluesky_commands(CLI::App& app, CommandTable& table);    // bsky post | import | sync

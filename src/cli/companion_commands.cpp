@@ -1,4 +1,4 @@
-// chat, rate, suggestions, context, queue.
+// chat, rate, suggestions, context.
 #include <iostream>
 #include <memory>
 #include <ostream>
@@ -24,12 +24,10 @@ nlohmann::json turn_json(AppContext& ctx, const ChatTurnResult& r) {
 // Runs queued AI work first, so a provider that came back answers old turns.
 void catch_up(AppContext& ctx, CommandIo& io) {
   if (!ctx.llm()) return;
-  auto done = ctx.companion().run_queue(20);
-  if (done.done > 0 && !io.json) io.err << "kioku: answered " << done.done << " queued message(s) (see kioku list --type chat)\n";
-  try {
-    ctx.recompile_journals();
-  } catch (const Error&) {
-  }
+  JobRunner runner(ctx.jobs(), ctx.job_registry());
+  runner.set_ignore_run_after(true);
+  const auto r = runner.run_due_of({"chat_reply", "recompile_journal"}, 20, std::chrono::seconds(60));
+  if (r.done > 0 && !io.json) io.err << "kioku: caught up on " << r.done << " queued job(s) (see kioku jobs list)\n";
 }
 
 Memory require_suggestion(AppContext& ctx, const std::string& id) {
@@ -167,29 +165,6 @@ void register_companion_commands(CLI::App& app, CommandTable& table) {
       o.relevant_limit = *limit;
       io.out << export_context(ctx.memories(), ctx.searcher(), ctx.user_id(), *query, o);
       return 0;
-    };
-  }
-  {
-    auto* queue = app.add_subcommand("queue", "Work waiting for the AI (replies, journal compiles)");
-    queue->require_subcommand(1);
-    queue->fallthrough();
-    auto* status = queue->add_subcommand("status", "How much is waiting");
-    table[status] = [](AppContext& ctx, CommandIo& io) {
-      const int64_t tasks = ctx.memories().count_tasks(ctx.user_id());
-      int64_t journals = 0;
-      for (const auto& j : ctx.memories().list_journals(ctx.user_id(), 1000)) journals += j.needs_recompile ? 1 : 0;
-      if (io.json) io.out << nlohmann::json{{"tasks", tasks}, {"journals_to_recompile", journals}}.dump() << "\n";
-      else io.out << tasks << " queued AI task(s), " << journals << " journal(s) waiting for an LLM compile\n";
-      return 0;
-    };
-    auto* run = queue->add_subcommand("run", "Process the queue now");
-    table[run] = [](AppContext& ctx, CommandIo& io) {
-      if (!ctx.llm()) throw unavailable("no LLM provider is configured ([llm] in config.toml)");
-      auto r = ctx.companion().run_queue(1000);
-      const int journals = ctx.recompile_journals();
-      if (io.json) io.out << nlohmann::json{{"done", r.done}, {"failed", r.failed}, {"journals_recompiled", journals}}.dump() << "\n";
-      else io.out << "Answered " << r.done << ", failed " << r.failed << ", re-compiled " << journals << " journal(s)\n";
-      return r.failed > 0 ? exit_code(ErrorCode::kUnavailable) : 0;
     };
   }
 }

@@ -172,7 +172,7 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
     cmd->add_option("id", *id, "Memory id")->required();
     table[cmd] = [id](AppContext& ctx, CommandIo& io) {
       if (!ctx.memories().remove(ctx.user_id(), *id)) throw not_found("no memory with id " + *id);
-      ctx.searcher().forget(*id);
+      ctx.searcher().forget(ctx.user_id(), *id);
       if (io.json) io.out << nlohmann::json{{"id", *id}, {"deleted", true}}.dump() << "\n";
       else io.out << "Deleted " << *id << "\n";
       return 0;
@@ -260,51 +260,45 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
   {
     auto* cmd = app.add_subcommand("status", "Counts, journal session, data directory");
     table[cmd] = [](AppContext& ctx, CommandIo& io) {
-      ctx.ensure_initialized();
-      StoreStats s = ctx.memories().stats(ctx.user_id());
-      auto session = ctx.drafts().open_session(ctx.user_id());
-      Embedder* embedder = ctx.embedder();
+      // The same document as GET /api/status (app/engine.h).
+      const nlohmann::json s = status_document(ctx);
       if (io.json) {
-        nlohmann::json j = {{"data_dir", ctx.data_dir().string()},
-                            {"user_id", ctx.user_id()},
-                            {"memories", s.memories},
-                            {"journals", s.journals},
-                            {"embeddings", s.embeddings},
-                            {"by_type", s.by_type},
-                            {"by_tier", s.by_tier},
-                            {"database_bytes", s.database_bytes},
-                            {"embedder", embedder ? embedder->model_id() : ""},
-                            {"embeddings_pending", embedder ? ctx.memories().count_missing_embeddings(embedder->model_id()) : 0},
-                            {"ai_tasks", ctx.memories().count_tasks(ctx.user_id())}};
-        j["journal_session"] = session ? nlohmann::json{{"id", session->id},
-                                                         {"started_at", format_iso8601(session->started_at)},
-                                                         {"entries", session->entry_count}}
-                                       : nlohmann::json();
-        io.out << j.dump(2) << "\n";
+        io.out << s.dump(2) << "\n";
         return 0;
       }
       io.out << "Data:      " << ctx.data_dir().string() << " (user " << ctx.user_id() << ")\n"
-             << "Memories:  " << s.memories;
+             << "Memories:  " << s["memories"].get<int64_t>();
       std::string sep = " (";
-      for (const auto& [type, n] : s.by_type) {
-        io.out << sep << type << " " << n;
+      for (const auto& [type, n] : s["by_type"].items()) {
+        io.out << sep << type << " " << n.get<int64_t>();
         sep = ", ";
       }
-      io.out << (s.by_type.empty() ? "" : ")") << "\n";
+      io.out << (s["by_type"].empty() ? "" : ")") << "\n";
       io.out << "Tiers:    ";
-      for (const auto& [tier, n] : s.by_tier) io.out << " " << tier << " " << n;
-      io.out << "\nJournals:  " << s.journals << "\n"
-             << "Vectors:   " << s.embeddings
-             << (embedder ? " (" + embedder->model_id() + ", " +
-                                std::to_string(ctx.memories().count_missing_embeddings(embedder->model_id())) + " waiting)"
-                          : " (" + (ctx.embedder_notice().empty() ? std::string("no embedder") : ctx.embedder_notice()) + ")")
+      for (const auto& [tier, n] : s["by_tier"].items()) io.out << " " << tier << " " << n.get<int64_t>();
+      const auto& q = s["queues"];
+      const std::string model = s["embedder"]["model"];
+      const std::string notice = s["embedder"]["notice"];
+      io.out << "\nJournals:  " << s["journals"].get<int64_t>() << "\n"
+             << "Vectors:   " << s["embeddings"].get<int64_t>()
+             << (!model.empty() ? " (" + model + ", " + std::to_string(q["embeddings_pending"].get<int64_t>()) + " waiting)"
+                                : " (" + (notice.empty() ? std::string("no embedder") : notice) + ")")
              << "\n"
-             << "Database:  " << s.database_bytes / 1024 << " KiB\n"
-             << "Mode:      "
-             << (session ? "journal (session " + session->id + ", " + std::to_string(session->entry_count) +
-                               " entries since " + format_iso8601(session->started_at) + ")"
-                         : std::string("normal"))
-             << "\n";
+             << "Jobs:      " << q["jobs_open"].get<int64_t>() << " open, "
+             << s["jobs"]["by_state"]["failed"].get<int64_t>() << " failed (kioku jobs list)\n"
+             << "Database:  " << s["database_bytes"].get<int64_t>() / 1024 << " KiB\n"
+             << "Mode:      ";
+      const auto& session = s["journal_session"];
+      if (session.is_null())
+        io.out << "normal\n";
+      else
+        io.out << "journal (session " << session["id"].get<std::string>() << ", " << session["entries"].get<int64_t>()
+               << " entries since " << session["started_at"].get<std::string>() << ")\n";
+      const auto& provider = s["provider"];
+      if (provider["configured"].get<bool>())
+        io.out << "Provider:  " << provider["provider"].get<std::string>() << " "
+               << provider.value("model", std::string()) << " ("
+               << (provider["reachable"] == true ? "reachable" : "unreachable") << ")\n";
       return 0;
     };
   }

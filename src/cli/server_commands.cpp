@@ -13,6 +13,7 @@
 #include "cli/format.h"
 #include "cli/long_running.h"
 #include "core/error.h"
+#include "app/engine.h"
 #include "server/server.h"
 
 namespace kioku::cli {
@@ -46,25 +47,32 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
       // SIGINT/SIGTERM stop the server cleanly (before any thread starts).
       StopSignals stop_signals;
 
+      // One engine for the server and the Telegram bot: one model in memory,
+      // one set of vector indexes, one job runner (the server's loop).
+      EngineOptions eo;
+      eo.data_dir = o.data_dir;
+      eo.user = o.user;
+      eo.env = o.env;
+      eo.log = o.log;
+      o.engine = Engine::open(std::move(eo));
+
       // Bluesky posts that could not be sent wait as "pending sync"; the
-      // Telegram bot retries them when it runs, otherwise this job does,
-      // every few minutes (docs/BLUESKY.md).
+      // Telegram bot retries them when it runs, otherwise a scheduled job
+      // does, every few minutes (docs/BLUESKY.md).
       const telegram::TelegramSettings telegram_settings = telegram::load_telegram_settings(ctx.config());
       const bool bot_wanted = telegram_settings.configured() && !telegram_settings.allowed_users.empty();
       if (!bot_wanted) {
-        auto next_try = std::make_shared<std::chrono::steady_clock::time_point>();
-        o.background_jobs.push_back([next_try, data_dir = o.data_dir, user = o.user, env = o.env] {
-          std::vector<std::string> done;
-          const auto now = std::chrono::steady_clock::now();
-          if (now < *next_try) return done;
-          *next_try = now + std::chrono::minutes(5);
-          AppContext job_ctx(data_dir, user, env);
-          BlueskyService bsky(job_ctx);
-          if (!bsky.configured() || bsky.pending_count() == 0) return done;
-          if (const int sent = bsky.retry_pending(); sent > 0)
-            done.push_back("sent " + std::to_string(sent) + " pending Bluesky post(s)");
-          return done;
+        o.engine->add_job_kind("bluesky_sync", [](AppContext& session, const Job&) {
+          BlueskyService bsky(session);
+          if (!bsky.configured()) return JobOutcome::finished({{"skipped", "Bluesky is not configured"}});
+          return JobOutcome::finished({{"sent", bsky.retry_pending()}, {"pending", bsky.pending_count()}});
         });
+        Schedule sync;
+        sync.name = "bluesky-sync";
+        sync.kind = "bluesky_sync";
+        sync.period = std::chrono::minutes(5);
+        sync.user_id = o.user.empty() ? ctx.user_id() : o.user;
+        o.engine->add_schedule(sync);
       }
 
       Server server(o);
@@ -92,6 +100,8 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
         bot_options.user = o.user;
         bot_options.env = o.env;
         bot_options.log = o.log;
+        bot_options.engine = o.engine;
+        bot_options.run_background = false;  // the server's loop runs the jobs
         bot = std::make_unique<telegram::TelegramBot>(telegram_settings, bot_options);
         bot_thread = std::thread([&bot, log] {
           try {

@@ -23,9 +23,10 @@ std::optional<nlohmann::json> extract_json(std::string_view text) {
   return std::nullopt;
 }
 
-CompanionService::CompanionService(MemoryStore& store, Searcher& searcher, LlmClient* llm, Persona persona,
-                                   CompanionOptions options, const TimeSource& clock)
+CompanionService::CompanionService(MemoryStore& store, JobStore& jobs, Searcher& searcher, LlmClient* llm,
+                                   Persona persona, CompanionOptions options, const TimeSource& clock)
     : store_(store),
+      jobs_(jobs),
       searcher_(searcher),
       llm_(llm),
       persona_(std::move(persona)),
@@ -114,12 +115,13 @@ ChatTurnResult CompanionService::respond(const std::string& user_id, const Memor
 }
 
 std::string CompanionService::queue_turn(const std::string& user_id, const Memory& user_message, const std::string& reason) {
-  AiTask t;
-  t.user_id = user_id;
-  t.kind = "chat_reply";
-  t.payload = {{"memory_id", user_message.id}};
-  t.last_error = reason;
-  return store_.enqueue_task(t);
+  Job job;
+  job.user_id = user_id;
+  job.kind = "chat_reply";
+  job.payload = {{"memory_id", user_message.id}};
+  job.wait_reason = reason;
+  job.dedupe_key = "chat_reply:" + user_message.id;
+  return jobs_.enqueue(job);
 }
 
 ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory& user_message,
@@ -218,51 +220,54 @@ std::string CompanionService::describe_or_queue(const std::string& user_id, cons
       if (e.code() != ErrorCode::kUnavailable) throw;
     }
   }
-  AiTask t;
-  t.user_id = user_id;
-  t.kind = "describe_image";
-  t.payload = {{"entry_id", entry.id}, {"media_path", entry.media_path}};
-  store_.enqueue_task(t);
+  Job job;
+  job.user_id = user_id;
+  job.kind = "describe_image";
+  job.payload = {{"entry_id", entry.id}, {"media_path", entry.media_path}};
+  job.dedupe_key = "describe_image:" + entry.id;
+  jobs_.enqueue(job);
   return "";
 }
 
+JobOutcome CompanionService::run_chat_reply(const Job& job) {
+  if (!llm_) return JobOutcome::later("no LLM provider is configured");
+  auto message = store_.get(job.user_id, job.payload.value("memory_id", ""));
+  if (!message) return JobOutcome::finished({{"skipped", "the message was deleted"}});
+  if (auto earlier = existing_reply(job.user_id, *message))
+    return JobOutcome::finished({{"reply_memory_id", earlier->id}, {"skipped", "already answered"}});
+  const ChatTurnResult r = answer(job.user_id, *message, nullptr);  // kUnavailable: the runner waits
+  return JobOutcome::finished({{"reply_memory_id", r.reply_memory_id}});
+}
+
+JobOutcome CompanionService::run_describe_image(const Job& job) {
+  if (!llm_ || !vision_) return JobOutcome::later("waits for a vision-capable model ([llm] vision = true)");
+  if (!drafts_) return JobOutcome::later("the journal drafts are not open in this process");
+  std::ifstream in(job.payload.value("media_path", ""), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.empty()) return JobOutcome::finished({{"skipped", "the photo is gone"}});
+  drafts_->set_image_description(job.payload.value("entry_id", ""), describe_image(bytes));
+  return JobOutcome::finished({{"described", 1}});
+}
+
+void CompanionService::register_jobs(JobRegistry& registry) {
+  JobKindPolicy replies;
+  replies.lease = std::chrono::minutes(5);
+  replies.wait_max = std::chrono::minutes(10);  // a user is waiting: look again soon
+  registry.add("chat_reply", [this](const Job& j) { return run_chat_reply(j); }, replies);
+  JobKindPolicy photos;
+  photos.wait_max = std::chrono::hours(1);
+  registry.add("describe_image", [this](const Job& j) { return run_describe_image(j); }, photos);
+}
+
 QueueRunResult CompanionService::run_queue(int limit) {
+  JobRegistry registry;
+  register_jobs(registry);
+  JobRunner runner(jobs_, registry, new_job_holder_id(), clock_);
+  runner.set_ignore_run_after(true);
+  const JobRunReport report = runner.run_due(limit, std::chrono::minutes(10));
   QueueRunResult result;
-  if (!llm_) return result;
-  for (const auto& task : store_.due_tasks(clock_.now(), limit)) {
-    if (task.kind == "describe_image") {
-      if (!vision_) continue;  // waits for a vision-capable model
-      try {
-        std::ifstream in(task.payload.value("media_path", ""), std::ios::binary);
-        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (!bytes.empty() && drafts_) drafts_->set_image_description(task.payload.value("entry_id", ""), describe_image(bytes));
-        store_.complete_task(task.id);
-        ++result.done;
-      } catch (const Error& e) {
-        store_.retry_task_later(task.id, e.what(), clock_.now() + std::chrono::minutes(10));
-        ++result.failed;
-        if (e.code() == ErrorCode::kUnavailable) break;
-      }
-      continue;
-    }
-    if (task.kind != "chat_reply") continue;  // other kinds belong to other workers
-    auto message = store_.get(task.user_id, task.payload.value("memory_id", ""));
-    if (!message || existing_reply(task.user_id, *message)) {
-      store_.complete_task(task.id);  // deleted meanwhile, or already answered
-      ++result.done;
-      continue;
-    }
-    try {
-      answer(task.user_id, *message, nullptr);
-      store_.complete_task(task.id);
-      ++result.done;
-    } catch (const Error& e) {
-      const auto wait = std::chrono::seconds(std::min<int64_t>(3600, 30LL << std::min(task.attempts, 7)));
-      store_.retry_task_later(task.id, e.what(), clock_.now() + wait);
-      ++result.failed;
-      if (e.code() == ErrorCode::kUnavailable) break;  // still down: try again later
-    }
-  }
+  result.done = report.done;
+  result.failed = report.failed + report.retried + report.waiting;
   return result;
 }
 

@@ -4,10 +4,10 @@
 // NOTES ON THE DESIGN OF A TURN
 //  1. The user's message is committed as a `chat` memory before anything else
 //     can fail: nothing the user says is lost.
-//  2. Without a reachable provider the turn becomes a `chat_reply` task in
-//     the store's AI queue (persistent); run_queue() answers it later and the
-//     reply is stored then. A task whose reply already exists is completed
-//     without asking again, so a crash between "reply stored" and "task done"
+//  2. Without a reachable provider the turn becomes a `chat_reply` job
+//     (src/jobs, persistent, leased); a job runner answers it later and the
+//     reply is stored then. A job whose reply already exists completes
+//     without asking again, so a crash between "reply stored" and "job done"
 //     does not produce two replies.
 //  3. The reply memory records the ids of the memories that were in the
 //     prompt (metadata.used_memory_ids); those memories are marked accessed.
@@ -24,6 +24,7 @@
 #include "companion/companion.h"
 #include "companion/context_builder.h"
 #include "companion/persona.h"
+#include "jobs/jobs.h"
 #include "journal/journal_service.h"
 #include "llm/llm_client.h"
 #include "search/searcher.h"
@@ -48,9 +49,9 @@ std::vector<std::string> used_memory_ids_of(const Memory& reply);
 
 class CompanionService final : public Companion {
  public:
-  // llm may be null (no provider configured): turns are then queued.
-  CompanionService(MemoryStore& store, Searcher& searcher, LlmClient* llm, Persona persona, CompanionOptions options,
-                   const TimeSource& clock = system_time());
+  // llm may be null (no provider configured): turns are then queued as jobs.
+  CompanionService(MemoryStore& store, JobStore& jobs, Searcher& searcher, LlmClient* llm, Persona persona,
+                   CompanionOptions options, const TimeSource& clock = system_time());
 
   ChatTurnResult chat(const std::string& user_id, const std::string& message,
                       const std::function<void(std::string_view delta)>* on_delta = nullptr) override;
@@ -66,15 +67,18 @@ class CompanionService final : public Companion {
   ChatTurnResult chat_incoming(const std::string& user_id, const std::string& message, const IncomingMessage& incoming,
                                const std::function<void(std::string_view delta)>* on_delta = nullptr);
 
-  // Answers queued turns whose time has come. Stops at the first provider
-  // failure (the provider is still down) after rescheduling that task.
+  // Adds the companion's job kinds (chat_reply, describe_image) to registry;
+  // the handlers use this service, which must outlive the registry's use.
+  void register_jobs(JobRegistry& registry);
+  // Runs the companion's due jobs now (kioku queue run, tests): a runner
+  // over register_jobs(). A kind whose provider is down waits.
   QueueRunResult run_queue(int limit = 20);
 
   // Asks the (vision-capable) model for a short description of a photo.
   // Throws kUnavailable when no model is reachable.
   std::string describe_image(const std::string& jpeg_bytes);
   // Describes a journal photo now if possible, else queues it (a
-  // `describe_image` task) for run_queue. Returns the description or "".
+  // `describe_image` job). Returns the description or "".
   std::string describe_or_queue(const std::string& user_id, const JournalEntry& entry);
   // Where journal photo descriptions go (needed by run_queue for
   // describe_image tasks).
@@ -98,7 +102,11 @@ class CompanionService final : public Companion {
   void suggest_memories(const std::string& user_id, const std::string& message, const std::string& reply);
   std::string queue_turn(const std::string& user_id, const Memory& user_message, const std::string& reason);
 
+  JobOutcome run_chat_reply(const Job& job);
+  JobOutcome run_describe_image(const Job& job);
+
   MemoryStore& store_;
+  JobStore& jobs_;
   Searcher& searcher_;
   LlmClient* llm_;
   Persona persona_;

@@ -258,26 +258,32 @@ void JournalService::cancel(const std::string& user_id, bool confirmed) {
   drafts_.discard_session(session->id);
 }
 
+bool JournalService::recompile(const std::string& user_id, const std::string& journal_id, JournalCompiler& compiler) {
+  auto journal = memories_.get_journal(user_id, journal_id);
+  if (!journal || !journal->needs_recompile) return true;  // gone, or done already
+  auto mirror = memories_.get(user_id, journal->memory_id);
+  if (!mirror) return true;
+  auto entries = entries_from_json(mirror->raw_content);
+  if (entries.empty()) return true;
+  CompiledJournal c = compiler.compile(entries, mirror->event_time);
+  if (c.needs_recompile) return false;  // still no model: nothing gained
+  JournalSession session;
+  session.id = journal->id;
+  session.started_at = mirror->event_time;
+  journal->title = c.title;
+  journal->body = c.body;
+  journal->tags = c.tags;
+  journal->needs_recompile = false;
+  journal->markdown_path = export_markdown(session, c).string();
+  memories_.update_journal(*journal);
+  return true;
+}
+
 int JournalService::recompile_pending(const std::string& user_id, JournalCompiler& compiler, int limit) {
   int updated = 0;
   for (auto& journal : memories_.list_journals(user_id, 1000)) {
     if (!journal.needs_recompile || updated >= limit) continue;
-    auto mirror = memories_.get(user_id, journal.memory_id);
-    if (!mirror) continue;
-    auto entries = entries_from_json(mirror->raw_content);
-    if (entries.empty()) continue;
-    CompiledJournal c = compiler.compile(entries, mirror->event_time);
-    if (c.needs_recompile) continue;  // still no LLM: nothing gained
-    JournalSession session;
-    session.id = journal.id;
-    session.started_at = mirror->event_time;
-    journal.title = c.title;
-    journal.body = c.body;
-    journal.tags = c.tags;
-    journal.needs_recompile = false;
-    journal.markdown_path = export_markdown(session, c).string();
-    memories_.update_journal(journal);
-    ++updated;
+    if (recompile(user_id, journal.id, compiler)) ++updated;
   }
   return updated;
 }

@@ -91,6 +91,10 @@ class JournalService {
   // Discards the open session's drafts. Refuses (kInvalidInput) unless confirmed.
   void cancel(const std::string& user_id, bool confirmed);
 
+  // Re-compiles one journal marked needs_recompile (the `recompile_journal`
+  // job). Returns false when the compiler still could not do better (no
+  // model answered), true when it is done or nothing is left to do.
+  bool recompile(const std::string& user_id, const std::string& journal_id, JournalCompiler& compiler);
   // Re-compiles journals marked needs_recompile with `compiler` (e.g. once an
   // LLM is configured). Returns how many were updated.
   int recompile_pending(const std::string& user_id, JournalCompiler& compiler, int limit = 20);

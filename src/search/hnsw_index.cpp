@@ -14,9 +14,16 @@ HnswVectorIndex::HnswVectorIndex(int dimension, HnswParams params, size_t initia
       params_(params),
       space_(std::make_unique<hnswlib::InnerProductSpace>(static_cast<size_t>(dimension))),
       graph_(std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), std::max<size_t>(initial_capacity, 16),
-                                                               params.m, params.ef_construction)) {}
+                                                               params.m, params.ef_construction)) {
+  graph_->setEf(params_.ef_search);
+}
 
 HnswVectorIndex::~HnswVectorIndex() = default;
+
+void HnswVectorIndex::set_ef_search(size_t ef) {
+  params_.ef_search = ef;
+  graph_->setEf(ef);
+}
 
 void HnswVectorIndex::reserve(size_t needed) {
   if (needed <= graph_->max_elements_) return;
@@ -84,7 +91,8 @@ std::vector<VectorHit> HnswVectorIndex::search(const std::vector<float>& query, 
   // more neighbours until enough pass (or the whole index was seen).
   for (size_t want = k;; want *= 4) {
     want = std::min(want, label_of_.size());
-    graph_->setEf(std::max(params_.ef_search, want));
+    // searchKnn searches with max(ef, want): no setEf here, which would
+    // write shared state while other threads search (VectorCatalog).
     auto heap = graph_->searchKnn(query.data(), want);
     std::vector<VectorHit> hits(heap.size());
     for (size_t i = heap.size(); i-- > 0;) {
@@ -133,6 +141,7 @@ std::unique_ptr<HnswVectorIndex> HnswVectorIndex::load(const std::filesystem::pa
   auto index = std::make_unique<HnswVectorIndex>(dimension, params, 16);
   try {
     index->graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(index->space_.get(), path.string());
+    index->graph_->setEf(params.ef_search);
   } catch (const std::exception&) {
     return nullptr;
   }

@@ -6,7 +6,8 @@
 // (<path>.ids) next to it; load() maps them back, so a restart does not
 // rebuild the graph. Callers reconcile the loaded index with the store
 // (ids added or deleted since the save) through upsert()/remove().
-// Thread safety: none (the Searcher serialises access). Build parallelism:
+// Thread safety: search() may run on many threads at once (it writes no shared
+// state); upsert, remove, save need exclusive use (VectorCatalog locks). Build parallelism:
 // add_parallel() uses several threads, which hnswlib supports for insertion.
 #pragma once
 
@@ -46,7 +47,8 @@ class HnswVectorIndex final : public VectorIndex {
 
   // Inserts many vectors with `threads` threads (ids must be new).
   void add_parallel(const std::vector<std::string>& ids, const std::vector<float>& rows, int threads);
-  void set_ef_search(size_t ef) { params_.ef_search = ef; }
+  // Not while other threads search.
+  void set_ef_search(size_t ef);
   bool contains(const std::string& id) const { return label_of_.count(id) > 0; }
   std::vector<std::string> ids() const;
 

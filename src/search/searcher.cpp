@@ -46,86 +46,20 @@ bool matches_filter(const MemoryFilter& f, const Memory& m) {
 }
 
 Searcher::Searcher(MemoryStore& store, Embedder* embedder, const TimeSource& clock, SearcherConfig config)
-    : store_(store), embedder_(embedder), clock_(clock), config_(std::move(config)) {}
+    : Searcher(store, embedder, std::make_shared<VectorCatalog>(std::move(config)), clock) {}
 
-Searcher::~Searcher() {
-  try {
-    save_indexes();
-  } catch (...) {
-    // Losing a saved index only costs a rebuild on the next start.
-  }
-}
+Searcher::Searcher(MemoryStore& store, Embedder* embedder, std::shared_ptr<VectorCatalog> vectors,
+                   const TimeSource& clock)
+    : store_(store), embedder_(embedder), clock_(clock), vectors_(std::move(vectors)) {}
 
-std::filesystem::path Searcher::index_path(const std::string& user_id) const {
-  std::string model = embedder_->model_id();
-  for (char& c : model)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') c = '_';
-  return config_.index_dir / (model + "-" + sha256_hex(user_id).substr(0, 16) + ".hnsw");
-}
-
-VectorIndex& Searcher::index_for(const std::string& user_id) {
-  auto it = indexes_.find(user_id);
-  if (it != indexes_.end()) return *it->second.index;
-  const std::string model = embedder_->model_id();
-  const int dim = embedder_->dimension();
-  auto ids = store_.embedding_ids(model, user_id);
-  LoadedIndex loaded;
-  if (ids.size() >= config_.hnsw_threshold) {
-    loaded.approximate = true;
-    std::unique_ptr<HnswVectorIndex> hnsw;
-    if (!config_.index_dir.empty()) hnsw = HnswVectorIndex::load(index_path(user_id), dim, config_.hnsw);
-    if (hnsw) {
-      // Reconcile with the store: vectors added or deleted since the save.
-      std::unordered_map<std::string, bool> in_store;
-      for (const auto& id : ids) in_store[id] = true;
-      std::vector<std::string> missing;
-      for (const auto& id : ids)
-        if (!hnsw->contains(id)) missing.push_back(id);
-      for (const auto& id : hnsw->ids())
-        if (!in_store.count(id)) {
-          hnsw->remove(id);
-          loaded.dirty = true;
-        }
-      for (auto& v : store_.get_embeddings(model, missing)) {
-        if (static_cast<int>(v.vector.size()) == dim) hnsw->upsert(v.memory_id, v.vector);
-        loaded.dirty = true;
-      }
-    } else {
-      hnsw = std::make_unique<HnswVectorIndex>(dim, config_.hnsw, ids.size() + 1024);
-      std::vector<std::string> row_ids;
-      std::vector<float> rows;
-      for (auto& v : store_.load_embeddings(model, user_id)) {
-        if (static_cast<int>(v.vector.size()) != dim) continue;
-        row_ids.push_back(v.memory_id);
-        rows.insert(rows.end(), v.vector.begin(), v.vector.end());
-      }
-      hnsw->add_parallel(row_ids, rows, config_.build_threads);
-      loaded.dirty = true;
-    }
-    loaded.index = std::move(hnsw);
-  } else {
-    auto exact = std::make_unique<ExactVectorIndex>(dim);
-    for (auto& v : store_.load_embeddings(model, user_id))
-      if (static_cast<int>(v.vector.size()) == dim) exact->upsert(v.memory_id, v.vector);
-    loaded.index = std::move(exact);
-  }
-  return *indexes_.emplace(user_id, std::move(loaded)).first->second.index;
-}
+Searcher::~Searcher() = default;
 
 std::string Searcher::index_kind(const std::string& user_id) {
   if (!embedder_) return "none";
-  index_for(user_id);
-  return indexes_.at(user_id).approximate ? "hnsw" : "exact";
+  return vectors_->kind(store_, embedder_->model_id(), embedder_->dimension(), user_id);
 }
 
-void Searcher::save_indexes() {
-  if (config_.index_dir.empty() || !embedder_) return;
-  for (auto& [user, loaded] : indexes_) {
-    if (!loaded.approximate || !loaded.dirty) continue;
-    static_cast<HnswVectorIndex&>(*loaded.index).save(index_path(user));
-    loaded.dirty = false;
-  }
-}
+void Searcher::save_indexes() { vectors_->save(); }
 
 int Searcher::index_pending(int max) {
   if (!embedder_) return 0;
@@ -160,33 +94,25 @@ int Searcher::index_pending(int max) {
     stored.reserve(pending.size());
     for (size_t i = 0; i < pending.size(); ++i) stored.push_back({pending[i].id, cached.at(hashes[i])});
     store_.put_embeddings(model, stored);
-    for (const auto& v : stored) {
-      const Memory& m = pending[&v - stored.data()];
-      auto it = indexes_.find(m.user_id);
-      if (it == indexes_.end()) continue;
-      it->second.index->upsert(v.memory_id, v.vector);
-      it->second.dirty = true;
-    }
+    std::map<std::string, std::vector<StoredVector>> by_user;
+    for (size_t i = 0; i < pending.size(); ++i) by_user[pending[i].user_id].push_back(stored[i]);
+    for (const auto& [user, vectors] : by_user) vectors_->upsert(model, user, vectors);
     done += static_cast<int>(pending.size());
   }
   return done;
 }
 
-void Searcher::forget(const std::string& memory_id) {
-  for (auto& [user, loaded] : indexes_) {
-    loaded.index->remove(memory_id);
-    loaded.dirty = true;
-  }
-}
+void Searcher::forget(const std::string& user_id, const std::string& memory_id) { vectors_->remove(user_id, memory_id); }
 
 std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const MemoryFilter& filter, int k) {
   std::vector<VectorHit> ids;
   if (!embedder_ || query.empty()) return ids;
   auto qv = embedder_->embed({std::string(query)}, EmbedPurpose::kQuery);
-  VectorIndex& index = index_for(filter.user_id);
   // Over-fetch, then filter on the full records: filters are rare enough that
   // a 4x margin usually leaves k survivors.
-  auto hits = index.search(qv.at(0), static_cast<size_t>(k) * 4);
+  std::vector<VectorHit> hits;
+  vectors_->read(store_, embedder_->model_id(), embedder_->dimension(), filter.user_id,
+                 [&](const VectorIndex& index) { hits = index.search(qv.at(0), static_cast<size_t>(k) * 4); });
   std::vector<std::string> hit_ids;
   std::unordered_map<std::string, float> score_of;
   for (const auto& h : hits) {

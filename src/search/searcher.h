@@ -19,7 +19,8 @@
 //     not overrule relevance.
 //  4. Results the caller reads are marked accessed (last_accessed,
 //     access_count) unless SearchOptions::record_access is false.
-// Thread safety: one Searcher per thread (it holds a store that is not shared).
+// Thread safety: one Searcher per thread (it holds a store that is not shared);
+// the VectorCatalog behind it is shared and thread-safe.
 #pragma once
 
 #include <filesystem>
@@ -32,6 +33,7 @@
 #include "core/time.h"
 #include "embed/embedder.h"
 #include "search/hnsw_index.h"
+#include "search/vector_catalog.h"
 #include "search/vector_index.h"
 #include "store/store.h"
 
@@ -70,21 +72,15 @@ struct SearchResult {
   int vector_rank = 0;   // 1-based, 0 = not in the vector list
 };
 
-struct SearcherConfig {
-  // Where approximate indexes are saved between runs ("" = never saved).
-  std::filesystem::path index_dir;
-  // At or above this many vectors a user's index is approximate (HNSW);
-  // below it, the exact scan is fast enough and always right.
-  size_t hnsw_threshold = 20000;
-  HnswParams hnsw;
-  int build_threads = 2;
-};
-
 class Searcher {
  public:
-  // embedder may be null: search is then lexical only.
+  // embedder may be null: search is then lexical only. The vector indexes
+  // live in `vectors`, shared with the process's other Searchers (the
+  // Engine's); without one the Searcher keeps a catalog of its own.
   Searcher(MemoryStore& store, Embedder* embedder, const TimeSource& clock = system_time(),
            SearcherConfig config = {});
+  Searcher(MemoryStore& store, Embedder* embedder, std::shared_ptr<VectorCatalog> vectors,
+           const TimeSource& clock = system_time());
   ~Searcher();
 
   std::vector<SearchResult> search(std::string_view query, const SearchOptions& options);
@@ -93,8 +89,8 @@ class Searcher {
   // and adds them to the store and the loaded indexes. Returns how many.
   int index_pending(int max);
 
-  // Drops a memory from the loaded indexes (after a delete).
-  void forget(const std::string& memory_id);
+  // Drops a memory of user_id from the loaded indexes (after a delete).
+  void forget(const std::string& user_id, const std::string& memory_id);
 
   // Saves approximate indexes that changed since loading (also done by the
   // destructor, best effort).
@@ -105,21 +101,12 @@ class Searcher {
   Embedder* embedder() const { return embedder_; }
 
  private:
-  VectorIndex& index_for(const std::string& user_id);
   std::vector<VectorHit> vector_candidates(std::string_view query, const MemoryFilter& filter, int k);
 
   MemoryStore& store_;
   Embedder* embedder_;
   const TimeSource& clock_;
-  std::filesystem::path index_path(const std::string& user_id) const;
-
-  struct LoadedIndex {
-    std::unique_ptr<VectorIndex> index;
-    bool approximate = false;
-    bool dirty = false;
-  };
-  SearcherConfig config_;
-  std::map<std::string, LoadedIndex> indexes_;  // by user_id
+  std::shared_ptr<VectorCatalog> vectors_;
 };
 
 // True when m passes the filter (used on vector candidates; the store applies

@@ -408,9 +408,8 @@ ApiResponse delete_memory(Services& s, const ApiRequest& req) {
   {
     auto ctx = s.context();
     if (!ctx->memories().remove(ctx->user_id(), id)) throw not_found("no memory with id " + id);
+    ctx->searcher().forget(ctx->user_id(), id);
   }
-  s.with_search([&](AppContext& ctx) { ctx.searcher().forget(id); });
-  s.vectors_changed();
   ApiResponse r;
   r.body = {{"id", id}, {"deleted", true}};
   return r;
@@ -433,7 +432,7 @@ ApiResponse run_search(Services& s, AppContext& ctx, const ApiRequest& req, Sear
   std::vector<SearchResult> results;
   try {
     // A bounded catch-up keeps a fresh add findable by meaning at once.
-    if (options.mode != SearchMode::kLexical && searcher.index_pending(256) > 0) s.vectors_changed();
+    if (options.mode != SearchMode::kLexical) searcher.index_pending(256);
     results = searcher.search(q, options);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kUnavailable || options.mode == SearchMode::kLexical) throw;
@@ -792,48 +791,8 @@ ApiResponse models_available(Services& s, const ApiRequest&) {
 
 ApiResponse status(Services& s, const ApiRequest&) {
   auto ctx = s.context();
-  const StoreStats st = ctx->memories().stats(ctx->user_id());
-  auto session = ctx->drafts().open_session(ctx->user_id());
-  Embedder* embedder = ctx->embedder();
-  int64_t to_recompile = 0;
-  for (const auto& j : ctx->memories().list_journals(ctx->user_id(), 1000)) to_recompile += j.needs_recompile ? 1 : 0;
-  MemoryFilter pending;
-  pending.user_id = ctx->user_id();
-  pending.approved = false;
-  json provider = {{"configured", false}, {"reachable", false}};
-  if (auto client = probe_client(*ctx)) {
-    provider = {{"configured", true}, {"provider", ctx->llm_config().provider}, {"model", ctx->llm_config().model},
-                {"url", ctx->llm_config().url}};
-    try {
-      provider["models"] = client->list_models().size();
-      provider["reachable"] = true;
-    } catch (const Error& e) {
-      provider["reachable"] = false;
-      provider["error"] = e.what();
-    }
-  }
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started());
   ApiResponse r;
-  r.body = {{"version", KIOKU_VERSION},
-            {"user_id", ctx->user_id()},
-            {"uptime_s", uptime.count()},
-            {"memories", st.memories},
-            {"journals", st.journals},
-            {"embeddings", st.embeddings},
-            {"by_type", st.by_type},
-            {"by_tier", st.by_tier},
-            {"database_bytes", st.database_bytes},
-            {"journal_session", session ? json{{"id", session->id},
-                                               {"started_at", format_iso8601(session->started_at)},
-                                               {"entries", session->entry_count}}
-                                        : json()},
-            {"queues",
-             {{"embeddings_pending", embedder ? ctx->memories().count_missing_embeddings(embedder->model_id()) : 0},
-              {"ai_tasks", ctx->memories().count_tasks(ctx->user_id())},
-              {"journals_to_recompile", to_recompile},
-              {"suggestions_pending", ctx->memories().count(pending)}}},
-            {"embedder", {{"model", embedder ? embedder->model_id() : ""}, {"notice", ctx->embedder_notice()}}},
-            {"provider", provider}};
+  r.body = status_document(*ctx);
   return r;
 }
 

@@ -314,11 +314,9 @@ int Server::bind() {
   so.max_upload_bytes = d.options.max_upload_bytes;
   so.companion_factory = d.options.companion_factory;
   so.log = d.options.log;
+  so.engine = d.options.engine;
   d.services = std::make_unique<server::Services>(std::move(so));  // creates data dir and token
-  {
-    AppContext probe(d.options.data_dir, d.options.user, d.options.env);
-    d.token = probe.api_token();
-  }
+  d.token = d.services->context()->api_token();
   if (d.token.empty()) throw io_error("no API token in " + (d.options.data_dir / "token").string());
   d.install_handlers();
   d.register_routes();

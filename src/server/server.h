@@ -31,6 +31,7 @@ namespace kioku {
 
 class AppContext;
 class Companion;
+class Engine;
 
 // Gives the Companion that serves chat turns for a context. The default is
 // AppContext::companion(); tests pass a scripted one.
@@ -49,6 +50,9 @@ struct ServerOptions {
   bool background = true;  // embedding queue, AI retry queue, backups
   std::chrono::milliseconds background_tick{std::chrono::seconds(5)};
   CompanionFactory companion_factory;
+  // The engine to serve; null: the server opens one for data_dir. Pass one
+  // to share it with a Telegram bot in the same process.
+  std::shared_ptr<Engine> engine;
   // More work for the background loop, run after the built-in work on every
   // tick (the CLI adds Bluesky's pending-post retry). Each returns lines to
   // log; exceptions are logged, never fatal.

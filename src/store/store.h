@@ -62,17 +62,6 @@ struct StoreStats {
   int64_t database_bytes = 0;
 };
 
-struct AiTask {
-  std::string id;
-  std::string user_id = "local";
-  std::string kind;  // "chat_reply", "describe_image", ...
-  nlohmann::json payload = nlohmann::json::object();
-  int attempts = 0;
-  std::string last_error;
-  TimePoint created_at{};
-  TimePoint next_attempt{};
-};
-
 class MemoryStore {
  public:
   virtual ~MemoryStore() = default;
@@ -131,16 +120,6 @@ class MemoryStore {
   // Replaces title/body/tags/markdown_path/needs_recompile of a journal and
   // the content of its memory mirror (used when an LLM re-compiles it).
   virtual void update_journal(const Journal& journal) = 0;
-
-  // --- The AI work queue: work that needs a model (replies, journal
-  // compiles, image descriptions) waits here while no provider answers. ---
-  virtual std::string enqueue_task(const AiTask& task) = 0;
-  // Tasks whose next_attempt is at or before now, oldest first.
-  virtual std::vector<AiTask> due_tasks(TimePoint now, int limit) = 0;
-  virtual void complete_task(const std::string& task_id) = 0;
-  // Records a failed attempt and when to try again.
-  virtual void retry_task_later(const std::string& task_id, const std::string& error, TimePoint next_attempt) = 0;
-  virtual int64_t count_tasks(const std::string& user_id) = 0;
 
   virtual StoreStats stats(const std::string& user_id) = 0;
   // A consistent copy of the whole database while it is in use.

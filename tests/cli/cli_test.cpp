@@ -286,20 +286,25 @@ TEST_F(Cli, ChatAnswersWithTheRightMemoriesAndQueuesWhenTheProviderIsDown) {
   EXPECT_TRUE(one_line(queued.err)) << queued.err;
   EXPECT_NE(queued.err.find("saved"), std::string::npos);
   EXPECT_EQ(kioku_json({"search", "Remind dentist"}).size() >= 1u, true);
-  EXPECT_EQ(nlohmann::json::parse(run({"queue", "status", "--json"}, env).out)["tasks"], 1);
+  EXPECT_EQ(nlohmann::json::parse(run({"status", "--json"}, env).out)["queues"]["jobs_open"], 1);
+  auto waiting = nlohmann::json::parse(run({"jobs", "list", "--json"}, env).out);
+  ASSERT_EQ(waiting["jobs"].size(), 1u);
+  EXPECT_EQ(waiting["jobs"][0]["kind"], "chat_reply");
+  EXPECT_EQ(waiting["jobs"][0]["state"], "queued");
   // A journal done while the provider is down falls back to the plain compile.
   run({"journal", "start"}, down_env);
   run({"journal", "add", "Evening walk by the river, paper lanterns"}, down_env);
   auto plain = nlohmann::json::parse(run({"journal", "done", "--json"}, down_env).out);
   EXPECT_TRUE(plain["needs_recompile"].get<bool>());
-  // Back up: the queue is answered and the journal re-compiled.
-  auto caught_up = run({"queue", "run", "--json"}, env);
+  // Back up: the queued turn is answered and the journal re-compiled (two jobs).
+  auto caught_up = run({"jobs", "run", "--json"}, env);
   ASSERT_EQ(caught_up.exit_code, 0) << caught_up.err;
   auto q = nlohmann::json::parse(caught_up.out);
-  EXPECT_EQ(q["done"], 1);
-  EXPECT_EQ(q["journals_recompiled"], 1);
+  EXPECT_EQ(q["done"], 2) << caught_up.out;
   EXPECT_EQ(kioku_json({"journal", "show", plain["id"]})["title"], "Lanterns by the River");
-  EXPECT_EQ(nlohmann::json::parse(run({"queue", "status", "--json"}, env).out)["tasks"], 0);
+  EXPECT_EQ(nlohmann::json::parse(run({"status", "--json"}, env).out)["queues"]["jobs_open"], 0);
+  auto finished = nlohmann::json::parse(run({"jobs", "list", "--state", "done", "--json"}, env).out);
+  EXPECT_EQ(finished["jobs"].size(), 2u);
   // Context export for other LLMs.
   auto xml = run({"context", "bike", "--format", "claude"}, env);
   EXPECT_NE(xml.out.find("<user_profile>"), std::string::npos);
@@ -357,7 +362,7 @@ TEST_F(Cli, SemanticSearchEndToEndWithTheInProcessEncoder) {
   ASSERT_EQ(indexed.exit_code, 0) << indexed.err;
   EXPECT_EQ(nlohmann::json::parse(indexed.out)["embedded"], 31);
   auto status = nlohmann::json::parse(run({"status", "--json"}).out);
-  EXPECT_EQ(status["embedder"], "local:tiny-bert");
+  EXPECT_EQ(status["embedder"]["model"], "local:tiny-bert");
   EXPECT_EQ(status["embeddings"], 31);
   auto vector = run({"search", "Sunset picnic on the hill with lemonade", "--mode", "vector", "--json"});
   ASSERT_EQ(vector.exit_code, 0) << vector.err;

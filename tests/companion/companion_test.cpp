@@ -16,6 +16,7 @@ class CompanionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store = open_sqlite_memory_store(dir / "memory.db", clock);
+    jobs = open_sqlite_job_store(dir / "memory.db", clock);
     searcher = std::make_unique<Searcher>(*store, nullptr, clock);
   }
   std::unique_ptr<LlmClient> client_for(testing::FakeLlmServer& server) {
@@ -39,6 +40,7 @@ class CompanionTest : public ::testing::Test {
   testing::TempDir dir;
   FakeTimeSource clock{*parse_iso8601("2025-03-01T10:00:00Z")};
   std::unique_ptr<MemoryStore> store;
+  std::unique_ptr<JobStore> jobs;
   std::unique_ptr<Searcher> searcher;
 };
 
@@ -47,7 +49,7 @@ TEST_F(CompanionTest, ATurnPutsTheRightMemoriesInThePromptAndStoresBothSides) {
   remember("I work as a nurse at the city hospital");
   testing::FakeLlmServer server([](const nlohmann::json&) { return "Miso! Has she found a new box?"; });
   auto llm = client_for(server);
-  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  CompanionService companion(*store, *jobs, *searcher, llm.get(), default_persona(), {}, clock);
   std::string streamed;
   std::function<void(std::string_view)> on_delta = [&](std::string_view d) { streamed += d; };
   ChatTurnResult r = companion.chat("local", "What is my cat called again?", &on_delta);
@@ -81,32 +83,32 @@ TEST_F(CompanionTest, NothingIsLostWhenTheProviderIsDown) {
   testing::FakeLlmServer server;
   server.down = true;
   auto llm = client_for(server);
-  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  CompanionService companion(*store, *jobs, *searcher, llm.get(), default_persona(), {}, clock);
   ChatTurnResult r = companion.chat("local", "Remember to buy oat milk");
   EXPECT_TRUE(r.queued);
   EXPECT_NE(r.notice.find("saved"), std::string::npos);
   ASSERT_TRUE(store->get("local", r.user_memory_id));
-  EXPECT_EQ(store->count_tasks("local"), 1);
+  EXPECT_EQ(jobs->count_open("local"), 1);
   // Still down: the task is rescheduled, nothing answered.
   auto attempt = companion.run_queue();
   EXPECT_EQ(attempt.done, 0);
-  EXPECT_EQ(store->count_tasks("local"), 1);
+  EXPECT_EQ(jobs->count_open("local"), 1);
   // Back up, and the retry time has come.
   server.down = false;
   clock.advance(std::chrono::hours(2));
   auto run = companion.run_queue();
   EXPECT_EQ(run.done, 1);
-  EXPECT_EQ(store->count_tasks("local"), 0);
+  EXPECT_EQ(jobs->count_open("local"), 0);
   MemoryFilter chats;
   chats.types = {"chat"};
   auto all = store->list(chats, ListOrder::kOldestFirst, 10, 0);
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[1].content, "echo: Remember to buy oat milk");
   // A stale duplicate task does not produce a second reply.
-  AiTask dup;
+  Job dup;
   dup.kind = "chat_reply";
   dup.payload = {{"memory_id", r.user_memory_id}};
-  store->enqueue_task(dup);
+  jobs->enqueue(dup);
   companion.run_queue();
   EXPECT_EQ(store->list(chats, ListOrder::kOldestFirst, 10, 0).size(), 2u);
 }
@@ -114,7 +116,7 @@ TEST_F(CompanionTest, NothingIsLostWhenTheProviderIsDown) {
 TEST_F(CompanionTest, AReplayedIncomingMessageIsStoredOnceAndAnsweredOnce) {
   testing::FakeLlmServer server;
   auto llm = client_for(server);
-  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  CompanionService companion(*store, *jobs, *searcher, llm.get(), default_persona(), {}, clock);
   const CompanionService::IncomingMessage update{"telegram:42:7", clock.now() - std::chrono::seconds(3)};
   ChatTurnResult first = companion.chat_incoming("local", "Is the bakery open on Sundays?", update);
   ASSERT_FALSE(first.queued);
@@ -138,7 +140,7 @@ TEST_F(CompanionTest, AReplayedMessageThatWasQueuedIsAnsweredWhenTheModelIsBack)
   testing::FakeLlmServer server;
   server.down = true;
   auto llm = client_for(server);
-  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  CompanionService companion(*store, *jobs, *searcher, llm.get(), default_persona(), {}, clock);
   const CompanionService::IncomingMessage update{"telegram:42:9", clock.now()};
   EXPECT_TRUE(companion.chat_incoming("local", "Water the ferns", update).queued);
   server.down = false;
@@ -151,14 +153,14 @@ TEST_F(CompanionTest, AReplayedMessageThatWasQueuedIsAnsweredWhenTheModelIsBack)
   MemoryFilter chats;
   chats.types = {"chat"};
   EXPECT_EQ(store->count(chats), 2);
-  EXPECT_EQ(store->count_tasks("local"), 0);
+  EXPECT_EQ(jobs->count_open("local"), 0);
 }
 
 TEST_F(CompanionTest, WithoutAProviderTurnsAreQueued) {
-  CompanionService companion(*store, *searcher, nullptr, default_persona(), {}, clock);
+  CompanionService companion(*store, *jobs, *searcher, nullptr, default_persona(), {}, clock);
   ChatTurnResult r = companion.chat("local", "hello?");
   EXPECT_TRUE(r.queued);
-  EXPECT_EQ(store->count_tasks("local"), 1);
+  EXPECT_EQ(jobs->count_open("local"), 1);
   EXPECT_THROW(companion.chat("local", "   "), Error);
 }
 
@@ -173,7 +175,7 @@ TEST_F(CompanionTest, SuggestionsArePendingUntilApproved) {
   auto llm = client_for(server);
   CompanionOptions o;
   o.suggestions = true;
-  CompanionService companion(*store, *searcher, llm.get(), default_persona(), o, clock);
+  CompanionService companion(*store, *jobs, *searcher, llm.get(), default_persona(), o, clock);
   companion.chat("local", "I started cello lessons today");
   MemoryFilter pending;
   pending.approved = false;
@@ -189,7 +191,7 @@ TEST_F(CompanionTest, SuggestionsArePendingUntilApproved) {
 TEST_F(CompanionTest, RatingTheLastReply) {
   testing::FakeLlmServer server;
   auto llm = client_for(server);
-  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  CompanionService companion(*store, *jobs, *searcher, llm.get(), default_persona(), {}, clock);
   EXPECT_THROW(companion.rate_last_reply("local", 4), Error);
   auto r = companion.chat("local", "hi");
   EXPECT_EQ(companion.rate_last_reply("local", 4), r.reply_memory_id);
@@ -275,16 +277,16 @@ TEST_F(CompanionTest, PhotosAreDescribedByAVisionModelOrQueued) {
     return content.is_array() && content[1]["type"] == "image_url" ? "A heron standing on a rock." : "no image seen";
   });
   auto llm = client_for(server);
-  CompanionService companion(*store, *searcher, llm.get(), default_persona(), {}, clock);
+  CompanionService companion(*store, *jobs, *searcher, llm.get(), default_persona(), {}, clock);
   companion.set_journal_drafts(drafts.get());
   // Without vision the photo waits in the queue.
   EXPECT_EQ(companion.describe_or_queue("local", e), "");
-  EXPECT_EQ(store->count_tasks("local"), 1);
+  EXPECT_EQ(jobs->count_open("local"), 1);
   companion.set_vision(true);
   EXPECT_EQ(companion.run_queue().done, 1);
   EXPECT_EQ(drafts->entries(session.id)[0].image_description, "A heron standing on a rock.");
   EXPECT_EQ(companion.describe_or_queue("local", e), "A heron standing on a rock.");
-  EXPECT_EQ(store->count_tasks("local"), 0);
+  EXPECT_EQ(jobs->count_open("local"), 0);
 }
 
 TEST(Persona, ConfigAddsAndSelectsPersonas) {

@@ -147,7 +147,7 @@ TEST_F(SearcherTest, DeletedMemoriesLeaveTheVectorIndex) {
   o.mode = SearchMode::kVector;
   EXPECT_EQ(searcher.search("volcano", o).size(), 1u);
   store->remove("local", a);
-  searcher.forget(a);
+  searcher.forget("local", a);
   EXPECT_TRUE(searcher.search("volcano", o).empty());
 }
 

@@ -399,7 +399,7 @@ TEST_F(ServerTest, ChatWithADeadProviderKeepsTheMessageAndQueues) {
   json history = call("GET", "/api/chat/history", 200);
   ASSERT_EQ(history["items"].size(), 1u);
   EXPECT_EQ(history["items"][0]["content"], "Remember that the boiler is serviced in March");
-  EXPECT_EQ(call("GET", "/api/status", 200)["queues"]["ai_tasks"], 1);
+  EXPECT_EQ(call("GET", "/api/status", 200)["queues"]["jobs_open"], 1);
   call("POST", "/api/chat", 400, {{"message", ""}});
 }
 

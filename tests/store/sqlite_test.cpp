@@ -27,7 +27,7 @@ TEST(SqliteStore, CreatesWalDatabaseAtSchemaVersion) {
   testing::TempDir dir;
   { auto store = open_sqlite_memory_store(dir / "memory.db"); }
   EXPECT_EQ(pragma(dir / "memory.db", "journal_mode"), "wal");
-  EXPECT_EQ(pragma(dir / "memory.db", "user_version"), "4");
+  EXPECT_EQ(pragma(dir / "memory.db", "user_version"), "5");
   // Reopening migrates nothing and keeps data.
   {
     auto store = open_sqlite_memory_store(dir / "memory.db");

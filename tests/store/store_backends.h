@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "store/job_store.h"
 #include "store/store.h"
 #include "testing/temp_dir.h"
 
@@ -18,6 +19,8 @@ struct StoreBackend {
   // Opens a fresh, empty store that lives in dir (if file-based).
   std::function<std::unique_ptr<MemoryStore>(const TempDir& dir, const TimeSource& clock)> open_memory;
   std::function<std::unique_ptr<JournalDraftStore>(const TempDir& dir, const TimeSource& clock)> open_journal;
+  // The jobs of the same store as open_memory's.
+  std::function<std::unique_ptr<JobStore>(const TempDir& dir, const TimeSource& clock)> open_jobs;
 };
 
 std::vector<StoreBackend> store_backends();

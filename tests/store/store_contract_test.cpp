@@ -262,28 +262,57 @@ TEST_P(StoreContract, JournalDraftsLifecycle) {
   EXPECT_TRUE(drafts->entries(s.id).empty());
 }
 
-TEST_P(StoreContract, AiTaskQueueIsPersistentAndOrdered) {
-  AiTask a;
+TEST_P(StoreContract, JobsArePersistentOrderedAndLeasedOnce) {
+  auto jobs = GetParam().open_jobs(dir, clock);
+  Job a;
   a.kind = "chat_reply";
   a.payload = {{"memory_id", "m1"}};
-  const std::string first = store->enqueue_task(a);
+  const std::string first = jobs->enqueue(a);
   clock.advance(std::chrono::seconds(1));
   a.payload = {{"memory_id", "m2"}};
-  const std::string second = store->enqueue_task(a);
-  auto due = store->due_tasks(clock.now(), 10);
-  ASSERT_EQ(due.size(), 2u);
-  EXPECT_EQ(due[0].id, first);
-  EXPECT_EQ(due[0].payload["memory_id"], "m1");
-  store->retry_task_later(first, "provider down", clock.now() + std::chrono::minutes(5));
-  due = store->due_tasks(clock.now(), 10);
-  ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(due[0].id, second);
-  auto later = store->due_tasks(clock.now() + std::chrono::minutes(6), 10);
-  ASSERT_EQ(later.size(), 2u);
-  EXPECT_EQ(later[0].attempts, 1);
-  EXPECT_EQ(later[0].last_error, "provider down");
-  store->complete_task(first);
-  EXPECT_EQ(store->count_tasks("local"), 1);
+  const std::string second = jobs->enqueue(a);
+  const TimePoint now = clock.now();
+  auto claimed = jobs->claim("chat_reply", "w1", now, now, now + std::chrono::minutes(1), 10);
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].id, first);
+  EXPECT_EQ(claimed[0].payload["memory_id"], "m1");
+  EXPECT_EQ(claimed[0].attempts, 1);
+  EXPECT_TRUE(jobs->claim("chat_reply", "w2", now, now, now + std::chrono::minutes(1), 10).empty());
+  EXPECT_TRUE(jobs->retry_later(first, "w1", "provider down", now + std::chrono::minutes(5)));
+  EXPECT_TRUE(jobs->complete(second, "w1", now, {{"reply_memory_id", "r2"}}));
+  EXPECT_TRUE(jobs->claim("chat_reply", "w2", now, now, now + std::chrono::minutes(1), 10).empty()) << "not due yet";
+  const TimePoint later = now + std::chrono::minutes(6);
+  auto again = jobs->claim("chat_reply", "w2", later, later, later + std::chrono::minutes(1), 10);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempts, 2);
+  EXPECT_EQ(again[0].last_error, "provider down");
+  EXPECT_EQ(jobs->get(second)->state, JobState::kDone);
+  EXPECT_EQ(jobs->get(second)->result["reply_memory_id"], "r2");
+  EXPECT_EQ(jobs->count_open("local"), 1);
+  EXPECT_EQ(jobs->count_open("someone-else"), 0);
+  // Survives reopening.
+  jobs = GetParam().open_jobs(dir, clock);
+  EXPECT_EQ(jobs->get(first)->lease_holder, "w2");
+}
+
+TEST_P(StoreContract, AJournalCompiledWithoutAModelQueuesItsRecompile) {
+  Journal j;
+  j.id = "j1";
+  j.user_id = "local";
+  j.title = "Tuesday";
+  j.body = "Walked.";
+  j.needs_recompile = true;
+  Memory mirror = note("Tuesday\n\nWalked.");
+  mirror.type = "journal";
+  ASSERT_TRUE(store->add_journal(j, mirror));
+  auto jobs = GetParam().open_jobs(dir, clock);
+  JobFilter f;
+  f.kind = "recompile_journal";
+  auto queued = jobs->list(f);
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].payload["journal_id"], "j1");
+  EXPECT_FALSE(store->add_journal(j, mirror));
+  EXPECT_EQ(jobs->list(f).size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(testing::store_backends()),

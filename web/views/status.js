@@ -76,7 +76,7 @@ export async function mount(root, app) {
               'ul',
               { class: 'queues' },
               queueRow('Memories waiting for vectors', q.embeddings_pending || 0),
-              queueRow('AI tasks waiting for the provider', q.ai_tasks || 0),
+              queueRow('Jobs waiting (replies, photos, compiles)', q.jobs_open || 0),
               queueRow('Journals to recompile', q.journals_to_recompile || 0),
               queueRow('Suggestions to review', q.suggestions_pending || 0),
             ),

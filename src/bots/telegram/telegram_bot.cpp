@@ -140,6 +140,33 @@ TelegramSettings load_telegram_settings(const Config& config) {
   return s;
 }
 
+namespace {
+
+// Voice messages that could not be transcribed when they came wait as
+// `transcribe_audio` jobs until a transcription server answers.
+void register_transcriptions(Engine& engine) {
+  JobKindPolicy policy;
+  policy.wait_max = std::chrono::hours(1);
+  engine.add_job_kind(
+      "transcribe_audio",
+      [](AppContext& session, const kioku::Job& job) {
+        auto transcriber = make_transcriber(session.config());
+        if (!transcriber) return JobOutcome::later("waits for a transcription server ([voice] stt_url)");
+        auto m = session.memories().get(job.user_id, job.payload.value("memory_id", ""));
+        if (!m) return JobOutcome::finished({{"skipped", "the voice memory was deleted"}});
+        if (m->metadata.value("transcribed", false)) return JobOutcome::finished({{"skipped", "already transcribed"}});
+        std::ifstream file(m->media_path, std::ios::binary);
+        const std::string audio((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+        m->content = "Voice message: " + trim(transcriber->transcribe(audio, "voice.ogg"));
+        m->metadata["transcribed"] = true;
+        session.memories().update(*m);
+        return JobOutcome::finished({{"transcribed", 1}});
+      },
+      policy);
+}
+
+}  // namespace
+
 struct TelegramBot::Impl {
   struct Job {
     int64_t update_id = 0;  // the update to mark done afterwards (0: none)
@@ -151,6 +178,7 @@ struct TelegramBot::Impl {
   TelegramBotOptions options;
   BotApi api;
   BotState state;
+  std::shared_ptr<Engine> engine;      // shared with kioku serve when it runs the bot
   std::unique_ptr<AppContext> ctx;     // the polling thread's
   std::unique_ptr<AppContext> worker_ctx;  // the worker's
   std::string user;
@@ -179,9 +207,12 @@ struct TelegramBot::Impl {
         options(std::move(o)),
         api(BotApiConfig{settings.token, settings.api_url, 10, 60, 3, options.send_backoff_s}),
         state(options.data_dir / "telegram-state.json") {
-    ctx = std::make_unique<AppContext>(options.data_dir, options.user, options.env);
+    engine = options.engine;
+    if (!engine) engine = Engine::open(EngineOptions{options.data_dir, options.user, options.env});
+    register_transcriptions(*engine);
+    ctx = engine->open_session();
     ctx->ensure_initialized();
-    worker_ctx = std::make_unique<AppContext>(options.data_dir, options.user, options.env);
+    worker_ctx = engine->open_session();
     user = ctx->user_id();
   }
 
@@ -505,11 +536,12 @@ struct TelegramBot::Impl {
     m.metadata = {{"transcribed", false}, {"journal", journal_mode.load()}};
     const AddOutcome added = ctx->memories().add(m);
     if (added.created) {
-      AiTask t;
-      t.user_id = user;
-      t.kind = "transcribe_audio";
-      t.payload = {{"memory_id", added.id}, {"media_path", path.string()}};
-      ctx->memories().enqueue_task(t);
+      kioku::Job job;
+      job.user_id = user;
+      job.kind = "transcribe_audio";
+      job.payload = {{"memory_id", added.id}, {"media_path", path.string()}};
+      job.dedupe_key = "transcribe_audio:" + added.id;
+      ctx->jobs().enqueue(job);
     }
     reply(in.chat_id, journal_mode ? "✓ (voice kept; it will be transcribed later)"
                                    : "I saved your voice message. I can't transcribe it yet; it will be turned "
@@ -561,7 +593,7 @@ struct TelegramBot::Impl {
     if (auto session = ctx->drafts().open_session(user))
       s << "Journal: " << ctx->drafts().entries(session->id).size() << " entries since " << format_iso8601(session->started_at) << "\n";
     s << "Memories: " << stats.memories << "\nJournals: " << stats.journals << "\n";
-    s << "Waiting for the AI: " << ctx->memories().count_tasks(user) << " task(s)\n";
+    s << "Waiting for the AI: " << ctx->jobs().count_open(user) << " job(s)\n";
     s << "Voice replies: " << (state.chat(in.chat_id).voice ? "on" : "off");
     reply(in.chat_id, s.str());
   }
@@ -695,18 +727,16 @@ struct TelegramBot::Impl {
     } catch (const Error& e) {
       log(std::string("telegram: Bluesky retry failed: ") + e.what());
     }
-    try {
-      if (ctx->llm()) {
-        ctx->companion().run_queue(20);
-        deliver_queued_answers();
-      }
-    } catch (const Error& e) {
-      log(std::string("telegram: AI queue: ") + e.what());
+    // Jobs (queued replies, photo descriptions, transcriptions) and the
+    // embedding queue, unless kioku serve runs them for this engine. Leases
+    // keep two processes on one data directory from doing a job twice.
+    if (options.run_background) {
+      for (const auto& line : engine->run_background(std::chrono::seconds(10)).lines) log("telegram: " + line);
     }
     try {
-      transcribe_pending();
+      deliver_queued_answers();
     } catch (const Error& e) {
-      log(std::string("telegram: transcription queue: ") + e.what());
+      log(std::string("telegram: queued answers: ") + e.what());
     }
   }
 
@@ -728,30 +758,6 @@ struct TelegramBot::Impl {
         answer(turn.chat_id, m.content);
         state.remove_queued_turn(turn.memory_id);
         break;
-      }
-    }
-  }
-
-  void transcribe_pending() {
-    if (!transcriber) transcriber = make_transcriber(ctx->config());
-    if (!transcriber) return;
-    for (const auto& task : ctx->memories().due_tasks(system_time().now(), 50)) {
-      if (task.kind != "transcribe_audio") continue;
-      auto m = ctx->memories().get(task.user_id, task.payload.value("memory_id", ""));
-      if (!m) {
-        ctx->memories().complete_task(task.id);
-        continue;
-      }
-      std::ifstream file(m->media_path, std::ios::binary);
-      const std::string audio((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-      try {
-        m->content = "Voice message: " + trim(transcriber->transcribe(audio, "voice.ogg"));
-        m->metadata["transcribed"] = true;
-        ctx->memories().update(*m);
-        ctx->memories().complete_task(task.id);
-      } catch (const Error& e) {
-        ctx->memories().retry_task_later(task.id, e.what(), system_time().now() + std::chrono::minutes(10));
-        if (e.code() == ErrorCode::kUnavailable) return;
       }
     }
   }

@@ -44,6 +44,10 @@
 
 #include "core/config.h"
 
+namespace kioku {
+class Engine;
+}
+
 namespace kioku::telegram {
 
 struct TelegramSettings {
@@ -68,6 +72,11 @@ struct TelegramBotOptions {
   std::chrono::milliseconds error_backoff = std::chrono::seconds(2);      // after a failed poll (doubles, max 60 s)
   double send_backoff_s = 1;                         // first retry of a failed send
   std::function<void(std::string_view line)> log;    // one line per event; never message content
+  // The engine to use (kioku serve shares its own); null: one is opened.
+  std::shared_ptr<Engine> engine;
+  // Run the engine's jobs and embedding queue in the maintenance step (off
+  // when kioku serve runs them for the same engine).
+  bool run_background = true;
 };
 
 class TelegramBot {

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/id.h"
 #include "store/sqlite/database.h"
+#include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace kioku {
@@ -134,6 +135,56 @@ CREATE INDEX idx_ai_tasks_due ON ai_tasks(next_attempt);
     R"sql(
 CREATE INDEX idx_memories_user_tier_importance ON memories(user_id, tier, importance DESC);
 CREATE INDEX idx_memories_user_kind_importance ON memories(user_id, memory_type, importance DESC);
+)sql",
+    // v5: the job system (src/jobs) replaces the AI queue; waiting tasks
+    // become queued jobs, nothing is dropped.
+    R"sql(
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL DEFAULT 'queued',
+  dedupe_key TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  waits INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  wait_reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  run_after INTEGER NOT NULL,
+  lease_holder TEXT NOT NULL DEFAULT '',
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  result TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX idx_jobs_dedupe ON jobs(dedupe_key) WHERE dedupe_key IS NOT NULL;
+-- claim(): due jobs of one kind; list(): a user's jobs by state.
+CREATE INDEX idx_jobs_claim ON jobs(kind, state, run_after);
+CREATE INDEX idx_jobs_user_state ON jobs(user_id, state, created_at);
+INSERT INTO jobs(id, user_id, kind, payload, attempts, last_error, created_at, run_after)
+  SELECT id, user_id, kind, payload, attempts, last_error, created_at, next_attempt FROM ai_tasks;
+DROP TABLE ai_tasks;
+INSERT OR IGNORE INTO jobs(id, user_id, kind, payload, dedupe_key, created_at, run_after)
+  SELECT 'recompile-' || id, user_id, 'recompile_journal', json_object('journal_id', id), 'recompile_journal:' || id,
+         created_at, created_at FROM journals WHERE needs_recompile = 1;
+CREATE TABLE job_schedules (
+  name TEXT PRIMARY KEY,
+  last_slot INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE job_runs (
+  id INTEGER PRIMARY KEY,
+  schedule TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  counts TEXT NOT NULL DEFAULT '{}',
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX idx_job_runs_schedule ON job_runs(schedule, started_at DESC);
 )sql",
 };
 
@@ -526,9 +577,21 @@ class SqliteMemoryStore final : public MemoryStore {
       st.bind(7, journal.markdown_path).bind(8, added.id).bind(9, journal.needs_recompile ? 1 : 0);
       st.bind(10, to_millis(to_millis(journal.created_at) ? journal.created_at : clock_.now()));
       st.run();
+      // Compiled without a model: a `recompile_journal` job, committed with
+      // the journal, rewrites it once one answers (src/jobs).
+      if (journal.needs_recompile) enqueue_recompile(journal.user_id, journal.id);
       inserted = true;
     });
     return inserted;
+  }
+
+  void enqueue_recompile(const std::string& user_id, const std::string& journal_id) {
+    const TimePoint now = clock_.now();
+    auto st = db_.prepare(
+        "INSERT OR IGNORE INTO jobs(id, user_id, kind, payload, dedupe_key, created_at, run_after) "
+        "VALUES (?, ?, 'recompile_journal', ?, ?, ?, ?)");
+    st.bind(1, new_uuid_v7(now)).bind(2, user_id).bind(3, nlohmann::json{{"journal_id", journal_id}}.dump());
+    st.bind(4, "recompile_journal:" + journal_id).bind(5, to_millis(now)).bind(6, to_millis(now)).run();
   }
 
   std::optional<Journal> get_journal(const std::string& user_id, const std::string& id) override {
@@ -565,68 +628,6 @@ class SqliteMemoryStore final : public MemoryStore {
       mem.bind(1, journal.title + "\n\n" + journal.body).bind(2, json_text(journal.tags));
       mem.bind(3, to_millis(clock_.now())).bind(4, journal.memory_id).bind(5, journal.user_id).run();
     });
-  }
-
-  std::string enqueue_task(const AiTask& task) override {
-    AiTask t = task;
-    const TimePoint now = clock_.now();
-    if (t.id.empty()) t.id = new_uuid_v7(now);
-    if (to_millis(t.created_at) == 0) t.created_at = now;
-    if (to_millis(t.next_attempt) == 0) t.next_attempt = now;
-    db_.transaction([&] {
-      auto st = db_.prepare(
-          "INSERT INTO ai_tasks(id, user_id, kind, payload, attempts, last_error, created_at, next_attempt) "
-          "VALUES (?,?,?,?,?,?,?,?)");
-      st.bind(1, t.id).bind(2, t.user_id).bind(3, t.kind).bind(4, t.payload.dump()).bind(5, t.attempts);
-      st.bind(6, t.last_error).bind(7, to_millis(t.created_at)).bind(8, to_millis(t.next_attempt)).run();
-    });
-    return t.id;
-  }
-
-  std::vector<AiTask> due_tasks(TimePoint now, int limit) override {
-    auto st = db_.prepare(
-        "SELECT id, user_id, kind, payload, attempts, last_error, created_at, next_attempt FROM ai_tasks "
-        "WHERE next_attempt <= ? ORDER BY created_at, id LIMIT ?");
-    st.bind(1, to_millis(now)).bind(2, static_cast<int64_t>(limit));
-    std::vector<AiTask> out;
-    while (st.step()) {
-      AiTask t;
-      t.id = st.text(0);
-      t.user_id = st.text(1);
-      t.kind = st.text(2);
-      auto payload = nlohmann::json::parse(st.text(3), nullptr, false);
-      t.payload = payload.is_object() ? payload : nlohmann::json::object();
-      t.attempts = static_cast<int>(st.integer(4));
-      t.last_error = st.text(5);
-      t.created_at = from_millis(st.integer(6));
-      t.next_attempt = from_millis(st.integer(7));
-      out.push_back(std::move(t));
-    }
-    st.reset();
-    return out;
-  }
-
-  void complete_task(const std::string& task_id) override {
-    db_.transaction([&] { db_.prepare("DELETE FROM ai_tasks WHERE id = ?").bind(1, task_id).run(); });
-  }
-
-  void retry_task_later(const std::string& task_id, const std::string& error, TimePoint next_attempt) override {
-    db_.transaction([&] {
-      db_.prepare("UPDATE ai_tasks SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?")
-          .bind(1, error)
-          .bind(2, to_millis(next_attempt))
-          .bind(3, task_id)
-          .run();
-    });
-  }
-
-  int64_t count_tasks(const std::string& user_id) override {
-    auto st = db_.prepare("SELECT count(*) FROM ai_tasks WHERE user_id = ?");
-    st.bind(1, user_id);
-    st.step();
-    const int64_t n = st.integer(0);
-    st.reset();
-    return n;
   }
 
   StoreStats stats(const std::string& user_id) override {
@@ -804,6 +805,8 @@ class SqliteMemoryStore final : public MemoryStore {
 };
 
 }  // namespace
+
+void migrate_memory_database(sqlite::Database& db) { db.migrate(kMemoryMigrations); }
 
 std::unique_ptr<MemoryStore> open_sqlite_memory_store(const std::filesystem::path& path, const TimeSource& clock) {
   return std::make_unique<SqliteMemoryStore>(path, clock);

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/time.h"
+#include "store/job_store.h"
 #include "store/store.h"
 
 namespace kioku {
@@ -12,6 +13,10 @@ namespace kioku {
 // Opens (creating and migrating) memory.db at path.
 std::unique_ptr<MemoryStore> open_sqlite_memory_store(const std::filesystem::path& path,
                                                       const TimeSource& clock = system_time());
+// The jobs of memory.db at path, on a connection of its own (creating and
+// migrating the database like open_sqlite_memory_store).
+std::unique_ptr<JobStore> open_sqlite_job_store(const std::filesystem::path& path,
+                                                const TimeSource& clock = system_time());
 // Opens (creating and migrating) journal.db at path.
 std::unique_ptr<JournalDraftStore> open_sqlite_journal_store(const std::filesystem::path& path,
                                                              const TimeSource& clock = system_time());

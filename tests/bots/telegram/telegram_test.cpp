@@ -591,7 +591,7 @@ TEST_F(TelegramBotTest, ChatIsQueuedWhenTheModelIsDownAndAnsweredLater) {
   EXPECT_NE(last().find("will be answered"), std::string::npos) << last();
   {
     auto ctx = context();
-    EXPECT_EQ(ctx.memories().count_tasks(ctx.user_id()), 1);
+    EXPECT_EQ(ctx.jobs().count_open(ctx.user_id()), 1);
   }
   stop();
   // The model is back; the restarted bot answers from the queue and sends it.
@@ -601,7 +601,7 @@ TEST_F(TelegramBotTest, ChatIsQueuedWhenTheModelIsDownAndAnsweredLater) {
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(api_.count_exact(kAlice, "Nice to hear from you!"), 1) << "answered once";
   auto ctx = context();
-  EXPECT_EQ(ctx.memories().count_tasks(ctx.user_id()), 0);
+  EXPECT_EQ(ctx.jobs().count_open(ctx.user_id()), 0);
 }
 
 TEST_F(TelegramBotTest, BlueskyPostSucceedsFailsAndIsRetried) {
@@ -673,7 +673,7 @@ TEST_F(TelegramBotTest, VoiceMessagesAreTranscribedOrKeptAndQueued) {
     auto audio = ctx.memories().list(f, ListOrder::kNewestFirst, 10, 0);
     ASSERT_EQ(audio.size(), 1u);
     EXPECT_TRUE(std::filesystem::exists(audio[0].media_path));
-    EXPECT_EQ(ctx.memories().count_tasks(ctx.user_id()), 1);
+    EXPECT_EQ(ctx.jobs().count_open(ctx.user_id()), 1);
   }
   FakeTranscriber stt;
   env_["KIOKU_STT_URL"] = stt.url();
