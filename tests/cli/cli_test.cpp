@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
@@ -384,6 +385,49 @@ TEST_F(Cli, SemanticSearchEndToEndWithTheInProcessEncoder) {
   EXPECT_TRUE(one_line(fallback.err)) << fallback.err;
   EXPECT_NE(fallback.err.find("kioku models pull"), std::string::npos);
   EXPECT_EQ(nlohmann::json::parse(fallback.out)[0]["id"], target);
+}
+
+// Regression: two kioku processes on one data directory (kioku serve and
+// kioku telegram did this) ran the same queued turn twice. Now every queued
+// message is answered exactly once, whichever process claims it.
+TEST_F(Cli, TwoProcessesAnswerEachQueuedMessageExactlyOnce) {
+  std::atomic<int> asked{0};
+  testing::FakeLlmServer llm([&](const nlohmann::json& req) -> std::string {
+    ++asked;
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // let the runners overlap
+    return "answer to: " + req["messages"].back()["content"].get<std::string>();
+  });
+  std::map<std::string, std::string> env = {{"KIOKU_HOME", (dir / "data").string()},
+                                            {"KIOKU_LLM_PROVIDER", "openai"},
+                                            {"KIOKU_LLM_URL", llm.url()},
+                                            {"KIOKU_LLM_MODEL", "test-model"},
+                                            {"KIOKU_LLM_MAX_RETRIES", "0"}};
+  auto run = [&](std::vector<std::string> args, const std::map<std::string, std::string>& e) {
+    return testing::run_binary(KIOKU_BINARY, args, dir / "cwd", e);
+  };
+  auto down = env;
+  down["KIOKU_LLM_URL"] = "http://127.0.0.1:9/v1";
+  constexpr int kMessages = 12;
+  for (int i = 0; i < kMessages; ++i) {
+    auto r = run({"chat", "--message", "message " + std::to_string(i), "--json"}, down);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_TRUE(nlohmann::json::parse(r.out)["queued"].get<bool>());
+  }
+  testing::RunResult a, b;
+  std::thread first([&] { a = run({"jobs", "run", "--json"}, env); });
+  std::thread second([&] { b = run({"jobs", "run", "--json"}, env); });
+  first.join();
+  second.join();
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const int done = nlohmann::json::parse(a.out)["done"].get<int>() + nlohmann::json::parse(b.out)["done"].get<int>();
+  EXPECT_EQ(done, kMessages);
+  EXPECT_EQ(asked.load(), kMessages) << "the provider was asked once per message";
+  std::map<std::string, int> replies_to;
+  for (const auto& m : kioku_json({"list", "--type", "chat", "--limit", "100"}))
+    if (m["metadata"].value("role", "") == "assistant") replies_to[m["metadata"]["in_reply_to"]]++;
+  EXPECT_EQ(static_cast<int>(replies_to.size()), kMessages);
+  for (const auto& [id, n] : replies_to) EXPECT_EQ(n, 1) << id;
 }
 
 }  // namespace

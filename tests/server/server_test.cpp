@@ -610,3 +610,29 @@ TEST_F(ServerTest, AutomaticBackupsCanBeTurnedOff) {
 
 }  // namespace
 }  // namespace kioku
+
+namespace kioku {
+namespace {
+
+// Regression: the status was built three times in three shapes. The CLI's
+// `status --json` and GET /api/status are now one document.
+TEST_F(ServerTest, CliStatusAndApiStatusAreTheSameDocument) {
+  start("[llm]\nprovider = \"openai\"\nurl = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n");
+  call("POST", "/api/memory", 201, {{"content", "Tea with Hana on Sunday"}, {"tags", {"family"}}});
+  call("POST", "/api/memory", 201, {{"content", "Bike to the lake"}});
+  json api = call("GET", "/api/status", 200);
+  auto cli = testing::run_binary(KIOKU_BINARY, {"--data-dir", (dir.path() / "data").string(), "status", "--json"},
+                                 dir.path() / "cwd", {});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  json doc = json::parse(cli.out);
+  // The one field that belongs to the process, not the data.
+  api.erase("uptime_s");
+  doc.erase("uptime_s");
+  EXPECT_EQ(doc, api) << "cli: " << doc.dump(2) << "\napi: " << api.dump(2);
+  EXPECT_EQ(api["memories"], 2);
+  EXPECT_FALSE(api["provider"]["reachable"].get<bool>());
+  EXPECT_TRUE(api["jobs"]["by_state"].contains("failed"));
+}
+
+}  // namespace
+}  // namespace kioku
