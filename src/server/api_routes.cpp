@@ -796,6 +796,36 @@ ApiResponse status(Services& s, const ApiRequest&) {
   return r;
 }
 
+ApiResponse list_jobs(Services& s, const ApiRequest& req) {
+  auto ctx = s.context();
+  JobFilter f;
+  f.user_id = ctx->user_id();
+  f.limit = int_param(req, "limit", 50, 1, 500);
+  if (const std::string state = req.param("state"); !state.empty()) f.states.push_back(parse_job_state(state));
+  json items = json::array(), runs = json::array();
+  for (const auto& j : ctx->jobs().list(f)) items.push_back(to_json(j));
+  for (const auto& r : ctx->jobs().list_runs("", 20)) runs.push_back(to_json(r));
+  ApiResponse r;
+  r.body = {{"jobs", items}, {"by_state", ctx->jobs().count_by_state(ctx->user_id())}, {"scheduled_runs", runs}};
+  return r;
+}
+
+ApiResponse retry_job(Services& s, const ApiRequest& req) {
+  auto ctx = s.context();
+  ctx->jobs().retry(ctx->user_id(), req.path_params.at(0), system_time().now());
+  ApiResponse r;
+  r.body = to_json(*ctx->jobs().get(req.path_params.at(0)));
+  return r;
+}
+
+ApiResponse cancel_job(Services& s, const ApiRequest& req) {
+  auto ctx = s.context();
+  ctx->jobs().cancel(ctx->user_id(), req.path_params.at(0), system_time().now());
+  ApiResponse r;
+  r.body = to_json(*ctx->jobs().get(req.path_params.at(0)));
+  return r;
+}
+
 // --- request schemas for the OpenAPI document ---
 
 json memory_schema() {
@@ -838,6 +868,13 @@ std::vector<Route> api_routes() {
   add({"GET", "/api/openapi.json", "This OpenAPI document", "system", true, {}, nullptr, false, false, nullptr});
   add({"GET", "/api/status", "Counts by type and tier, journal session, queue lengths, provider reachability",
        "system", true, {}, nullptr, false, false, status});
+  add({"GET", "/api/jobs", "Background jobs (replies, photos, compiles, backups) and recent scheduled runs", "system",
+       true, {{"state", "string", "queued, running, done, failed or cancelled"}, {"limit", "integer", "1-500"}},
+       nullptr, false, false, list_jobs});
+  add({"POST", "/api/jobs/{id}/retry", "Queue a failed or cancelled job again", "system", true, {}, nullptr, false,
+       false, retry_job});
+  add({"POST", "/api/jobs/{id}/cancel", "Cancel a queued or failed job (409 while it runs)", "system", true, {},
+       nullptr, false, false, cancel_job});
 
   auto list_params = filter_params();
   list_params.push_back({"limit", "integer", "Page size (1-500, default 50)"});

@@ -433,6 +433,9 @@ async function main() {
     const types = await page.locator('#status-types').innerText();
     check(/document/i.test(types) && /note/i.test(types), `counts by type: ${types}`);
     await page.waitForSelector('#status-queues >> text=Suggestions to review');
+    // The background loop has run the scheduled upkeep at least once.
+    await page.waitForSelector('#status-jobs >> text=Scheduled runs');
+    await page.waitForSelector('#status-runs >> text=prune-jobs', { timeout: 40000 });
     await shot('status.png');
   });
 

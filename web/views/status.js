@@ -1,5 +1,5 @@
-// Status: counts by type and tier, queue lengths, provider reachability.
-import { get } from '../api.js';
+// Status: counts by type and tier, queue lengths, jobs and scheduled runs, provider reachability.
+import { get, post } from '../api.js';
 import { clear, errorBox, formatBytes, formatDate, formatDuration, h, icon, labelize, pageHeader, spinner } from '../ui.js';
 
 function stat(label, value, hint) {
@@ -29,6 +29,47 @@ function bars(title, counts, id) {
 
 function queueRow(label, n, hint) {
   return h('li', { class: 'queue-row' }, h('span', {}, label, hint ? h('span', { class: 'muted small' }, ` — ${hint}`) : null), h('span', { class: `count ${n ? 'busy' : ''}` }, String(n)));
+}
+
+function jobsCard(s, reload) {
+  const counts = s.jobs?.by_state || {};
+  const attention = s.jobs?.attention || [];
+  const runs = s.scheduled_runs || [];
+  const retry = async (id) => {
+    await post(`/api/jobs/${encodeURIComponent(id)}/retry`);
+    reload();
+  };
+  return h(
+    'section',
+    { class: 'card', id: 'status-jobs' },
+    h('h2', { class: 'card-title' }, 'Jobs'),
+    h('ul', { class: 'queues' }, ['queued', 'running', 'failed', 'done'].map((k) => queueRow(labelize(k), counts[k] || 0))),
+    attention.length
+      ? h(
+          'ul',
+          { class: 'job-list' },
+          attention.map((j) =>
+            h(
+              'li',
+              { class: `job-row job-${j.state}` },
+              h('span', { class: 'mono small' }, j.kind),
+              h('span', { class: 'muted small' }, ` ${j.state}${j.attempts ? ` · ${j.attempts} attempt(s)` : ''}`),
+              j.wait_reason && j.state === 'queued' ? h('p', { class: 'muted small' }, j.wait_reason) : null,
+              j.last_error && j.state !== 'done' ? h('p', { class: 'small' }, j.last_error) : null,
+              j.state === 'failed' ? h('button', { type: 'button', class: 'btn btn-ghost small', onclick: () => retry(j.id) }, 'Retry') : null,
+            ),
+          ),
+        )
+      : h('p', { class: 'muted small' }, 'Nothing waiting.'),
+    h('h2', { class: 'card-title sub' }, 'Scheduled runs'),
+    runs.length
+      ? h(
+          'ul',
+          { class: 'job-list', id: 'status-runs' },
+          runs.map((r) => h('li', { class: 'job-row' }, h('span', { class: 'mono small' }, r.schedule), h('span', { class: 'muted small' }, ` ${r.status} · ${formatDate(r.started_at)}`), r.error ? h('p', { class: 'small' }, r.error) : null)),
+        )
+      : h('p', { class: 'muted small' }, 'No scheduled run yet.'),
+  );
 }
 
 export async function mount(root, app) {
@@ -85,6 +126,7 @@ export async function mount(root, app) {
               ? h('p', {}, h('span', { class: 'live-dot' }), ` Session open since ${formatDate(s.journal_session.started_at)} · ${s.journal_session.entries} entries`)
               : h('p', { class: 'muted' }, 'No session open.'),
           ),
+          jobsCard(s, load),
           bars('Memories by type', s.by_type, 'status-types'),
           bars('Memories by tier', s.by_tier, 'status-tiers'),
         ),
