@@ -263,6 +263,34 @@ Engine::BackgroundReport Engine::run_background(std::chrono::steady_clock::durat
 
 // --- shared use cases ---
 
+nlohmann::json store_imports(AppContext& ctx, std::vector<ParsedImport> files) {
+  std::vector<Memory> all;
+  std::vector<size_t> sizes;
+  for (auto& f : files) {
+    sizes.push_back(f.result.memories.size());
+    for (auto& m : f.result.memories) all.push_back(std::move(m));
+    f.result.memories.clear();
+  }
+  const std::vector<AddOutcome> outcomes = ctx.memories().add_batch(std::move(all));
+  nlohmann::json report = nlohmann::json::array();
+  size_t at = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    nlohmann::json ids = nlohmann::json::array();
+    int added = 0;
+    for (size_t k = 0; k < sizes[i]; ++k, ++at) {
+      ids.push_back(outcomes[at].id);
+      added += outcomes[at].created ? 1 : 0;
+    }
+    report.push_back({{"file", files[i].name},
+                      {"format", files[i].result.format},
+                      {"added", added},
+                      {"duplicates", static_cast<int>(sizes[i]) - added},
+                      {"ids", ids},
+                      {"warnings", files[i].result.warnings}});
+  }
+  return report;
+}
+
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder) {
   backup_sqlite_data(ctx.memories(), ctx.drafts(), folder);
 }

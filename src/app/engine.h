@@ -39,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
+#include "ingest/importer.h"
 #include "embed/embedder.h"
 #include "jobs/jobs.h"
 #include "search/vector_catalog.h"
@@ -170,6 +171,16 @@ class Engine : public std::enable_shared_from_this<Engine> {
 // provider. probe_provider asks the LLM provider for its models (a network
 // call, bounded by the provider's timeout).
 nlohmann::json status_document(AppContext& ctx, bool probe_provider = true);
+
+// Stores parsed documents (kioku import, POST /api/upload) in ONE
+// transaction: all of them or none. Returns one document per file, the same
+// shape from the CLI and the API: {file, format, added, duplicates, ids,
+// warnings}.
+struct ParsedImport {
+  std::string name;  // as shown to the user (the path given, or the upload's file name)
+  ImportResult result;
+};
+nlohmann::json store_imports(AppContext& ctx, std::vector<ParsedImport> files);
 
 // Writes a consistent backup of the databases into folder (a new folder).
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder);

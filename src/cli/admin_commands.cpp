@@ -45,22 +45,19 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
       ImportOptions options;
       options.user_id = ctx.user_id();
       options.tags = split_tags(*tags);
-      // Parse every file before storing anything: a malformed file in the list
-      // stops the import with nothing stored half-way.
-      std::vector<std::pair<std::string, ImportResult>> parsed;
-      for (const auto& f : *files) parsed.emplace_back(f, import_file(f, options));
-      nlohmann::json report = nlohmann::json::array();
-      for (auto& [file, result] : parsed) {
-        const size_t chunks = result.memories.size();
-        auto outcomes = ctx.memories().add_batch(std::move(result.memories));
-        size_t created = 0;
-        for (const auto& o : outcomes) created += o.created ? 1 : 0;
-        for (const auto& w : result.warnings) io.err << "kioku: " << file << ": " << w << "\n";
-        report.push_back({{"file", file}, {"format", result.format}, {"memories", chunks}, {"created", created},
-                          {"duplicates", chunks - created}, {"warnings", result.warnings}});
+      // Parse every file before storing anything, then store them all in one
+      // transaction: a malformed file in the list stops the import with
+      // nothing stored, and a crash stores all or none.
+      std::vector<ParsedImport> parsed;
+      for (const auto& f : *files) parsed.push_back({f, import_file(f, options)});
+      const nlohmann::json report = store_imports(ctx, std::move(parsed));
+      for (const auto& file : report) {
+        for (const auto& w : file["warnings"]) io.err << "kioku: " << file["file"].get<std::string>() << ": " << w.get<std::string>() << "\n";
         if (!io.json) {
-          io.out << "Imported " << file << " (" << result.format << "): " << created << " new memories";
-          if (chunks > created) io.out << ", " << chunks - created << " already known";
+          const int added = file["added"], known = file["duplicates"];
+          io.out << "Imported " << file["file"].get<std::string>() << " (" << file["format"].get<std::string>()
+                 << "): " << added << " new memories";
+          if (known > 0) io.out << ", " << known << " already known";
           io.out << "\n";
         }
       }

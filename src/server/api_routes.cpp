@@ -506,26 +506,20 @@ ApiResponse upload(Services& s, const ApiRequest& req) {
   std::filesystem::create_directories(uploads);
   const std::string saved_as = new_uuid_v7().substr(0, 13) + "-" + name;
   write_file_atomically(uploads / saved_as, file->content);
-  std::vector<AddOutcome> outcomes;
+  json stored;
   try {
-    outcomes = ctx->memories().add_batch(std::move(result.memories));
+    std::vector<ParsedImport> files;
+    files.push_back({name, std::move(result)});
+    stored = store_imports(*ctx, std::move(files)).at(0);
   } catch (...) {
     std::error_code ec;
     std::filesystem::remove(uploads / saved_as, ec);
     throw;
   }
-  json ids = json::array();
-  int added = 0;
-  for (const auto& o : outcomes) {
-    ids.push_back(o.id);
-    added += o.created ? 1 : 0;
-  }
   ApiResponse r;
   r.status = 201;
-  r.body = {{"file", name},           {"saved_as", saved_as},
-            {"format", result.format}, {"added", added},
-            {"duplicates", static_cast<int>(outcomes.size()) - added},
-            {"ids", ids},             {"warnings", result.warnings}};
+  r.body = std::move(stored);  // the shape of kioku import --json (app/engine.h)
+  r.body["saved_as"] = saved_as;
   return r;
 }
 

@@ -170,11 +170,13 @@ TEST_F(Cli, ImportIsAllOrNothingPerCommand) {
   EXPECT_EQ(kioku_json({"list"}).size(), 0u);  // the good file was not stored either
   auto report = kioku_json({"import", md.string(), csv.string()});
   ASSERT_EQ(report.size(), 2u);
-  EXPECT_GT(report[0]["created"].get<int>(), 0);
+  EXPECT_GT(report[0]["added"].get<int>(), 0);
+  EXPECT_EQ(report[0]["ids"].size(), report[0]["added"].get<size_t>());
   EXPECT_EQ(kioku_json({"search", "Inari"}).size(), 1u);
   EXPECT_EQ(kioku_json({"search", "matcha"}).size(), 1u);
   auto again = kioku_json({"import", md.string()});
-  EXPECT_EQ(again[0]["created"], 0);  // re-import: duplicates, nothing new
+  EXPECT_EQ(again[0]["added"], 0);  // re-import: duplicates, nothing new
+  EXPECT_EQ(again[0]["duplicates"], report[0]["added"]);
   auto hit = kioku_json({"search", "Inari"})[0];
   auto full = kioku_json({"get", hit["id"]});
   EXPECT_EQ(full["provenance"]["file"].get<std::string>().find("notes.md") != std::string::npos, true);

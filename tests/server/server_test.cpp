@@ -634,5 +634,29 @@ TEST_F(ServerTest, CliStatusAndApiStatusAreTheSameDocument) {
   EXPECT_TRUE(api["jobs"]["by_state"].contains("failed"));
 }
 
+// Regression: kioku import and POST /api/upload answered in different
+// shapes. Both now give the document of app/engine.h's store_imports().
+TEST_F(ServerTest, ImportAndUploadAnswerInTheSameShape) {
+  start();
+  json uploaded = upload("trip.md", "# Trip\n\nWe saw the Fushimi Inari shrine.\n", 201);
+  std::filesystem::create_directories(dir.path() / "files");
+  std::ofstream(dir.path() / "files" / "food.md") << "# Food\n\nRamen at Kyoto station.\n";
+  auto cli = testing::run_binary(KIOKU_BINARY,
+                                 {"--data-dir", (dir.path() / "data").string(), "import",
+                                  (dir.path() / "files" / "food.md").string(), "--json"},
+                                 dir.path() / "cwd", {});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  json imported = json::parse(cli.out).at(0);
+  EXPECT_TRUE(uploaded.contains("saved_as"));
+  uploaded.erase("saved_as");  // the upload's own: where the original was kept
+  std::vector<std::string> upload_keys, import_keys;
+  for (const auto& [k, v] : uploaded.items()) upload_keys.push_back(k);
+  for (const auto& [k, v] : imported.items()) import_keys.push_back(k);
+  EXPECT_EQ(upload_keys, import_keys);
+  EXPECT_EQ(uploaded["format"], imported["format"]);
+  EXPECT_EQ(uploaded["added"], 1);
+  EXPECT_EQ(imported["added"], 1);
+}
+
 }  // namespace
 }  // namespace kioku
