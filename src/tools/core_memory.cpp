@@ -126,7 +126,7 @@ CoreBlock CoreMemory::get(const std::string& label) {
   ensure_defaults();
   if (auto b = store_.get_block(user_id_, label)) return *b;
   std::string labels;
-  for (const auto& b : store_.list_blocks(user_id_)) labels += (labels.empty() ? "" : ", ") + b.label;
+  for (const auto& b : blocks()) labels += (labels.empty() ? "" : ", ") + b.label;
   throw not_found("no core memory block '" + label + "' (blocks: " + labels + ")");
 }
 
