@@ -266,7 +266,7 @@ nlohmann::json to_json(const CoreBlockVersion& v) {
   return j;
 }
 
-std::string render_core_blocks(const std::vector<CoreBlock>& blocks, size_t max_chars) {
+std::string render_core_blocks(const std::vector<CoreBlock>& blocks, size_t max_bytes) {
   // Shown sizes are the real ones; cutting only changes what is shown.
   std::vector<std::string> shown;
   for (const auto& b : blocks) shown.push_back(b.value);
@@ -285,13 +285,13 @@ std::string render_core_blocks(const std::vector<CoreBlock>& blocks, size_t max_
     return out + "</memory_blocks>\n";
   };
   std::string out = render();
-  for (int round = 0; out.size() > max_chars && round < 64; ++round) {
+  for (int round = 0; out.size() > max_bytes && round < 64; ++round) {
     // Cut the longest shown block by the overflow (at least a quarter of it).
     size_t longest = 0;
     for (size_t i = 1; i < shown.size(); ++i)
       if (shown[i].size() > shown[longest].size()) longest = i;
     if (shown.empty() || shown[longest].empty()) break;
-    const size_t over = out.size() - max_chars;
+    const size_t over = out.size() - max_bytes;
     const size_t keep_bytes = shown[longest].size() > over + shown[longest].size() / 4
                                   ? shown[longest].size() - std::max(over, shown[longest].size() / 4)
                                   : 0;

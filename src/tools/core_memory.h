@@ -93,11 +93,11 @@ class CoreMemory {
   bool defaults_checked_ = false;
 };
 
-// The blocks as prompt text within max_chars (Letta's <memory_blocks>
+// The blocks as prompt text within max_bytes (Letta's <memory_blocks>
 // layout): each with its label, description, size and limit. When the
 // blocks do not fit, the longest are cut (marked, with the characters not
 // shown) until they do: an oversized block never stops a prompt.
-std::string render_core_blocks(const std::vector<CoreBlock>& blocks, size_t max_chars);
+std::string render_core_blocks(const std::vector<CoreBlock>& blocks, size_t max_bytes);
 
 // The JSON shapes of the CLI, the HTTP API and MCP.
 nlohmann::json to_json(const CoreBlock& block);

@@ -96,6 +96,9 @@ ToolResult ToolRegistry::call(const std::string& name, const nlohmann::json& arg
     return r;
   } catch (const nlohmann::json::exception& e) {
     return error_result(name + ": bad argument value (" + std::string(e.what()) + ")");
+  } catch (const std::exception& e) {
+    // A bug in a handler must not end the turn; the model hears it failed.
+    return error_result(name + " failed unexpectedly: " + std::string(e.what()));
   }
 }
 
