@@ -99,7 +99,7 @@ void register_core_commands(CLI::App& app, CommandTable& table) {
     };
     auto a = std::make_shared<Args>();
     edit->add_option("label", a->label, "Block label")->required();
-    edit->add_option("--value", a->value, "The new value");
+    CLI::Option* value_option = edit->add_option("--value", a->value, "The new value (\"\" empties the block)");
     edit->add_option("--append", a->append, "Text to add on a new line");
     edit->add_option("--file", a->file, "Read the new value from a file ('-' = stdin)");
     edit->add_option("--description", a->description, "What the block is for (the model reads it)");
@@ -109,13 +109,14 @@ void register_core_commands(CLI::App& app, CommandTable& table) {
     edit->add_flag("--read-only", a->read_only, "The agent may not edit it");
     edit->add_flag("--writable", a->writable, "The agent may edit it");
     edit->add_flag("--create", a->create, "Add a new block with this label");
-    table[edit] = [a](AppContext& ctx, CommandIo& io) {
+    table[edit] = [a, value_option](AppContext& ctx, CommandIo& io) {
       auto cm = core_of(ctx);
-      const int sources = !a->value.empty() + !a->append.empty() + !a->file.empty();
+      const bool has_value = value_option->count() > 0;
+      const int sources = has_value + !a->append.empty() + !a->file.empty();
       if (sources > 1) throw invalid_input("give one of --value, --append or --file");
       if (a->read_only && a->writable) throw invalid_input("give --read-only or --writable, not both");
       std::optional<std::string> value;
-      if (!a->value.empty()) value = a->value;
+      if (has_value) value = a->value;
       if (!a->file.empty()) value = read_text_file(a->file);
       CoreBlock result;
       if (a->create) {

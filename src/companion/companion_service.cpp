@@ -270,7 +270,9 @@ ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory
   MemoryFilter chats;
   chats.user_id = user_id;
   chats.types = {std::string(memory_types::kChat)};
-  chats.until = user_message.event_time;
+  // A reply stored in the same millisecond as this message is history too
+  // (the message itself is dropped by id below).
+  chats.until = user_message.event_time + std::chrono::milliseconds(1);
   auto history = store_.list(chats, ListOrder::kNewestFirst, options_.history_turns + 1, 0);
   history.erase(std::remove_if(history.begin(), history.end(), [&](const Memory& h) { return h.id == user_message.id; }),
                 history.end());

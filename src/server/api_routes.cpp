@@ -716,12 +716,26 @@ ApiResponse get_media(Services& s, const ApiRequest& req) {
   return r;
 }
 
+// The prompt size of every turn goes to the log (growing core memory is what
+// makes such agents expensive), with the memory edits it made.
+void log_turn(Services& s, const ChatTurnResult& t) {
+  std::string line = "chat turn: prompt ~" + std::to_string(t.prompt.estimated_tokens) + " tokens (core memory ~" +
+                     std::to_string(t.prompt.core_memory_tokens) + "), " + std::to_string(t.prompt.steps) +
+                     " model call(s), " + std::to_string(t.tool_calls.size()) + " tool call(s)";
+  for (const auto& c : t.tool_calls)
+    if (!c.core_label.empty()) line += ", " + c.core_label + " -> v" + std::to_string(c.core_version);
+  if (t.queued) line += ", queued";
+  s.log(line);
+}
+
 ApiResponse chat(Services& s, const ApiRequest& req) {
   const std::string message = require_text(req.json(), "message");
   ApiResponse r;
   if (!req.wants_event_stream) {
     s.with_chat([&](AppContext& ctx, Companion& companion) {
-      r.body = turn_json(ctx, companion.chat(ctx.user_id(), message));
+      const ChatTurnResult turn = companion.chat(ctx.user_id(), message);
+      log_turn(s, turn);
+      r.body = turn_json(ctx, turn);
     });
     return r;
   }
@@ -734,6 +748,7 @@ ApiResponse chat(Services& s, const ApiRequest& req) {
           if (!client_gone) client_gone = !sink.write("delta", json{{"text", std::string(delta)}}.dump());
         };
         ChatTurnResult result = companion.chat(ctx.user_id(), message, &on_delta);
+        log_turn(s, result);
         if (!client_gone) sink.write("done", turn_json(ctx, result).dump());
       });
     } catch (const Error& e) {

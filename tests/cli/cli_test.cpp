@@ -451,6 +451,8 @@ TEST(CoreMemoryCli, ChatEditsTheHumanBlockHistoryShowsItRollbackRestoresIt) {
   EXPECT_EQ(run({"core", "edit", "human", "--value", "a", "--expect-version", "1"}).exit_code, 4);
   EXPECT_EQ(run({"core", "remove", "human", "--yes"}).exit_code, 4);
   EXPECT_EQ(run({"core", "remove", "projects", "--yes"}).exit_code, 0);
+  EXPECT_EQ(run({"core", "edit", "human", "--value", ""}).exit_code, 0);  // emptying is an edit too
+  EXPECT_EQ(nlohmann::json::parse(run({"core", "show", "human", "--json"}).out)["value"], "");
 }
 
 // `kioku mcp` on stdio: an MCP client adds a memory and finds it.
