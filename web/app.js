@@ -9,9 +9,10 @@ import * as journal from './views/journal.js';
 import * as upload from './views/upload.js';
 import * as settings from './views/settings.js';
 import * as status from './views/status.js';
+import * as core from './views/core.js';
 
-const VIEWS = { chat, memories, suggestions, journal, upload, settings, status };
-const TITLES = { chat: 'Chat', memories: 'Memories', suggestions: 'Suggestions', journal: 'Journal', upload: 'Import', settings: 'Settings', status: 'Status' };
+const VIEWS = { chat, core, memories, suggestions, journal, upload, settings, status };
+const TITLES = { chat: 'Chat', core: 'Core memory', memories: 'Memories', suggestions: 'Suggestions', journal: 'Journal', upload: 'Import', settings: 'Settings', status: 'Status' };
 
 const $ = (id) => document.getElementById(id);
 let cleanup = null;
@@ -70,7 +71,7 @@ async function render() {
   const name = routeName();
   const view = $('view');
   for (const a of document.querySelectorAll('.nav a')) a.classList.toggle('active', a.dataset.view === name);
-  if (name === current) return;
+  if (name === current && !(VIEWS[name].remountOnHash)) return;
   if (cleanup) cleanup();
   cleanup = null;
   current = name;

@@ -121,6 +121,11 @@ CompanionService& AppContext::companion() {
     o.context.token_budget = static_cast<int>(config().get_number("companion.context_tokens").value_or(2048));
     o.suggestions = config().get_bool("companion.suggestions", "KIOKU_SUGGESTIONS").value_or(false);
     o.suggestion_threshold = config().get_number("companion.suggestion_threshold").value_or(0.6);
+    o.tools = llm_config().tools;
+    o.max_tool_steps = static_cast<int>(config().get_number("companion.max_tool_steps").value_or(6));
+    // Memories the agent stores itself follow the suggestion setting unless
+    // [companion] approve_agent_memories says otherwise.
+    o.agent_memories_need_approval = config().get_bool("companion.approve_agent_memories").value_or(o.suggestions);
     companion_ = std::make_unique<CompanionService>(memories(), jobs(), searcher(), llm(), active_persona(config()), o);
     companion_->set_journal_drafts(&drafts());
     companion_->set_vision(llm_config().vision);

@@ -12,6 +12,8 @@ void register_commands(CLI::App& app, CommandTable& table) {
   register_server_commands(app, table);
   register_telegram_commands(app, table);
   register_bluesky_commands(app, table);
+  register_core_commands(app, table);
+  register_mcp_commands(app, table);
 }
 
 }  // namespace kioku::cli

@@ -41,5 +41,7 @@ void register_job_commands(CLI::App& app, CommandTable& table);        // jobs l
 void register_server_commands(CLI::App& app, CommandTable& table);     // serve token
 void register_telegram_commands(CLI::App& app, CommandTable& table);   // telegram
 void register_bluesky_commands(CLI::App& app, CommandTable& table);    // bsky post | import | sync
+void register_core_commands(CLI::App& app, CommandTable& table);       // core list | show | edit | history | ...
+void register_mcp_commands(CLI::App& app, CommandTable& table);        // mcp (stdio)
 
 }  // namespace kioku::cli

@@ -16,9 +16,41 @@ nlohmann::json turn_json(AppContext& ctx, const ChatTurnResult& r) {
   nlohmann::json used = nlohmann::json::array();
   for (const auto& m : ctx.memories().get_many(ctx.user_id(), r.used_memory_ids))
     used.push_back({{"id", m.id}, {"type", m.type}, {"content", m.content}});
-  return {{"reply", r.reply},           {"queued", r.queued},
-          {"notice", r.notice},         {"user_memory_id", r.user_memory_id},
-          {"reply_memory_id", r.reply_memory_id}, {"used_memories", used}};
+  nlohmann::json calls = nlohmann::json::array();
+  for (const auto& t : r.tool_calls) {
+    auto args = nlohmann::json::parse(t.arguments_json, nullptr, false);
+    nlohmann::json c = {{"id", t.id},         {"name", t.name},
+                        {"arguments", args.is_discarded() ? nlohmann::json(t.arguments_json) : args},
+                        {"result", t.result}, {"is_error", t.is_error}, {"step", t.step}};
+    if (!t.core_label.empty()) c["core_memory"] = {{"label", t.core_label}, {"version", t.core_version}};
+    calls.push_back(c);
+  }
+  return {{"reply", r.reply},
+          {"queued", r.queued},
+          {"notice", r.notice},
+          {"user_memory_id", r.user_memory_id},
+          {"reply_memory_id", r.reply_memory_id},
+          {"used_memories", used},
+          {"tool_calls", calls},
+          {"prompt",
+           {{"estimated_tokens", r.prompt.estimated_tokens},
+            {"core_memory_tokens", r.prompt.core_memory_tokens},
+            {"provider_prompt_tokens", r.prompt.provider_prompt_tokens},
+            {"steps", r.prompt.steps}}}};
+}
+
+// One line per memory the turn changed, and the prompt size (stderr).
+void report_turn(CommandIo& io, const ChatTurnResult& r) {
+  for (const auto& t : r.tool_calls) {
+    if (!t.core_label.empty())
+      io.err << "kioku: memory edited: " << t.core_label << " is now version " << t.core_version
+             << " (kioku core history " << t.core_label << ")\n";
+    else if (t.is_error)
+      io.err << "kioku: tool " << t.name << " failed: " << t.result.substr(0, 200) << "\n";
+  }
+  if (!r.tool_calls.empty() || r.prompt.steps > 1)
+    io.err << "kioku: prompt ~" << r.prompt.estimated_tokens << " tokens (core memory ~" << r.prompt.core_memory_tokens
+           << "), " << r.prompt.steps << " model call(s), " << r.tool_calls.size() << " tool call(s)\n";
 }
 
 // Runs queued AI work first, so a provider that came back answers old turns.
@@ -52,9 +84,12 @@ void register_companion_commands(CLI::App& app, CommandTable& table) {
         if (io.json) {
           io.out << turn_json(ctx, r).dump(2) << "\n";
         } else if (r.queued) {
+          report_turn(io, r);
           io.err << "kioku: " << r.notice << "\n";
         } else {
           io.out << "\n";
+          report_turn(io, r);
+          if (!r.notice.empty()) io.err << "kioku: " << r.notice << "\n";
         }
         return r;
       };

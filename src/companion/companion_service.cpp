@@ -1,12 +1,15 @@
 #include "companion/companion_service.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/id.h"
 #include "core/text.h"
+#include "tools/core_memory.h"
+#include "tools/memory_tools.h"
 
 namespace kioku {
 
@@ -32,7 +35,11 @@ CompanionService::CompanionService(MemoryStore& store, JobStore& jobs, Searcher&
       persona_(std::move(persona)),
       options_(options),
       clock_(clock),
-      builder_(store, searcher, clock) {}
+      builder_(store, searcher, clock) {
+  MemoryToolOptions tool_options;
+  tool_options.inserts_need_approval = options_.agent_memories_need_approval;
+  register_memory_tools(tools_, store_, searcher_, tool_options, clock_);
+}
 
 namespace {
 
@@ -105,7 +112,7 @@ ChatTurnResult CompanionService::respond(const std::string& user_id, const Memor
     return answer(user_id, m, on_delta);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kUnavailable) throw;
-    ChatTurnResult r;
+    ChatTurnResult r = partial_;  // the tool calls made before the provider dropped
     r.user_memory_id = m.id;
     r.queued = true;
     r.notice = std::string("The model is unreachable (") + e.what() + "): your message is saved and will be answered when it is back.";
@@ -124,13 +131,150 @@ std::string CompanionService::queue_turn(const std::string& user_id, const Memor
   return jobs_.enqueue(job);
 }
 
+namespace {
+
+int estimate_request_tokens(const ChatRequest& request) {
+  size_t bytes = 0;
+  for (const auto& m : request.messages) {
+    bytes += m.content.size() + 8;
+    for (const auto& tc : m.tool_calls) bytes += tc.name.size() + tc.arguments.dump().size();
+  }
+  for (const auto& t : request.tools) bytes += t.name.size() + t.description.size() + t.parameters.dump().size();
+  return static_cast<int>((bytes + 3) / 4);
+}
+
+// A provider that refuses a request because of its tools (Ollama: "does not
+// support tools", HTTP 400; OpenAI-compatible servers: 400/422 naming tools).
+bool refused_tools(const Error& e) {
+  std::string what = e.what();
+  std::transform(what.begin(), what.end(), what.begin(), [](unsigned char c) { return std::tolower(c); });
+  return what.find("tool") != std::string::npos || what.find("http 400") != std::string::npos ||
+         what.find("http 422") != std::string::npos;
+}
+
+nlohmann::json tool_call_json(const ToolCallRecord& t) {
+  auto args = nlohmann::json::parse(t.arguments_json, nullptr, false);
+  nlohmann::json j = {{"id", t.id},
+                      {"name", t.name},
+                      {"arguments", args.is_discarded() ? nlohmann::json(t.arguments_json) : args},
+                      {"result", truncate_utf8(t.result, 2000)},
+                      {"is_error", t.is_error},
+                      {"step", t.step}};
+  if (!t.core_label.empty()) {
+    j["core_label"] = t.core_label;
+    j["core_version"] = t.core_version;
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string CompanionService::system_prompt(const std::string& user_id, const BuiltContext& ctx,
+                                            const std::string& core_text, bool tools_offered) {
+  std::string system = persona_.prompt + "\n\nToday is " + format_iso8601(clock_.now()).substr(0, 10) + ".\n\n";
+  system += "# Core memory\n";
+  system += tools_offered
+                ? "These blocks are always in view. Keep them current with core_memory_append, core_memory_replace, "
+                  "memory_insert and memory_rethink; each block has a character limit, and read-only blocks are the "
+                  "user's. Store other lasting details with archival_memory_insert; look things up with "
+                  "archival_memory_search (long-term memory) and conversation_search (earlier messages).\n"
+                : "These blocks are always in view.\n";
+  system += core_text;
+  MemoryFilter chats;
+  chats.user_id = user_id;
+  chats.types = {std::string(memory_types::kChat)};
+  MemoryFilter all;
+  all.user_id = user_id;
+  const int64_t chat_count = store_.count(chats);
+  const int64_t archival_count = store_.count(all) - chat_count;
+  const auto changed = store_.core_memory().blocks_changed_at(user_id);
+  system += "\n# Memory metadata\n- Core memory last changed: " +
+            (changed ? format_iso8601(*changed).substr(0, 16) + " UTC" : std::string("never")) + "\n" +
+            "- Recall memory: " + std::to_string(chat_count) + " messages in the conversation history\n" +
+            "- Archival memory: " + std::to_string(archival_count) + " memories\n\n";
+  const std::string rendered = ctx.render();
+  system += rendered.empty() ? "You have no stored memories about this yet.\n" : "# Your memories\n\n" + rendered;
+  return system;
+}
+
+ChatResponse CompanionService::run_loop(ChatRequest& request, const std::string& user_id, const std::string& turn_id,
+                                        const std::function<void(std::string_view)>* on_delta, ChatTurnResult& r) {
+  std::string text;  // the reply so far, all steps
+  bool separate = false;
+  std::function<void(std::string_view)> stream = [&](std::string_view delta) {
+    if (separate) {
+      (*on_delta)("\n\n");
+      separate = false;
+    }
+    (*on_delta)(delta);
+  };
+  int call_counter = static_cast<int>(r.tool_calls.size());
+  for (int step = 1;; ++step) {
+    const bool last = step > options_.max_tool_steps && !request.tools.empty();
+    if (last) {
+      request.tools.clear();
+      request.messages.push_back(
+          {"system", "You have used all the tool steps of this turn. Answer the user now, without calling tools."});
+    }
+    last_request_ = request;
+    r.prompt.steps = step;
+    r.prompt.estimated_tokens = estimate_request_tokens(request);
+    separate = !text.empty();
+    ChatResponse response = llm_->chat(request, on_delta ? &stream : nullptr);
+    r.prompt.provider_prompt_tokens = response.prompt_tokens;
+    if (!response.text.empty()) text += (text.empty() ? "" : "\n\n") + response.text;
+    if (response.tool_calls.empty() || request.tools.empty()) {
+      response.text = text;
+      return response;
+    }
+    ChatMessage assistant{"assistant", response.text};
+    for (auto& call : response.tool_calls) {
+      // Ids must be unique within the turn (Ollama gives none, or call_0 every step).
+      ++call_counter;
+      if (call.id.empty() || std::any_of(r.tool_calls.begin(), r.tool_calls.end(),
+                                         [&](const ToolCallRecord& t) { return t.id == call.id; }))
+        call.id = "call_" + std::to_string(step) + "_" + std::to_string(call_counter);
+      assistant.tool_calls.push_back(call);
+    }
+    request.messages.push_back(assistant);
+    for (const auto& call : assistant.tool_calls) {
+      ToolContext tctx;
+      tctx.user_id = user_id;
+      tctx.turn_id = turn_id;
+      tctx.tool_call_id = call.id;
+      tctx.caller = "agent";
+      const ToolResult result = tools_.call(call.name, call.arguments, tctx);
+      ToolCallRecord rec;
+      rec.id = call.id;
+      rec.name = call.name;
+      rec.arguments_json = call.arguments.is_string() ? call.arguments.get<std::string>() : call.arguments.dump();
+      rec.result = result.text;
+      rec.is_error = result.is_error;
+      rec.core_label = result.core_label;
+      rec.core_version = result.core_version;
+      rec.step = step;
+      r.tool_calls.push_back(rec);
+      partial_.tool_calls = r.tool_calls;
+      ChatMessage back{"tool", result.is_error ? "Error: " + result.text : result.text};
+      back.tool_call_id = call.id;
+      back.tool_name = call.name;
+      back.is_error = result.is_error;
+      request.messages.push_back(back);
+    }
+  }
+}
+
 ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory& user_message,
                                         const std::function<void(std::string_view)>* on_delta) {
+  partial_ = ChatTurnResult{};
+  partial_.user_memory_id = user_message.id;
   // Earlier turns as real messages; they are then not repeated in the context.
   MemoryFilter chats;
   chats.user_id = user_id;
   chats.types = {std::string(memory_types::kChat)};
-  chats.until = user_message.event_time;
+  // A reply stored in the same millisecond as this message is history too
+  // (the message itself is dropped by id below).
+  chats.until = user_message.event_time + std::chrono::milliseconds(1);
   auto history = store_.list(chats, ListOrder::kNewestFirst, options_.history_turns + 1, 0);
   history.erase(std::remove_if(history.begin(), history.end(), [&](const Memory& h) { return h.id == user_message.id; }),
                 history.end());
@@ -139,20 +283,54 @@ ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory
   std::vector<std::string> exclude = {user_message.id};
   for (const auto& h : history) exclude.push_back(h.id);
 
-  BuiltContext ctx = builder_.build(user_id, user_message.content, options_.context, exclude);
-  ChatRequest request;
-  std::string system = persona_.prompt + "\n\nToday is " + format_iso8601(clock_.now()).substr(0, 10) + ".\n\n";
-  const std::string rendered = ctx.render();
-  system += rendered.empty() ? "You have no stored memories about this yet.\n" : "# Your memories\n\n" + rendered;
-  request.messages.push_back({"system", system});
-  for (const auto& h : history)
-    request.messages.push_back({h.metadata.value("role", "user") == "assistant" ? "assistant" : "user", h.content});
-  request.messages.push_back({"user", user_message.content});
-  last_request_ = request;
+  // Core memory first: it is always in the prompt (up to 3/4 of the budget);
+  // the rest of the budget goes to the built context.
+  CoreMemory core(store_.core_memory(), user_id);
+  const size_t core_budget = std::max<size_t>(1024, static_cast<size_t>(options_.context.token_budget) * 3);
+  const std::string core_text = render_core_blocks(core.blocks(), core_budget);
+  ContextOptions context_options = options_.context;
+  context_options.token_budget = std::max(0, context_options.token_budget - estimate_tokens(core_text));
+  BuiltContext ctx = builder_.build(user_id, user_message.content, context_options, exclude);
 
-  std::function<void(std::string_view)> stream = on_delta ? *on_delta : std::function<void(std::string_view)>();
-  ChatResponse response = llm_->chat(request, on_delta ? &stream : nullptr);
-  if (response.text.find_first_not_of(" \t\r\n") == std::string::npos) throw unavailable("the model sent an empty reply");
+  ChatTurnResult r;
+  r.user_memory_id = user_message.id;
+  r.prompt.core_memory_tokens = estimate_tokens(core_text);
+  const bool offer = options_.tools && options_.max_tool_steps > 0;
+  auto make_request = [&](bool with_tools) {
+    ChatRequest request;
+    request.messages.push_back({"system", system_prompt(user_id, ctx, core_text, with_tools)});
+    for (const auto& h : history)
+      request.messages.push_back({h.metadata.value("role", "user") == "assistant" ? "assistant" : "user", h.content});
+    request.messages.push_back({"user", user_message.content});
+    if (with_tools)
+      for (const Tool* t : tools_.list(true)) request.tools.push_back({t->name, t->description, t->input_schema});
+    return request;
+  };
+  if (!options_.tools) r.notice = "Memory tools are off for this model ([llm] tools = false): answered without them.";
+
+  ChatRequest request = make_request(offer);
+  ChatResponse response;
+  try {
+    response = run_loop(request, user_id, user_message.id, on_delta, r);
+  } catch (const Error& e) {
+    if (!(offer && e.code() == ErrorCode::kUnavailable && r.tool_calls.empty() && r.prompt.steps == 1 &&
+          refused_tools(e)))
+      throw;
+    // The model (or server) does not take tools: the plain turn, as before tools.
+    request = make_request(false);
+    r.prompt = PromptSize{0, r.prompt.core_memory_tokens, 0, 0};
+    response = run_loop(request, user_id, user_message.id, on_delta, r);
+    r.notice = "This model does not take tool calls, so it answered without the memory tools (set [llm] tools = false "
+               "to skip the attempt).";
+  }
+  if (response.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    if (r.tool_calls.empty()) throw unavailable("the model sent an empty reply");
+    // It used its tools but never answered (the step limit stopped it).
+    response.text = "(I worked on my memory but did not get to an answer within " +
+                    std::to_string(options_.max_tool_steps) + " steps. Could you ask again?)";
+    r.notice = "The model stopped at the step limit (" + std::to_string(options_.max_tool_steps) +
+               " tool steps) without a final answer.";
+  }
 
   Memory reply;
   reply.user_id = user_id;
@@ -167,9 +345,16 @@ ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory
                     {"in_reply_to", user_message.id},
                     {"used_memory_ids", ctx.used_memory_ids()},
                     {"persona", persona_.id},
-                    {"model", llm_->model()}};
-  ChatTurnResult r;
-  r.user_memory_id = user_message.id;
+                    {"model", llm_->model()},
+                    {"prompt", {{"estimated_tokens", r.prompt.estimated_tokens},
+                                {"core_memory_tokens", r.prompt.core_memory_tokens},
+                                {"provider_prompt_tokens", r.prompt.provider_prompt_tokens},
+                                {"steps", r.prompt.steps}}}};
+  if (!r.tool_calls.empty()) {
+    nlohmann::json calls = nlohmann::json::array();
+    for (const auto& t : r.tool_calls) calls.push_back(tool_call_json(t));
+    reply.metadata["tool_calls"] = calls;
+  }
   r.reply = response.text;
   r.reply_memory_id = store_.add(reply).id;
   r.used_memory_ids = ctx.used_memory_ids();

@@ -13,6 +13,23 @@
 //     prompt (metadata.used_memory_ids); those memories are marked accessed.
 //  4. Suggested memories (off by default) come from a second, small request
 //     after the reply and wait unapproved (approved=false, source ai_suggested).
+//  5. The turn is an agent loop: the model is offered the memory tools
+//     (src/tools), each call it makes runs and its result goes back, until it
+//     answers without calls or max_tool_steps model calls asked for tools;
+//     then one last call without tools asks for the answer. Text streams at
+//     every step. Tool failures (bad arguments, unknown tool, a block's
+//     limit) are results the model reads, never a failed turn.
+//  6. Tool calls change the store as they run (core memory edits are
+//     versioned with the turn and the call id). A provider that drops
+//     mid-loop queues the turn as in 2; the calls already made stay, are
+//     reported in the result, and the resumed turn sees their effects.
+//  7. A model without tool calling ([llm] tools = false, or a provider that
+//     refuses the tools of the first request) gets the plain turn and the
+//     result carries a one-line notice.
+//  8. The system prompt holds the persona, the core memory blocks (with
+//     labels, sizes and limits), memory metadata and the built context, all
+//     inside context.token_budget; blocks over their limit are cut in the
+//     prompt, never fatal. result.prompt reports the size of every turn.
 // Thread safety: one CompanionService per thread (it uses one store).
 #pragma once
 
@@ -29,6 +46,7 @@
 #include "llm/llm_client.h"
 #include "search/searcher.h"
 #include "store/store.h"
+#include "tools/tool_registry.h"
 
 namespace kioku {
 
@@ -37,6 +55,9 @@ struct CompanionOptions {
   int history_turns = 10;  // earlier chat turns sent as messages
   bool suggestions = false;
   double suggestion_threshold = 0.6;  // minimum importance of a suggestion
+  bool tools = true;                  // offer the memory tools (and the model takes them)
+  int max_tool_steps = 6;             // model calls that may ask for tools in one turn
+  bool agent_memories_need_approval = false;  // agent inserts wait as suggestions
 };
 
 struct QueueRunResult {
@@ -91,6 +112,8 @@ class CompanionService final : public Companion {
 
   // The last request sent to the provider (for --json and tests).
   const ChatRequest& last_request() const { return last_request_; }
+  // The memory tools (the agent loop's; the MCP server builds its own).
+  const ToolRegistry& tools() const { return tools_; }
 
  private:
   ChatTurnResult answer(const std::string& user_id, const Memory& user_message,
@@ -101,6 +124,12 @@ class CompanionService final : public Companion {
                          const std::function<void(std::string_view delta)>* on_delta);
   void suggest_memories(const std::string& user_id, const std::string& message, const std::string& reply);
   std::string queue_turn(const std::string& user_id, const Memory& user_message, const std::string& reason);
+  // The system prompt: persona, date, core memory, memory metadata, context.
+  std::string system_prompt(const std::string& user_id, const BuiltContext& ctx, const std::string& core_text,
+                            bool tools_offered);
+  // Runs the agent loop on request; fills result.tool_calls and prompt as it goes.
+  ChatResponse run_loop(ChatRequest& request, const std::string& user_id, const std::string& turn_id,
+                        const std::function<void(std::string_view)>* on_delta, ChatTurnResult& result);
 
   JobOutcome run_chat_reply(const Job& job);
   JobOutcome run_describe_image(const Job& job);
@@ -114,6 +143,9 @@ class CompanionService final : public Companion {
   const TimeSource& clock_;
   ContextBuilder builder_;
   ChatRequest last_request_;
+  ToolRegistry tools_;
+  // Partial results of a turn that failed mid-loop (tool calls already made).
+  ChatTurnResult partial_;
   JournalDraftStore* drafts_ = nullptr;
   bool vision_ = false;
 };

@@ -169,6 +169,7 @@ model = "all-MiniLM-L6-v2"   # local: a folder under <data>/models (kioku models
 # model = "gemma-3n-e4b"                                     [KIOKU_LLM_MODEL]
 # api_key = ""                                               [KIOKU_LLM_API_KEY]
 # vision = false             # the model accepts images (journal photos get descriptions)
+# tools = true               # offer the memory tools (core memory edits, archival/recall search)  [KIOKU_LLM_TOOLS]
 # [llm.models."gemma-3n-e4b"]
 # temperature = 0.8
 # max_tokens = 512
@@ -177,6 +178,8 @@ model = "all-MiniLM-L6-v2"   # local: a folder under <data>/models (kioku models
 [companion]
 persona = "senko"
 suggestions = false          # AI-suggested memories (off by default)
+# approve_agent_memories = false  # memories the agent stores wait for approval (default: as suggestions)
+# max_tool_steps = 6         # model calls per chat turn that may use tools
 
 [backup]
 # interval_hours = 24        # kioku serve writes <data>/backups/auto-* this often (0 = never)

@@ -47,6 +47,8 @@ struct ChatMessage {
   std::vector<ImageInput> images;
   std::vector<ToolCall> tool_calls;  // assistant turns that called tools
   std::string tool_call_id;          // tool results
+  std::string tool_name;             // tool results: the tool that ran (Ollama wants it)
+  bool is_error = false;             // tool results: the call failed
 };
 
 struct GenerationSettings {
@@ -100,6 +102,7 @@ struct LlmConfig {
   GenerationSettings settings;
   std::map<std::string, GenerationSettings> per_model;  // [llm.models."name"]
   bool vision = false;  // the model accepts images ([llm] vision = true)
+  bool tools = true;    // the model takes tool calls ([llm] tools = false turns them off)
   // Settings for the configured model: per-model values over the defaults.
   GenerationSettings effective_settings() const;
   // The config as JSON for display: the key is replaced by "***".

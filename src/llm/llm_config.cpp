@@ -32,7 +32,7 @@ GenerationSettings LlmConfig::effective_settings() const {
 
 nlohmann::json LlmConfig::redacted() const {
   return {{"provider", provider}, {"url", url}, {"model", model}, {"api_key", api_key.empty() ? "" : "***"},
-          {"api_key_set", !api_key.empty()}, {"timeout_s", timeout_s}, {"max_retries", max_retries}, {"vision", vision}};
+          {"api_key_set", !api_key.empty()}, {"timeout_s", timeout_s}, {"max_retries", max_retries}, {"vision", vision}, {"tools", tools}};
 }
 
 LlmConfig load_llm_config(const Config& config) {
@@ -54,6 +54,7 @@ LlmConfig load_llm_config(const Config& config) {
   c.max_retries = static_cast<int>(config.get_number("llm.max_retries", "KIOKU_LLM_MAX_RETRIES").value_or(c.max_retries));
   c.backoff_s = config.get_number("llm.backoff_s").value_or(c.backoff_s);
   c.vision = config.get_bool("llm.vision").value_or(false);
+  c.tools = config.get_bool("llm.tools", "KIOKU_LLM_TOOLS").value_or(true);
   const auto& data = config.data();
   if (data.contains("llm") && data["llm"].is_object()) {
     c.settings = settings_from(data["llm"]);

@@ -25,6 +25,16 @@ nlohmann::json parse_arguments(const std::string& text) {
   return j.is_discarded() ? nlohmann::json(text) : j;
 }
 
+// Arguments as sent back to a provider in the assistant turn that made the
+// call: arguments that were not JSON stay the model's own text (OpenAI), or
+// become an empty object where the protocol needs one (Ollama, Anthropic).
+std::string arguments_text(const nlohmann::json& arguments) {
+  return arguments.is_string() ? arguments.get<std::string>() : arguments.dump();
+}
+nlohmann::json arguments_object(const nlohmann::json& arguments) {
+  return arguments.is_object() ? arguments : nlohmann::json::object();
+}
+
 // What every HTTP provider holds.
 class HttpLlmClient : public LlmClient {
  public:
@@ -82,8 +92,12 @@ class OpenAiClient final : public HttpLlmClient {
         if (msg.contains("content") && msg["content"].is_string()) out.text = msg["content"];
         if (msg.contains("tool_calls") && msg["tool_calls"].is_array())
           for (const auto& tc : msg["tool_calls"])
-            out.tool_calls.push_back({tc.value("id", ""), tc.at("function").value("name", ""),
-                                      parse_arguments(tc.at("function").value("arguments", ""))});
+          {
+            const auto& f = tc.at("function");
+            nlohmann::json args = f.contains("arguments") ? f["arguments"] : nlohmann::json("");
+            out.tool_calls.push_back({tc.value("id", ""), f.value("name", ""),
+                                      args.is_string() ? parse_arguments(args.get<std::string>()) : args});
+          }
         out.finish_reason = choice.value("finish_reason", "");
         if (j.contains("usage") && j["usage"].is_object()) {
           out.prompt_tokens = j["usage"].value("prompt_tokens", 0);
@@ -161,7 +175,8 @@ class OpenAiClient final : public HttpLlmClient {
     for (const auto& m : request.messages) {
       nlohmann::json msg = {{"role", m.role}};
       if (m.images.empty()) {
-        msg["content"] = m.content;
+        // An assistant turn that only called tools has no content (null).
+        msg["content"] = m.content.empty() && !m.tool_calls.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.content);
       } else {
         nlohmann::json parts = nlohmann::json::array();
         if (!m.content.empty()) parts.push_back({{"type", "text"}, {"text", m.content}});
@@ -174,7 +189,7 @@ class OpenAiClient final : public HttpLlmClient {
         msg["tool_calls"] = nlohmann::json::array();
         for (const auto& tc : m.tool_calls)
           msg["tool_calls"].push_back({{"id", tc.id}, {"type", "function"},
-                                       {"function", {{"name", tc.name}, {"arguments", tc.arguments.dump()}}}});
+                                       {"function", {{"name", tc.name}, {"arguments", arguments_text(tc.arguments)}}}});
       }
       if (!m.tool_call_id.empty()) msg["tool_call_id"] = m.tool_call_id;
       out.push_back(msg);
@@ -201,8 +216,9 @@ class OllamaClient final : public HttpLlmClient {
       if (!m.tool_calls.empty()) {
         msg["tool_calls"] = nlohmann::json::array();
         for (const auto& tc : m.tool_calls)
-          msg["tool_calls"].push_back({{"function", {{"name", tc.name}, {"arguments", tc.arguments}}}});
+          msg["tool_calls"].push_back({{"function", {{"name", tc.name}, {"arguments", arguments_object(tc.arguments)}}}});
       }
+      if (m.role == "tool" && !m.tool_name.empty()) msg["tool_name"] = m.tool_name;
       msgs.push_back(msg);
     }
     nlohmann::json body = {{"model", config_.model}, {"messages", msgs}, {"stream", on_delta != nullptr}};
@@ -277,8 +293,15 @@ class AnthropicClient final : public HttpLlmClient {
       }
       nlohmann::json content = nlohmann::json::array();
       if (m.role == "tool") {
-        content.push_back({{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}, {"content", m.content}});
-        msgs.push_back({{"role", "user"}, {"content", content}});
+        // All results of one assistant turn go back in ONE user message.
+        nlohmann::json result = {{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}, {"content", m.content}};
+        if (m.is_error) result["is_error"] = true;
+        if (!msgs.empty() && msgs.back()["role"] == "user" && msgs.back()["content"].is_array() &&
+            !msgs.back()["content"].empty() && msgs.back()["content"].back().value("type", "") == "tool_result") {
+          msgs.back()["content"].push_back(result);
+        } else {
+          msgs.push_back({{"role", "user"}, {"content", nlohmann::json::array({result})}});
+        }
         continue;
       }
       for (const auto& img : m.images)
@@ -286,7 +309,8 @@ class AnthropicClient final : public HttpLlmClient {
                            {"source", {{"type", "base64"}, {"media_type", img.mime_type}, {"data", base64_encode(img.bytes)}}}});
       if (!m.content.empty()) content.push_back({{"type", "text"}, {"text", m.content}});
       for (const auto& tc : m.tool_calls)
-        content.push_back({{"type", "tool_use"}, {"id", tc.id}, {"name", tc.name}, {"input", tc.arguments}});
+        content.push_back({{"type", "tool_use"}, {"id", tc.id}, {"name", tc.name}, {"input", arguments_object(tc.arguments)}});
+      if (content.empty()) content.push_back({{"type", "text"}, {"text", "(empty)"}});  // the API refuses empty content
       msgs.push_back({{"role", m.role}, {"content", content}});
     }
     const GenerationSettings s = settings_for(request);

@@ -33,6 +33,13 @@ struct ApiRequest {
   std::vector<UploadedFile> files;
   std::string body;
   bool wants_event_stream = false;  // Accept: text/event-stream or ?stream=1
+  std::map<std::string, std::string> headers;  // names lower-cased (Authorization is not copied)
+
+  // A request header by lower-case name, or "".
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
 
   // The query parameter, or fallback when absent.
   std::string param(const std::string& name, const std::string& fallback = "") const;
@@ -59,6 +66,7 @@ struct ApiResponse {
   // When content_type is set, raw is sent as is instead of body (media files).
   std::string content_type;
   std::string raw;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 };
 
 class Services;  // per-server state: context pools, settings (api_routes.cpp)

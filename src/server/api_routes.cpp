@@ -20,6 +20,7 @@
 #include "journal/journal_service.h"
 #include "llm/llm_client.h"
 #include "server/api.h"
+#include "server/mcp_http.h"
 #include "server/services.h"
 
 namespace kioku::server {
@@ -227,13 +228,39 @@ json used_memories(AppContext& ctx, const std::vector<std::string>& ids) {
   return used;
 }
 
+// The core memory versions a turn's tool calls made ("memory edited" in the chat).
+json memory_edits_of(const json& tool_calls) {
+  json edits = json::array();
+  if (!tool_calls.is_array()) return edits;
+  for (const auto& t : tool_calls)
+    if (t.contains("core_label"))
+      edits.push_back({{"label", t["core_label"]}, {"version", t.value("core_version", 0)}, {"tool", t.value("name", "")}});
+  return edits;
+}
+
 json turn_json(AppContext& ctx, const ChatTurnResult& r) {
+  json calls = json::array();
+  for (const auto& t : r.tool_calls) {
+    json c = {{"id", t.id}, {"name", t.name}, {"result", t.result}, {"is_error", t.is_error}, {"step", t.step}};
+    if (!t.core_label.empty()) {
+      c["core_label"] = t.core_label;
+      c["core_version"] = t.core_version;
+    }
+    calls.push_back(c);
+  }
   return {{"reply", r.reply},
           {"queued", r.queued},
           {"notice", r.notice},
           {"user_memory_id", r.user_memory_id},
           {"reply_memory_id", r.reply_memory_id},
-          {"used_memories", used_memories(ctx, r.used_memory_ids)}};
+          {"used_memories", used_memories(ctx, r.used_memory_ids)},
+          {"tool_calls", calls},
+          {"memory_edits", memory_edits_of(calls)},
+          {"prompt",
+           {{"estimated_tokens", r.prompt.estimated_tokens},
+            {"core_memory_tokens", r.prompt.core_memory_tokens},
+            {"provider_prompt_tokens", r.prompt.provider_prompt_tokens},
+            {"steps", r.prompt.steps}}}};
 }
 
 // A probe of the configured provider that fails fast (no retries).
@@ -682,12 +709,26 @@ ApiResponse get_media(Services& s, const ApiRequest& req) {
   return r;
 }
 
+// The prompt size of every turn goes to the log (growing core memory is what
+// makes such agents expensive), with the memory edits it made.
+void log_turn(Services& s, const ChatTurnResult& t) {
+  std::string line = "chat turn: prompt ~" + std::to_string(t.prompt.estimated_tokens) + " tokens (core memory ~" +
+                     std::to_string(t.prompt.core_memory_tokens) + "), " + std::to_string(t.prompt.steps) +
+                     " model call(s), " + std::to_string(t.tool_calls.size()) + " tool call(s)";
+  for (const auto& c : t.tool_calls)
+    if (!c.core_label.empty()) line += ", " + c.core_label + " -> v" + std::to_string(c.core_version);
+  if (t.queued) line += ", queued";
+  s.log(line);
+}
+
 ApiResponse chat(Services& s, const ApiRequest& req) {
   const std::string message = require_text(req.json(), "message");
   ApiResponse r;
   if (!req.wants_event_stream) {
     s.with_chat([&](AppContext& ctx, Companion& companion) {
-      r.body = turn_json(ctx, companion.chat(ctx.user_id(), message));
+      const ChatTurnResult turn = companion.chat(ctx.user_id(), message);
+      log_turn(s, turn);
+      r.body = turn_json(ctx, turn);
     });
     return r;
   }
@@ -700,6 +741,7 @@ ApiResponse chat(Services& s, const ApiRequest& req) {
           if (!client_gone) client_gone = !sink.write("delta", json{{"text", std::string(delta)}}.dump());
         };
         ChatTurnResult result = companion.chat(ctx.user_id(), message, &on_delta);
+        log_turn(s, result);
         if (!client_gone) sink.write("done", turn_json(ctx, result).dump());
       });
     } catch (const Error& e) {
@@ -739,7 +781,8 @@ ApiResponse chat_history(Services& s, const ApiRequest& req) {
                      {"content", m.content},
                      {"event_time", format_iso8601(m.event_time)},
                      {"used_memory_ids", used_ids[i]},
-                     {"used_memories", used}});
+                     {"used_memories", used},
+                     {"memory_edits", memory_edits_of(m.metadata.value("tool_calls", json::array()))}});
   }
   ApiResponse r;
   r.body = {{"items", items}};
@@ -950,6 +993,7 @@ std::vector<Route> api_routes() {
        false, put_settings});
   add({"GET", "/api/models/available", "Models of the configured provider (502 when it does not answer)", "settings",
        true, {}, nullptr, false, false, models_available});
+  for (auto& route : memory_agent_routes()) add(std::move(route));  // /api/core/..., /mcp
   return r;
 }
 

@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -14,6 +15,7 @@
 
 #include "core/error.h"
 #include "server/api.h"
+#include "server/mcp_http.h"
 #include "server/services.h"
 #include "server/web_assets.h"
 
@@ -102,6 +104,7 @@ struct Server::Impl {
   std::string token;
   int port = 0;
   bool bound = false;
+  std::vector<std::string> allowed_origins;  // [mcp] allowed_origins
 
   std::thread listen_thread;
   std::thread background_thread;
@@ -124,6 +127,11 @@ struct Server::Impl {
       else a.files.push_back({name, part.filename, part.content_type, part.content});
     }
     if (!req.is_multipart_form_data()) a.body = req.body;
+    for (const auto& [name, value] : req.headers) {
+      std::string lower = name;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower != "authorization") a.headers[lower] = value;
+    }
     a.wants_event_stream = req.get_header_value("Accept").find("text/event-stream") != std::string::npos ||
                            req.get_param_value("stream") == "1";
     return a;
@@ -133,6 +141,7 @@ struct Server::Impl {
     res.set_header("Cache-Control", "no-store");
     try {
       ApiResponse out = route.handler(*services, to_api_request(req));
+      for (const auto& [name, value] : out.headers) res.set_header(name, value);
       if (out.stream) {
         res.status = out.status;
         res.set_header("X-Accel-Buffering", "no");
@@ -217,7 +226,14 @@ struct Server::Impl {
                                "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}});
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (req.path.rfind("/api/", 0) != 0 || req.path == "/api/health") return httplib::Server::HandlerResponse::Unhandled;
+      const bool mcp = req.path == "/mcp";
+      if (mcp && req.has_header("Origin") && !server::mcp_origin_allowed(req.get_header_value("Origin"), port, allowed_origins)) {
+        // DNS rebinding: a page elsewhere must not reach the user's memory.
+        send_error(res, 403, "origin " + req.get_header_value("Origin") + " may not use /mcp", "forbidden");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (!mcp && (req.path.rfind("/api/", 0) != 0 || req.path == "/api/health"))
+        return httplib::Server::HandlerResponse::Unhandled;
       const std::string header = req.get_header_value("Authorization");
       const std::string_view prefix = "Bearer ";
       if (header.size() > prefix.size() && header.compare(0, prefix.size(), prefix) == 0 &&
@@ -316,7 +332,15 @@ int Server::bind() {
   so.log = d.options.log;
   so.engine = d.options.engine;
   d.services = std::make_unique<server::Services>(std::move(so));  // creates data dir and token
-  d.token = d.services->context()->api_token();
+  {
+    auto probe = d.services->context();
+    d.token = probe->api_token();
+    const auto& data = probe->config().data();
+    if (data.contains("mcp") && data["mcp"].is_object() && data["mcp"].contains("allowed_origins") &&
+        data["mcp"]["allowed_origins"].is_array())
+      for (const auto& o : data["mcp"]["allowed_origins"])
+        if (o.is_string()) d.allowed_origins.push_back(o.get<std::string>());
+  }
   if (d.token.empty()) throw io_error("no API token in " + (d.options.data_dir / "token").string());
   d.install_handlers();
   d.register_routes();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/memory.h"
+#include "store/core_memory.h"
 
 namespace kioku {
 
@@ -122,6 +123,8 @@ class MemoryStore {
   virtual void update_journal(const Journal& journal) = 0;
 
   virtual StoreStats stats(const std::string& user_id) = 0;
+  // Core memory blocks and their versions, in the same database.
+  virtual CoreMemoryStore& core_memory() = 0;
   // A consistent copy of the whole database while it is in use.
   virtual void backup_to(const std::filesystem::path& destination) = 0;
 };

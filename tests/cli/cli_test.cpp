@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <thread>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
@@ -10,6 +11,7 @@
 #include "testing/loopback_server.h"
 #include "testing/images.h"
 #include "testing/run_binary.h"
+#include "testing/scripted_model.h"
 #include "testing/shared_dir.h"
 #include "testing/temp_dir.h"
 
@@ -430,6 +432,105 @@ TEST_F(Cli, TwoProcessesAnswerEachQueuedMessageExactlyOnce) {
     if (m["metadata"].value("role", "") == "assistant") replies_to[m["metadata"]["in_reply_to"]]++;
   EXPECT_EQ(static_cast<int>(replies_to.size()), kMessages);
   for (const auto& [id, n] : replies_to) EXPECT_EQ(n, 1) << id;
+}
+
+}  // namespace
+}  // namespace kioku
+
+namespace kioku {
+namespace {
+
+// The done criterion of issue 11: a model that calls core_memory_append
+// changes the human block through `kioku chat`; the history shows both
+// versions; rollback restores the first. Also the core commands' errors.
+TEST(CoreMemoryCli, ChatEditsTheHumanBlockHistoryShowsItRollbackRestoresIt) {
+  testing::TempDir dir;
+  testing::ScriptedModel model(testing::Wire::kOpenAi, [](const testing::ScriptView& v) {
+    if (v.tool_results.empty())
+      return testing::ScriptedStep{"", {{"core_memory_append", R"({"label":"human","content":"Name: Aiko. Rides a blue bike."})"}}};
+    return testing::ScriptedStep{"Got it, Aiko.", {}};
+  });
+  const std::map<std::string, std::string> env = {{"KIOKU_HOME", (dir / "data").string()},
+                                                  {"KIOKU_EMBED_PROVIDER", "none"},
+                                                  {"KIOKU_LLM_PROVIDER", "openai"},
+                                                  {"KIOKU_LLM_URL", model.url()},
+                                                  {"KIOKU_LLM_MODEL", "test-model"}};
+  auto run = [&](std::vector<std::string> args, const std::string& in = "") {
+    return testing::run_binary(KIOKU_BINARY, args, dir / "cwd", env, in);
+  };
+  ASSERT_EQ(run({"init"}).exit_code, 0);
+  auto before = nlohmann::json::parse(run({"core", "show", "human", "--json"}).out);
+  EXPECT_EQ(before["version"], 1);
+  EXPECT_EQ(before["value"], "");
+  auto chat = run({"chat", "--message", "I'm Aiko, I ride a blue bike", "--json"});
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  auto turn = nlohmann::json::parse(chat.out);
+  EXPECT_EQ(turn["reply"], "Got it, Aiko.");
+  ASSERT_EQ(turn["tool_calls"].size(), 1u);
+  EXPECT_EQ(turn["tool_calls"][0]["core_memory"]["version"], 2);
+  EXPECT_GT(turn["prompt"]["estimated_tokens"].get<int>(), 0);
+  EXPECT_EQ(turn["prompt"]["steps"], 2);
+  auto history = nlohmann::json::parse(run({"core", "history", "human", "--json"}).out);
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0]["value"], "");
+  EXPECT_EQ(history[1]["value"], "Name: Aiko. Rides a blue bike.");
+  EXPECT_EQ(history[1]["author"], "agent");
+  EXPECT_EQ(history[1]["tool_name"], "core_memory_append");
+  EXPECT_EQ(history[1]["turn_id"], turn["user_memory_id"]);
+  auto diff = run({"core", "diff", "human", "1", "2"});
+  EXPECT_NE(diff.out.find("+ Name: Aiko. Rides a blue bike."), std::string::npos) << diff.out;
+  auto rolled = run({"core", "rollback", "human", "1", "--json"});
+  ASSERT_EQ(rolled.exit_code, 0) << rolled.err;
+  EXPECT_EQ(nlohmann::json::parse(rolled.out)["version"], 3);
+  EXPECT_EQ(nlohmann::json::parse(run({"core", "show", "human", "--json"}).out)["value"], "");
+  // Text mode says what the turn changed.
+  auto text = run({"chat", "-m", "again"});
+  EXPECT_NE(text.err.find("memory edited: human is now version 4"), std::string::npos) << text.err;
+
+  // The user's own edits, blocks and errors.
+  EXPECT_EQ(run({"core", "edit", "human", "--value", "Aiko, cyclist"}).exit_code, 0);
+  EXPECT_EQ(run({"core", "edit", "projects", "--create", "--value", "Kioku", "--limit", "100"}).exit_code, 0);
+  auto list = nlohmann::json::parse(run({"core", "list", "--json"}).out);
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[3]["label"], "projects");
+  auto over = run({"core", "edit", "projects", "--value", std::string(150, 'x')});
+  EXPECT_EQ(over.exit_code, 0);
+  EXPECT_NE(over.err.find("over its limit"), std::string::npos);
+  EXPECT_EQ(run({"core", "show", "nope"}).exit_code, 3);
+  EXPECT_EQ(run({"core", "rollback", "human", "99"}).exit_code, 3);
+  EXPECT_EQ(run({"core", "edit", "human"}).exit_code, 2);
+  EXPECT_EQ(run({"core", "edit", "human", "--value", "a", "--expect-version", "1"}).exit_code, 4);
+  EXPECT_EQ(run({"core", "remove", "human", "--yes"}).exit_code, 4);
+  EXPECT_EQ(run({"core", "remove", "projects", "--yes"}).exit_code, 0);
+  EXPECT_EQ(run({"core", "edit", "human", "--value", ""}).exit_code, 0);  // emptying is an edit too
+  EXPECT_EQ(nlohmann::json::parse(run({"core", "show", "human", "--json"}).out)["value"], "");
+}
+
+// `kioku mcp` on stdio: an MCP client adds a memory and finds it.
+TEST(McpCli, AddsAndSearchesMemoriesOverStdio) {
+  testing::TempDir dir;
+  const std::map<std::string, std::string> env = {{"KIOKU_HOME", (dir / "data").string()}, {"KIOKU_EMBED_PROVIDER", "none"}};
+  const std::string in =
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})"
+      "\n"
+      R"({"jsonrpc":"2.0","method":"notifications/initialized"})"
+      "\n"
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add_memory","arguments":{"content":"Hana teaches piano in Osaka"}}})"
+      "\n"
+      R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search_memory","arguments":{"query":"piano"}}})"
+      "\n";
+  auto r = testing::run_binary(KIOKU_BINARY, {"mcp"}, dir / "cwd", env, in);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<nlohmann::json> replies;
+  while (std::getline(lines, line)) replies.push_back(nlohmann::json::parse(line));  // stdout is only protocol
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(replies[0]["result"]["protocolVersion"], "2025-11-25");
+  EXPECT_FALSE(replies[1]["result"]["isError"].get<bool>());
+  EXPECT_NE(replies[2]["result"]["content"][0]["text"].get<std::string>().find("Hana teaches piano"), std::string::npos);
+  auto found = testing::run_binary(KIOKU_BINARY, {"search", "piano", "--json"}, dir / "cwd", env);
+  EXPECT_NE(found.out.find("Hana teaches piano"), std::string::npos);
 }
 
 }  // namespace

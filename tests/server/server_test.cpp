@@ -389,6 +389,81 @@ TEST_F(ServerTest, ChatTurnAnswersWithMemoriesAsJsonAndAsStream) {
   EXPECT_EQ(history["items"][3]["used_memories"][0]["content"], "My sister Hana lives in Osaka");
 }
 
+// Core memory over HTTP: blocks, versions with diffs, a stale edit refused,
+// rollback, user blocks.
+TEST_F(ServerTest, CoreMemoryBlocksVersionsAndRollback) {
+  start();
+  json blocks = call("GET", "/api/core", 200);
+  ASSERT_EQ(blocks["items"].size(), 3u);
+  EXPECT_EQ(blocks["items"][1]["label"], "human");
+  json v2 = call("PUT", "/api/core/human", 200, {{"value", "Name: Aiko"}, {"expected_version", 1}});
+  EXPECT_EQ(v2["version"], 2);
+  EXPECT_EQ(v2["chars"], 10);
+  call("PUT", "/api/core/human", 409, {{"value", "stale"}, {"expected_version", 1}});
+  call("PUT", "/api/core/human", 200, {{"value", "Name: Aiko\nTea: genmaicha"}});
+  json version = call("GET", "/api/core/human/versions/3", 200);
+  EXPECT_EQ(version["diff"], "  Name: Aiko\n+ Tea: genmaicha\n");
+  EXPECT_EQ(version["author"], "user");
+  json history = call("GET", "/api/core/human/history", 200);
+  EXPECT_EQ(history["items"].size(), 3u);
+  json diff = call("GET", "/api/core/human/diff?from=1&to=3", 200);
+  EXPECT_NE(diff["diff"].get<std::string>().find("+ Name: Aiko"), std::string::npos);
+  json back = call("POST", "/api/core/human/rollback", 200, {{"version", 2}});
+  EXPECT_EQ(back["version"], 4);
+  EXPECT_EQ(back["value"], "Name: Aiko");
+  call("GET", "/api/core/nope", 404);
+  call("GET", "/api/core/human/versions/99", 404);
+  call("GET", "/api/core/human/versions/x", 400);
+  call("POST", "/api/core", 201, {{"label", "projects"}, {"value", "Kioku"}, {"limit", 100}});
+  call("POST", "/api/core", 409, {{"label", "projects"}});
+  call("POST", "/api/core", 400, {{"label", "Not OK"}});
+  call("DELETE", "/api/core/human", 409);
+  call("DELETE", "/api/core/projects", 200);
+}
+
+// /mcp's HTTP rules (the SDK test in tests/mcp drives the protocol itself).
+TEST_F(ServerTest, McpEndpointChecksTokenOriginVersionAndMethod) {
+  start();
+  const std::string ping = R"({"jsonrpc":"2.0","id":1,"method":"ping"})";
+  auto post = [&](httplib::Headers headers, const std::string& body, bool authorized = true) {
+    auto c = client(authorized);
+    headers.emplace("Accept", "application/json, text/event-stream");
+    return c.Post("/mcp", headers, body, "application/json");
+  };
+  auto r = post({}, ping);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["result"], json::object());
+  r = post({}, ping, false);
+  EXPECT_EQ(r->status, 401);
+  r = post({{"Origin", "http://evil.example"}}, ping);
+  EXPECT_EQ(r->status, 403);
+  r = post({{"Origin", "http://evil.example"}}, ping, false);
+  EXPECT_EQ(r->status, 403);  // refused before the token is even looked at
+  r = post({{"Origin", "http://localhost:" + std::to_string(server->port())}}, ping);
+  EXPECT_EQ(r->status, 200);
+  r = post({{"MCP-Protocol-Version", "2024-01-01"}}, ping);
+  EXPECT_EQ(r->status, 400);
+  r = post({{"MCP-Protocol-Version", "2025-06-18"}}, ping);
+  EXPECT_EQ(r->status, 200);
+  r = post({}, R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  EXPECT_EQ(r->status, 202);
+  EXPECT_TRUE(r->body.empty());
+  r = post({}, "{oops");
+  EXPECT_EQ(r->status, 400);
+  r = post({}, R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add_memory","arguments":{"content":"From MCP"}}})");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);
+  EXPECT_NE(r->body.find("event: message"), std::string::npos);
+  EXPECT_NE(r->body.find("\"isError\":false"), std::string::npos) << r->body;
+  auto c = client();
+  auto get = c.Get("/mcp");
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(get->get_header_value("Allow"), "POST");
+  json found = call("GET", "/api/memory/search?q=MCP", 200);
+  EXPECT_FALSE(found["items"].empty()) << found.dump();
+}
+
 TEST_F(ServerTest, ChatWithADeadProviderKeepsTheMessageAndQueues) {
   testing::FakeLlmServer llm;
   llm.down = true;

@@ -114,7 +114,25 @@ function startLlm() {
           return;
         }
         llmRequests.push(j);
-        const reply = replyFor(j.messages || []);
+        // The agent loop: asked to remember a name, the model edits the human
+        // core memory block with a tool call, then answers once the result is back.
+        const msgs = j.messages || [];
+        const lastUser = [...msgs].reverse().find((m) => m.role === 'user');
+        const offered = (j.tools || []).some((t) => t.function?.name === 'core_memory_append');
+        if (offered && lastUser && /call me Aiko/.test(lastUser.content) && !msgs.some((m) => m.role === 'tool')) {
+          const call = { index: 0, id: 'call_aiko', type: 'function', function: { name: 'core_memory_append', arguments: JSON.stringify({ label: 'human', content: 'Prefers to be called Aiko' }) } };
+          if (!j.stream) {
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [call] }, finish_reason: 'tool_calls' }] }));
+            return;
+          }
+          res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+          res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { tool_calls: [call] } }] })}\n\n`);
+          res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] })}\n\n`);
+          res.end('data: [DONE]\n\n');
+          return;
+        }
+        const reply = msgs.some((m) => m.role === 'tool' && /Aiko/.test(m.content)) ? 'Noted, Aiko. I will remember that.' : replyFor(msgs);
         if (!j.stream) {
           res.writeHead(200, { 'Content-Type': 'application/json' });
           res.end(JSON.stringify({ id: 'x', object: 'chat.completion', model: j.model, choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 10 } }));
@@ -295,6 +313,45 @@ async function main() {
     await page.reload();
     await page.waitForSelector('.msg-assistant .msg-text >> text=Osaka');
     await shot('chat.png');
+  });
+
+  await step('chat: the agent edits core memory and the reply links to the new version', async () => {
+    await page.fill('#chat-input', 'Please call me Aiko from now on');
+    await page.press('#chat-input', 'Enter');
+    const link = page.locator('.msg-assistant:not(.pending) .memory-edited-link').last();
+    await link.waitFor({ timeout: STEP_TIMEOUT });
+    const label = await link.innerText();
+    check(label === 'human v2', `the "memory edited" link says "${label}"`);
+    const human = await api('GET', '/api/core/human');
+    check(human.body.value === 'Prefers to be called Aiko' && human.body.version === 2, `the human block is ${JSON.stringify(human.body)}`);
+    check(llmRequests.some((r) => (r.messages || []).some((m) => m.role === 'tool')), 'the tool result never went back to the model');
+    await link.click();
+    await page.waitForSelector('.view-core #core-value');
+    check((await page.inputValue('#core-value')).includes('Aiko'), 'the core page does not show the edited block');
+    await page.waitForSelector('#core-diff .diff-add >> text=Prefers to be called Aiko');
+    check(await page.locator('.core-version.active[data-version="2"]').count() === 1, 'version 2 is not the one shown');
+  });
+
+  await step('core memory: edit a block, read the history and diff, restore an old version', async () => {
+    await page.fill('#core-value', 'Prefers to be called Aiko\nLikes green tea');
+    await page.waitForSelector('#core-counter >> text=/41 \\/ 2048/');
+    await page.click('#core-save');
+    await page.waitForSelector('.core-version.active[data-version="3"]');
+    await page.waitForSelector('#core-diff .diff-add >> text=Likes green tea');
+    const hist = await api('GET', '/api/core/human/history');
+    check(hist.body.items.length === 3 && hist.body.items[1].author === 'agent' && hist.body.items[2].author === 'user',
+          `the history is ${JSON.stringify(hist.body.items.map((v) => [v.version, v.author]))}`);
+    await shot('core-memory.png');
+    await page.click('.core-version[data-version="2"] button');
+    await page.waitForSelector('#core-restore');
+    await page.click('#core-restore');
+    await page.waitForSelector('.core-version.active[data-version="4"]');
+    const now = await api('GET', '/api/core/human');
+    check(now.body.value === 'Prefers to be called Aiko' && now.body.version === 4, `after restoring: ${JSON.stringify(now.body)}`);
+    // Another block from the list.
+    await page.click('.core-block[data-label="system"]');
+    await page.waitForSelector('.view-core #core-readonly:checked');
+    await nav('chat');
   });
 
   await step('upload the PDF with the button by the chat input', async () => {

@@ -77,6 +77,12 @@ function renderMessage(msg) {
   const bubble = h('div', { class: 'bubble' }, text);
   if (msg.pending && !msg.text) bubble.append(h('span', { class: 'typing', 'aria-label': 'Thinking' }, h('i'), h('i'), h('i')));
   if (msg.notice) bubble.append(h('p', { class: `msg-notice ${msg.queued ? 'queued' : ''}` }, msg.notice));
+  // Core memory blocks the reply's tool calls changed, each linking to its new version.
+  for (const e of msg.edits || [])
+    bubble.append(
+      h('p', { class: 'memory-edited' }, icon('edit'), h('span', {}, 'Memory edited: '),
+        h('a', { href: `#/core/${encodeURIComponent(e.label)}/${e.version}`, class: 'memory-edited-link' }, `${e.label} v${e.version}`)),
+    );
   if (msg.error) bubble.append(h('p', { class: 'msg-notice is-error' }, msg.error));
   const el = h(
     'div',
@@ -104,6 +110,7 @@ function merge(serverItems, local) {
       used_ids: it.used_memory_ids || [],
       used: l?.used || [],
       notice: l?.notice || '',
+      edits: it.memory_edits || l?.edits || [],
     };
   });
   const first = merged.length ? merged[0].time : '';
@@ -217,6 +224,7 @@ export async function mount(root, app) {
         reply.queued = Boolean(r.queued);
         reply.notice = r.notice || (r.queued ? 'The AI provider is not reachable; your message is queued and will be answered later.' : '');
         reply.id = r.reply_memory_id || undefined;
+        reply.edits = r.memory_edits || [];
         userMsg.id = r.user_memory_id || undefined;
         if (r.queued && !r.reply) reply.role = 'note';
         if (reply.role === 'note') reply.text = reply.notice;

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/id.h"
+#include "store/sqlite/core_memory_store.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store.h"
@@ -186,6 +187,36 @@ CREATE TABLE job_runs (
 );
 CREATE INDEX idx_job_runs_schedule ON job_runs(schedule, started_at DESC);
 )sql",
+    // v6: core memory blocks (seed 003) and every version of each.
+    R"sql(
+CREATE TABLE core_blocks (
+  user_id TEXT NOT NULL,
+  label TEXT NOT NULL,
+  value TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  char_limit INTEGER NOT NULL,
+  read_only INTEGER NOT NULL DEFAULT 0,
+  version INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, label)
+) WITHOUT ROWID;
+CREATE TABLE core_block_versions (
+  user_id TEXT NOT NULL,
+  label TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  char_limit INTEGER NOT NULL,
+  read_only INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  author TEXT NOT NULL,
+  tool_call_id TEXT NOT NULL DEFAULT '',
+  tool_name TEXT NOT NULL DEFAULT '',
+  turn_id TEXT NOT NULL DEFAULT '',
+  note TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (user_id, label, version)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
@@ -282,9 +313,12 @@ std::string fts_quote(const std::string& term) {
 
 class SqliteMemoryStore final : public MemoryStore {
  public:
-  SqliteMemoryStore(const std::filesystem::path& path, const TimeSource& clock) : db_(path), clock_(clock) {
+  SqliteMemoryStore(const std::filesystem::path& path, const TimeSource& clock)
+      : db_(path), clock_(clock), core_(db_, clock) {
     db_.migrate(kMemoryMigrations);
   }
+
+  CoreMemoryStore& core_memory() override { return core_; }
 
   AddOutcome add(Memory m) override {
     AddOutcome out;
@@ -802,6 +836,7 @@ class SqliteMemoryStore final : public MemoryStore {
 
   sqlite::Database db_;
   const TimeSource& clock_;
+  sqlite::SqliteCoreMemoryStore core_;
 };
 
 }  // namespace
