@@ -39,9 +39,10 @@ std::vector<std::string> split_long(const std::string& text, size_t max_chars) {
         break;
       }
     }
-    if (cut == std::string::npos) {
-      const size_t space = text.rfind(' ', start + max_chars);
-      if (space != std::string::npos && space > start + max_chars / 3) cut = space;
+    // Only the window of this piece is searched, never back to the start of
+    // the text: a long run without spaces stays linear.
+    for (size_t i = start + max_chars; cut == std::string::npos && i > start + max_chars / 3; --i) {
+      if (text[i] == ' ') cut = i;
     }
     if (cut == std::string::npos) {
       cut = start + max_chars;
