@@ -45,16 +45,25 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
       ImportOptions options;
       options.user_id = ctx.user_id();
       options.tags = split_tags(*tags);
-      // Parse every file before storing anything: a malformed file in the list
-      // stops the import with nothing stored half-way.
+      // Parse every file before storing anything, then store all of them in
+      // one transaction: the command is atomic, a malformed file or a crash
+      // leaves nothing stored half-way.
       std::vector<std::pair<std::string, ImportResult>> parsed;
       for (const auto& f : *files) parsed.emplace_back(f, import_file(f, options));
-      nlohmann::json report = nlohmann::json::array();
+      std::vector<Memory> all;
+      std::vector<size_t> counts;
       for (auto& [file, result] : parsed) {
-        const size_t chunks = result.memories.size();
-        auto outcomes = ctx.memories().add_batch(std::move(result.memories));
+        counts.push_back(result.memories.size());
+        for (auto& m : result.memories) all.push_back(std::move(m));
+      }
+      const auto outcomes = ctx.memories().add_batch(std::move(all));
+      nlohmann::json report = nlohmann::json::array();
+      size_t next = 0;
+      for (size_t i = 0; i < parsed.size(); ++i) {
+        auto& [file, result] = parsed[i];
+        const size_t chunks = counts[i];
         size_t created = 0;
-        for (const auto& o : outcomes) created += o.created ? 1 : 0;
+        for (size_t k = 0; k < chunks && next < outcomes.size(); ++k, ++next) created += outcomes[next].created ? 1 : 0;
         for (const auto& w : result.warnings) io.err << "kioku: " << file << ": " << w << "\n";
         report.push_back({{"file", file}, {"format", result.format}, {"memories", chunks}, {"created", created},
                           {"duplicates", chunks - created}, {"warnings", result.warnings}});

@@ -47,6 +47,9 @@ std::vector<std::string> split_long(const std::string& text, size_t max_chars) {
     if (cut == std::string::npos) {
       cut = start + max_chars;
       while (cut > start && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      // Only continuation bytes (not UTF-8): no sequence to keep whole, and
+      // cutting at start would never move on (found by tests/fuzz text_chunk).
+      if (cut == start) cut = start + max_chars;
     }
     std::string piece = text.substr(start, cut - start);
     while (!piece.empty() && piece.back() == ' ') piece.pop_back();

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/id.h"
 #include "core/json.h"
+#include "core/toml_text.h"
 #include "core/memory.h"
 #include "core/text.h"
 #include "core/time.h"
@@ -225,6 +226,26 @@ TEST(Time, Defect8_ImpossibleDatesAndOffsetsAreRefused) {
   EXPECT_TRUE(parse_iso8601("2024-05-08T10:00-09:30"));
   nlohmann::json nan_importance = {{"content", "x"}, {"importance", std::nan("")}};
   EXPECT_THROW(memory_from_json(nan_importance), Error);
+}
+
+
+// Found by tests/fuzz toml_config: toml++ 3.3 reaches undefined behaviour on
+// some non-ASCII characters outside quotes; Kioku refuses them first.
+TEST(Config, FuzzFinding_NonAsciiOutsideQuotesIsRefused) {
+  testing::TempDir dir;
+  std::ofstream(dir / "bad.toml", std::ios::binary) << std::string("ti = 2\x01\x00\xd1\xa7%\x00@`\x00\x00gs\n[", 16);
+  try {
+    Config::load(dir / "bad.toml", [](const std::string&) { return std::optional<std::string>(); });
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidInput);
+  }
+  std::ofstream(dir / "typo.toml") << "[llm]\nmodel = 2\xc3\xa9\n";
+  EXPECT_THROW(Config::load(dir / "typo.toml", [](const std::string&) { return std::optional<std::string>(); }), Error);
+  std::ofstream(dir / "ok.toml") << "# caf\xc3\xa9 \xd1\xa7\n[user]\nid = \"\xd1\xa7 h\xc3\xa9\" # \xc3\xa9\nnote = '\xc3\xa9'\nlong = \"\"\"\n\xc3\xa9 \\\" \"\"\"\n";
+  auto ok = Config::load(dir / "ok.toml", [](const std::string&) { return std::optional<std::string>(); });
+  EXPECT_EQ(ok.get_string("user.id"), "\xd1\xa7 h\xc3\xa9");
+  EXPECT_EQ(ok.get_string("user.note"), "\xc3\xa9");
 }
 
 }  // namespace

@@ -296,6 +296,19 @@ TEST(HostileInput, Defect4_LongLinesChunkInLinearTime) {
   EXPECT_LT(seconds, 10.0) << "chunking 16 MiB is quadratic again";
 }
 
+// Found by tests/fuzz text_chunk: a run of UTF-8 continuation bytes longer
+// than a chunk made split_long loop forever (no boundary to cut at).
+TEST(Chunking, FuzzFinding_ContinuationBytesDoNotHangTheSplitter) {
+  const std::string garbage(1000, '\x8a');
+  auto chunks = chunk_text(garbage + "g", 80, false);
+  size_t total = 0;
+  for (const auto& c : chunks) {
+    EXPECT_LE(c.text.size(), 80u);
+    total += c.text.size();
+  }
+  EXPECT_EQ(total, garbage.size() + 1);
+}
+
 TEST(Import, DispatchLimitsAndMissingFiles) {
   EXPECT_EQ(code_of([] { import("x", "photo.heic"); }), ErrorCode::kInvalidInput);
   ImportOptions small;
