@@ -79,19 +79,19 @@ class KillTest : public ::testing::Test {
 // 50 kill -9 cycles during 50k-row imports always left 0 or 50,000 rows: the
 // import is one transaction.
 TEST_F(KillTest, ImportIsAllOrNothing) {
-  constexpr int kRows = 20000;
+  constexpr int kRows = 5000;
   std::string csv = "content,tags\n";
   for (int i = 0; i < kRows; ++i) csv += "row number " + std::to_string(i) + " of the killed import,bulk\n";
   const auto file = dir / "big.csv";
   std::ofstream(file) << csv;
   int cycles = 0, complete = 0, empty = 0;
   const auto until = Clock::now() + kLoopTime;
-  while (Clock::now() < until && cycles < 12) {
+  while (Clock::now() < until && cycles < 10) {
     const auto data = dir / ("import-" + std::to_string(cycles)) / "data";
     std::filesystem::create_directories(data);
     {
       BackgroundProcess p(KIOKU_BINARY, {"import", file.string()}, data.parent_path() / "cwd", env_for(data));
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(20, 700)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(20, 1200)));
       p.kill_hard();
     }
     const Rows rows = read_rows(data / "memory.db");
@@ -186,10 +186,12 @@ struct Served {
 };
 
 Served serve(const std::filesystem::path& data, int port) {
+  // Its own folder each time: a fresh stdout file cannot show an old port.
+  static int started = 0;
   Served s;
   s.process = std::make_unique<BackgroundProcess>(
       KIOKU_BINARY, std::vector<std::string>{"serve", "--port", std::to_string(port), "--json", "--quiet", "--threads", "16"},
-      data.parent_path() / "serve-cwd", env_for(data));
+      data.parent_path() / ("serve-" + std::to_string(++started)), env_for(data));
   BackgroundProcess::wait_for([&] { return s.process->out().find("\"port\"") != std::string::npos; }, std::chrono::seconds(20));
   const std::string out = s.process->out();
   if (out.find("\"port\"") == std::string::npos) {
@@ -247,8 +249,10 @@ void load_and_kill(const std::filesystem::path& data, bool uploads, std::mt19937
     if (s.port) {
       httplib::Client c("127.0.0.1", s.port);
       c.set_bearer_token_auth(s.token);
+      c.set_read_timeout(10);
       auto res = c.Get("/api/health");
-      EXPECT_TRUE(res && res->status == 200);
+      EXPECT_TRUE(res && res->status == 200) << (res ? res->body : httplib::to_string(res.error())) << "\n"
+                                             << s.process->err();
     }
   }
   const Rows rows = read_rows(data / "memory.db");
