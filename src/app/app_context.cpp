@@ -40,11 +40,13 @@ bool AppContext::ensure_initialized() {
   if (!std::filesystem::exists(data_dir_, ec)) {
     std::filesystem::create_directories(data_dir_, ec);
     if (ec) throw io_error("cannot create data directory " + data_dir_.string() + ": " + ec.message());
+    // [harden, issue 16] private from the start: memories, token, API keys.
+    std::filesystem::permissions(data_dir_, std::filesystem::perms::owner_all, ec);
     created = true;
   }
   const auto config_path = data_dir_ / "config.toml";
   if (!std::filesystem::exists(config_path)) {
-    write_file_atomically(config_path, default_config_toml());
+    write_file_atomically(config_path, default_config_toml(), 0600);  // [harden] may hold API keys
     created = true;
   }
   for (const char* sub : {"journals", "media", "backups"}) std::filesystem::create_directories(data_dir_ / sub, ec);

@@ -129,6 +129,11 @@ int run_parsed(const std::vector<std::string>& args, std::ostream& out, std::ost
     }
     err << "kioku: " << one_line(e.what()) << "\n";
     return exit_code(e.code());
+  } catch (const nlohmann::json::exception& e) {
+    // A JSON value of the wrong shape is the input's fault, as at the server edge.
+    if (globals.json) out << nlohmann::json{{"error", e.what()}, {"code", "invalid_input"}}.dump() << "\n";
+    err << "kioku: bad JSON value: " << one_line(e.what()) << "\n";
+    return exit_code(ErrorCode::kInvalidInput);
   } catch (const std::exception& e) {
     err << "kioku: internal error: " << one_line(e.what()) << "\n";
     return 70;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <iosfwd>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "app/app_context.h"
@@ -25,6 +26,21 @@ struct CommandIo {
   std::ostream& err;
   bool json;
 };
+
+// A number from 0 to 1 (importance); unlike CLI::Range it refuses nan.
+inline CLI::Validator unit_interval() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const double v = std::stod(text, &used);
+          if (used == text.size() && v >= 0 && v <= 1) return "";
+        } catch (const std::exception&) {
+        }
+        return "must be a number from 0 to 1, got '" + text + "'";
+      },
+      "[0 - 1]");
+}
 
 using CommandHandler = std::function<int(AppContext&, CommandIo&)>;
 using CommandTable = std::map<CLI::App*, CommandHandler>;

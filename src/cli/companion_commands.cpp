@@ -174,7 +174,7 @@ void register_companion_commands(CLI::App& app, CommandTable& table) {
     edit->add_option("id", *edit_id, "Suggestion id")->required();
     edit->add_option("--content", *content, "New content");
     edit->add_option("--tags", *tags, "New tags (comma-separated)");
-    edit->add_option("--importance", *importance, "0 to 1")->check(CLI::Range(0.0, 1.0));
+    edit->add_option("--importance", *importance, "0 to 1")->check(unit_interval());
     table[edit] = [edit_id, content, tags, importance](AppContext& ctx, CommandIo& io) {
       Memory m = require_suggestion(ctx, *edit_id);
       if (!content->empty()) m.content = *content;

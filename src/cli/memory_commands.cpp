@@ -52,7 +52,7 @@ struct RecordFlags {
     cmd->add_option("--type", type, "Memory type: note, fact, chat, journal, image, document, ...");
     cmd->add_option("--tags", tags, "Comma-separated tags");
     cmd->add_option("--at", at, "When it happened (ISO-8601, default: now)");
-    cmd->add_option("--importance", importance, "Importance from 0 to 1")->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--importance", importance, "Importance from 0 to 1")->check(unit_interval());
     cmd->add_option("--tier", tier, "short_term, long_term or persistent");
     cmd->add_option("--truth", truth, "absolute, contextual, opinion or inferred");
     cmd->add_option("--memory-type", memory_type, "fact, belief, preference, skill, event or context");

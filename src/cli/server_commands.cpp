@@ -32,6 +32,10 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
     cmd->add_option("--threads", *threads, "Worker threads (concurrent connections)")->check(CLI::Range(2, 1024));
     cmd->add_option("--max-upload-mb", *max_upload_mb, "Upload size limit in MiB")->check(CLI::Range(1, 4096));
     cmd->add_flag("--quiet", *quiet, "No request log on stderr");
+    auto allowed_hosts = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("--allow-host", *allowed_hosts,
+                    "A host name browsers may use to reach this server (repeatable; loopback names and IP "
+                    "addresses always work)");
     table[cmd] = [=](AppContext& ctx, CommandIo& io) {
       ServerOptions o;
       o.data_dir = ctx.data_dir();
@@ -40,6 +44,7 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
       o.host = *host;
       o.port = *port;
       o.threads = *threads;
+      o.allowed_hosts = *allowed_hosts;
       o.max_upload_bytes = static_cast<size_t>(*max_upload_mb) << 20;
       // The request log only without --quiet; the bot's fatal errors always.
       const auto log = timestamped_log(io.err);

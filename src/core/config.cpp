@@ -2,10 +2,12 @@
 
 #include <cstdlib>
 #include <cstdio>
+#include <fstream>
 
 #include <toml++/toml.h>
 
 #include "core/error.h"
+#include "core/toml_text.h"
 
 namespace kioku {
 
@@ -72,12 +74,58 @@ Config Config::empty(EnvLookup env) {
   return c;
 }
 
+void check_toml_text(std::string_view text, std::string_view name) {
+  enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } in = In::kCode;
+  int line = 1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const auto ahead = [&](std::string_view s) { return text.compare(i, s.size(), s) == 0; };
+    if (c == '\n') {
+      ++line;
+      if (in == In::kComment || in == In::kBasic || in == In::kLiteral) in = In::kCode;
+      continue;
+    }
+    switch (in) {
+      case In::kCode:
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          throw invalid_input(std::string(name) + ":" + std::to_string(line) +
+                              ": a non-ASCII character outside quotes (put text in \"quotes\")");
+        }
+        if (c == '#') in = In::kComment;
+        else if (ahead("\"\"\"")) in = In::kMultiBasic, i += 2;
+        else if (ahead("'''")) in = In::kMultiLiteral, i += 2;
+        else if (c == '"') in = In::kBasic;
+        else if (c == '\'') in = In::kLiteral;
+        break;
+      case In::kComment: break;
+      case In::kBasic:
+        if (c == '\\') ++i;
+        else if (c == '"') in = In::kCode;
+        break;
+      case In::kLiteral:
+        if (c == '\'') in = In::kCode;
+        break;
+      case In::kMultiBasic:
+        if (c == '\\') ++i;
+        else if (ahead("\"\"\"")) in = In::kCode, i += 2;
+        break;
+      case In::kMultiLiteral:
+        if (ahead("'''")) in = In::kCode, i += 2;
+        break;
+    }
+  }
+}
+
 Config Config::load(const std::filesystem::path& path, EnvLookup env) {
   Config c = empty(std::move(env));
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return c;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw io_error("cannot read " + path.string());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  check_toml_text(text, path.string());
   try {
-    toml::table table = toml::parse_file(path.string());
+    toml::table table = toml::parse(text, path.string());
     c.data_ = toml_to_json(table);
   } catch (const toml::parse_error& e) {
     throw invalid_input(path.string() + ":" + std::to_string(e.source().begin.line) + ": " +

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_set>
 #include <utility>
 
 #include "core/error.h"
@@ -225,7 +226,7 @@ Memory memory_from_json(const nlohmann::json& j) {
     }
   }
   m.importance = field_or<double>(j, "importance", m.importance);
-  if (m.importance < 0 || m.importance > 1) throw invalid_input("importance must be between 0 and 1");
+  if (!(m.importance >= 0 && m.importance <= 1)) throw invalid_input("importance must be between 0 and 1");
   m.approved = field_or<bool>(j, "approved", m.approved);
   m.tags = string_list(j, "tags");
   m.domains = string_list(j, "domains");
@@ -264,6 +265,7 @@ nlohmann::json to_json(const Journal& j) {
 
 std::vector<std::string> split_tags(std::string_view csv) {
   std::vector<std::string> out;
+  std::unordered_set<std::string_view> seen;  // views into csv: linear in the number of tags
   size_t start = 0;
   while (start <= csv.size()) {
     size_t end = csv.find(',', start);
@@ -271,7 +273,7 @@ std::vector<std::string> split_tags(std::string_view csv) {
     std::string_view part = csv.substr(start, end - start);
     while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
     while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-    if (!part.empty() && std::find(out.begin(), out.end(), part) == out.end()) out.emplace_back(part);
+    if (!part.empty() && seen.insert(part).second) out.emplace_back(part);
     start = end + 1;
   }
   return out;

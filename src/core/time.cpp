@@ -19,6 +19,13 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+bool is_leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int days_in_month(int y, int m) {
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap_year(y) ? 29 : kDays[m - 1];
+}
+
 bool read_int(std::string_view s, size_t& pos, size_t digits, int& out) {
   if (pos + digits > s.size()) return false;
   int v = 0;
@@ -66,7 +73,8 @@ std::optional<TimePoint> parse_iso8601(std::string_view s) {
   if (!read_int(s, pos, 2, month)) return std::nullopt;
   if (pos >= s.size() || s[pos++] != '-') return std::nullopt;
   if (!read_int(s, pos, 2, day)) return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
+  // 2024-02-30 is refused, not rolled over into March.
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return std::nullopt;
   int offset_minutes = 0;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ' || s[pos] == 't')) {
     ++pos;
@@ -99,6 +107,8 @@ std::optional<TimePoint> parse_iso8601(std::string_view s) {
         if (!read_int(s, pos, 2, oh)) return std::nullopt;
         if (pos < s.size() && s[pos] == ':') ++pos;
         if (!read_int(s, pos, 2, om)) return std::nullopt;
+        // Real offsets run from -12:00 to +14:00.
+        if (oh > 14 || om > 59) return std::nullopt;
         offset_minutes = (oh * 60 + om) * (c == '+' ? 1 : -1);
       }
     }

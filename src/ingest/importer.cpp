@@ -58,12 +58,21 @@ ImportResult import_bytes(std::string_view bytes, std::string_view file_name, co
   }
   const std::string name = options.display_name.empty() ? std::string(file_name) : options.display_name;
   const std::string ext = lower_extension(file_name);
-  if (ext == "txt" || ext == "text" || ext == "log") return import_text(bytes, name, options, false);
-  if (ext == "md" || ext == "markdown") return import_text(bytes, name, options, true);
-  if (ext == "json") return import_json(bytes, name, options);
-  if (ext == "csv") return import_csv(bytes, name, options);
-  if (ext == "pdf") return import_pdf(bytes, name, options);
-  if (ext == "xlsx") return import_xlsx(bytes, name, options);
+  auto checked = [&](ImportResult r) {
+    for (const auto& m : r.memories) {
+      if (m.content.size() > options.max_memory_bytes) {
+        throw too_large(name + ": one item would be a memory of " + std::to_string(m.content.size() >> 10) +
+                        " KiB, over the limit of " + std::to_string(options.max_memory_bytes >> 10) + " KiB");
+      }
+    }
+    return r;
+  };
+  if (ext == "txt" || ext == "text" || ext == "log") return checked(import_text(bytes, name, options, false));
+  if (ext == "md" || ext == "markdown") return checked(import_text(bytes, name, options, true));
+  if (ext == "json") return checked(import_json(bytes, name, options));
+  if (ext == "csv") return checked(import_csv(bytes, name, options));
+  if (ext == "pdf") return checked(import_pdf(bytes, name, options));
+  if (ext == "xlsx") return checked(import_xlsx(bytes, name, options));
   throw invalid_input(std::string(file_name) + ": unsupported file type '" + (ext.empty() ? "" : "." + ext) +
                       "' (supported: .txt .md .json .csv .pdf .xlsx)");
 }

@@ -20,6 +20,12 @@ struct ImportOptions {
   std::vector<std::string> tags;
   size_t max_chunk_chars = 1200;
   size_t max_file_bytes = 50u << 20;
+  // Archives (.xlsx): at most this many bytes unpacked from one file, and at
+  // most this much cell text made from it, a shared string counted once per
+  // cell that uses it. A small zip can otherwise expand a thousandfold.
+  size_t max_unpacked_bytes = 64u << 20;
+  // No single memory made by an import is larger (kTooLarge otherwise).
+  size_t max_memory_bytes = 4u << 20;
   // The name used in provenance (e.g. an upload's original name); default: the path.
   std::string display_name;
 };
@@ -31,7 +37,7 @@ struct ImportResult {
 };
 
 // Dispatches on the extension (case-insensitive). kNotFound for a missing
-// file, kTooLarge over max_file_bytes, kInvalidInput for unsupported or
+// file, kTooLarge over max_file_bytes, max_unpacked_bytes or max_memory_bytes, kInvalidInput for unsupported or
 // malformed files.
 ImportResult import_file(const std::filesystem::path& path, const ImportOptions& options);
 // The same for bytes already in memory (uploads); file_name picks the format.

@@ -2,7 +2,12 @@
 // ChatGPT's conversations.json, and lists of {role, content} messages.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <unordered_set>
+#include <vector>
+
 #include "core/error.h"
+#include "core/json.h"
 #include "core/text.h"
 #include "ingest/formats.h"
 
@@ -12,31 +17,47 @@ namespace {
 
 const char* kContentFields[] = {"content", "text", "body", "message", "note"};
 
-// Text of a message "content": a string, a list of parts, or {"parts": [...]}.
-std::string text_of(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_array()) {
-    std::string out;
-    for (const auto& p : v) {
-      std::string t = p.is_object() ? (p.contains("text") ? text_of(p["text"]) : "") : text_of(p);
-      if (!t.empty()) out += (out.empty() ? "" : "\n") + t;
+// Text of a message "content": a string, a list of parts, or {"parts": [...]},
+// nested in any way: the non-empty strings in document order, one per line.
+// A walk with its own stack, not recursion (see core/json.h).
+std::string text_of(const nlohmann::json& root) {
+  std::string out;
+  std::vector<const nlohmann::json*> todo{&root};
+  while (!todo.empty()) {
+    const nlohmann::json& v = *todo.back();
+    todo.pop_back();
+    if (v.is_string()) {
+      const auto& s = v.get_ref<const std::string&>();
+      if (s.empty()) continue;
+      if (!out.empty()) out += '\n';
+      out += s;
+    } else if (v.is_array()) {
+      for (auto it = v.rbegin(); it != v.rend(); ++it) {
+        if (!it->is_object()) {
+          todo.push_back(&*it);
+        } else if (auto t = it->find("text"); t != it->end()) {
+          todo.push_back(&*t);
+        }
+      }
+    } else if (v.is_object()) {
+      if (auto p = v.find("parts"); p != v.end()) todo.push_back(&*p);
+      else if (auto t = v.find("text"); t != v.end()) todo.push_back(&*t);
     }
-    return out;
   }
-  if (v.is_object()) {
-    if (v.contains("parts")) return text_of(v["parts"]);
-    if (v.contains("text")) return text_of(v["text"]);
-  }
-  return "";
+  return out;
 }
 
-std::optional<TimePoint> time_of(const nlohmann::json& o) {
+std::optional<TimePoint> time_of(const nlohmann::json& o, const std::string& where) {
   for (const char* f : {"timestamp", "event_time", "created_at", "create_time", "date", "time"}) {
     if (!o.contains(f) || o[f].is_null()) continue;
     const auto& v = o[f];
     if (v.is_number()) {
       double secs = v.get<double>();
       if (secs > 1e12) secs /= 1000;  // milliseconds
+      // Years 0000-9999 only: a cast of anything larger to an integer is undefined.
+      if (!(secs >= -62167219200.0 && secs <= 253402300799.0)) {
+        throw invalid_input(where + ": '" + f + "' is out of range (a Unix time in seconds or milliseconds)");
+      }
       return from_millis(static_cast<int64_t>(secs * 1000));
     }
     if (v.is_string()) {
@@ -62,7 +83,10 @@ bool looks_like_message(const nlohmann::json& o) {
 
 void add_chat_message(ImportResult& r, const ImportOptions& options, std::string_view name, const nlohmann::json& msg,
                       const std::string& conversation, size_t index) {
-  std::string text = text_of(msg.contains("content") ? msg["content"] : msg["text"]);
+  auto body = msg.find("content");
+  if (body == msg.end()) body = msg.find("text");
+  if (body == msg.end()) return;
+  std::string text = text_of(*body);
   if (text.find_first_not_of(" \t\n\r") == std::string::npos) return;
   const std::string role = role_of(msg);
   if (role == "system" || role == "tool") return;
@@ -73,7 +97,7 @@ void add_chat_message(ImportResult& r, const ImportOptions& options, std::string
   m.provenance.message_id = msg.contains("id") && msg["id"].is_string()
                                 ? msg["id"].get<std::string>()
                                 : conversation + "#" + std::to_string(index);
-  if (auto t = time_of(msg)) m.event_time = *t;
+  if (auto t = time_of(msg, std::string(name) + ": message " + std::to_string(index + 1))) m.event_time = *t;
   m.metadata["role"] = role;
   if (!conversation.empty()) m.metadata["conversation"] = conversation;
   r.memories.push_back(std::move(m));
@@ -82,11 +106,16 @@ void add_chat_message(ImportResult& r, const ImportOptions& options, std::string
 // ChatGPT export: conversations with a "mapping" of nodes. Messages are
 // ordered by create_time (the mapping is a tree keyed by node id).
 void import_chatgpt(ImportResult& r, const ImportOptions& options, std::string_view name, const nlohmann::json& convs) {
-  for (const auto& conv : convs) {
-    const std::string title = conv.value("title", "");
+  for (size_t c = 0; c < convs.size(); ++c) {
+    const auto& conv = convs[c];
+    const auto mapping = conv.is_object() ? conv.find("mapping") : conv.end();
+    if (!conv.is_object() || mapping == conv.end() || !mapping->is_object()) {
+      throw invalid_input(std::string(name) + ": conversation " + std::to_string(c + 1) + " has no \"mapping\" object");
+    }
+    const std::string title = conv.contains("title") && conv["title"].is_string() ? conv["title"].get<std::string>() : "";
     const std::string conv_id = conv.contains("id") && conv["id"].is_string() ? conv["id"].get<std::string>() : title;
     std::vector<nlohmann::json> messages;
-    for (const auto& [node_id, node] : conv["mapping"].items()) {
+    for (const auto& [node_id, node] : mapping->items()) {
       if (!node.is_object() || !node.contains("message") || !node["message"].is_object()) continue;
       nlohmann::json msg = node["message"];
       if (!msg.contains("id")) msg["id"] = node_id;
@@ -107,18 +136,21 @@ void import_chatgpt(ImportResult& r, const ImportOptions& options, std::string_v
 }  // namespace
 
 ImportResult import_json(std::string_view bytes, std::string_view name, const ImportOptions& options) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(bytes);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw invalid_input(std::string(name) + ": malformed JSON at byte " + std::to_string(e.byte));
-  }
+  nlohmann::json doc = parse_json(bytes, name);
   ImportResult r;
   r.format = "json";
   if (doc.is_object() && doc.contains("messages") && doc["messages"].is_array()) {
     r.format = "chat";
-    const std::string conv = doc.value("title", doc.value("id", std::string(name)));
-    for (size_t i = 0; i < doc["messages"].size(); ++i) add_chat_message(r, options, name, doc["messages"][i], conv, i);
+    std::string conv(name);
+    if (doc.contains("id") && doc["id"].is_string()) conv = doc["id"].get<std::string>();
+    if (doc.contains("title") && doc["title"].is_string()) conv = doc["title"].get<std::string>();
+    const auto& messages = doc["messages"];
+    for (size_t i = 0; i < messages.size(); ++i) {
+      if (!messages[i].is_object()) {
+        throw invalid_input(std::string(name) + ": message " + std::to_string(i + 1) + " is not an object");
+      }
+      add_chat_message(r, options, name, messages[i], conv, i);
+    }
     return r;
   }
   if (!doc.is_array()) {
@@ -171,9 +203,10 @@ ImportResult import_json(std::string_view bytes, std::string_view name, const Im
     m.user_id = options.user_id;
     if (!item.contains("type")) m.type = std::string(memory_types::kNote);
     if (!item.contains("source")) m.source = Source::kImported;
-    if (auto t = time_of(item); t && to_millis(m.event_time) == 0) m.event_time = *t;
+    if (auto t = time_of(item, where); t && to_millis(m.event_time) == 0) m.event_time = *t;
+    std::unordered_set<std::string> have(m.tags.begin(), m.tags.end());
     for (const auto& t : options.tags)
-      if (std::find(m.tags.begin(), m.tags.end(), t) == m.tags.end()) m.tags.push_back(t);
+      if (have.insert(t).second) m.tags.push_back(t);
     m.provenance.kind = "file";
     m.provenance.file = std::string(name);
     m.provenance.row = static_cast<int>(i + 1);

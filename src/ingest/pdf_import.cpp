@@ -1,8 +1,10 @@
 // PDF: text per page with poppler-cpp, each page chunked, provenance page.
 #include <poppler-document.h>
+#include <poppler-global.h>
 #include <poppler-page.h>
 
 #include <memory>
+#include <mutex>
 
 #include "core/error.h"
 #include "core/text.h"
@@ -10,8 +12,20 @@
 
 namespace kioku {
 
+namespace {
+
+// poppler prints its parser's complaints on stderr by default, before and
+// beside Kioku's one clear error line; a damaged PDF is reported by Kioku.
+void silence_poppler() {
+  static std::once_flag once;
+  std::call_once(once, [] { poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr); });
+}
+
+}  // namespace
+
 ImportResult import_pdf(std::string_view bytes, std::string_view name, const ImportOptions& options) {
   if (bytes.size() < 5 || bytes.substr(0, 5) != "%PDF-") throw invalid_input(std::string(name) + ": not a PDF file");
+  silence_poppler();
   std::unique_ptr<poppler::document> doc(
       poppler::document::load_from_raw_data(bytes.data(), static_cast<int>(bytes.size())));
   if (!doc) throw invalid_input(std::string(name) + ": damaged PDF (cannot be opened)");

@@ -39,13 +39,17 @@ std::vector<std::string> split_long(const std::string& text, size_t max_chars) {
         break;
       }
     }
-    if (cut == std::string::npos) {
-      const size_t space = text.rfind(' ', start + max_chars);
-      if (space != std::string::npos && space > start + max_chars / 3) cut = space;
+    // Only the window of this piece is searched, never back to the start of
+    // the text: a long run without spaces stays linear.
+    for (size_t i = start + max_chars; cut == std::string::npos && i > start + max_chars / 3; --i) {
+      if (text[i] == ' ') cut = i;
     }
     if (cut == std::string::npos) {
       cut = start + max_chars;
       while (cut > start && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      // Only continuation bytes (not UTF-8): no sequence to keep whole, and
+      // cutting at start would never move on (found by tests/fuzz text_chunk).
+      if (cut == start) cut = start + max_chars;
     }
     std::string piece = text.substr(start, cut - start);
     while (!piece.empty() && piece.back() == ' ') piece.pop_back();

@@ -3,7 +3,9 @@
 // cached values. One memory per row: "Header: value; ...".
 #include <zip.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -17,9 +19,29 @@ namespace kioku {
 
 namespace {
 
+// What one workbook may still produce: unpacked XML, then cell text (every
+// use of a shared string counts). Charged before the bytes exist.
+class Budget {
+ public:
+  Budget(size_t bytes, std::string name) : left_(bytes), limit_(bytes), name_(std::move(name)) {}
+  void charge(size_t bytes, std::string_view what) {
+    if (bytes <= left_) {
+      left_ -= bytes;
+      return;
+    }
+    throw too_large(name_ + ": " + std::string(what) + " would take more than " + std::to_string(limit_ >> 20) +
+                    " MiB unpacked (a small .xlsx can expand a thousandfold; split the workbook)");
+  }
+
+ private:
+  size_t left_;
+  size_t limit_;
+  std::string name_;
+};
+
 class ZipArchive {
  public:
-  ZipArchive(std::string_view bytes, std::string_view name) : name_(name) {
+  ZipArchive(std::string_view bytes, std::string_view name, Budget& budget) : name_(name), budget_(budget) {
     zip_error_t error;
     zip_error_init(&error);
     zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
@@ -41,7 +63,8 @@ class ZipArchive {
     zip_stat_t st;
     if (zip_stat_index(archive_, static_cast<zip_uint64_t>(index), 0, &st) != 0)
       throw invalid_input(name_ + ": damaged part " + part);
-    if (st.size > (512u << 20)) throw too_large(name_ + ": part " + part + " is too large");
+    if (!(st.valid & ZIP_STAT_SIZE)) throw invalid_input(name_ + ": damaged part " + part);
+    budget_.charge(static_cast<size_t>(std::min<zip_uint64_t>(st.size, SIZE_MAX)), "part " + part);
     zip_file_t* f = zip_fopen_index(archive_, static_cast<zip_uint64_t>(index), 0);
     if (!f) throw invalid_input(name_ + ": damaged part " + part);
     std::string data(static_cast<size_t>(st.size), '\0');
@@ -53,6 +76,7 @@ class ZipArchive {
 
  private:
   std::string name_;
+  Budget& budget_;
   zip_t* archive_ = nullptr;
 };
 
@@ -117,7 +141,9 @@ int column_index(const std::string& ref) {
 
 ImportResult import_xlsx(std::string_view bytes, std::string_view name, const ImportOptions& options) {
   const std::string file(name);
-  ZipArchive zip(bytes, name);
+  Budget unpacked(options.max_unpacked_bytes, file);
+  ZipArchive zip(bytes, name, unpacked);
+  Budget cell_text(options.max_unpacked_bytes, file);
   auto workbook_xml = zip.read("xl/workbook.xml");
   if (!workbook_xml) throw invalid_input(file + ": not an Excel workbook (no xl/workbook.xml)");
   auto workbook = parse_xml(*workbook_xml, file);
@@ -199,7 +225,13 @@ ImportResult import_xlsx(std::string_view bytes, std::string_view name, const Im
             value = v;
           }
         }
-        if (cells.size() <= static_cast<size_t>(col)) cells.resize(static_cast<size_t>(col) + 1);
+        cell_text.charge(value.size(), "the cell text of sheet '" + sheet_name + "'");
+        if (cells.size() <= static_cast<size_t>(col)) {
+          // Empty cells before a far column (XFD1) cost memory too.
+          cell_text.charge((static_cast<size_t>(col) + 1 - cells.size()) * sizeof(std::string),
+                           "the cells of sheet '" + sheet_name + "'");
+          cells.resize(static_cast<size_t>(col) + 1);
+        }
         cells[static_cast<size_t>(col)] = value;
       }
       bool any = false;
@@ -221,7 +253,13 @@ ImportResult import_xlsx(std::string_view bytes, std::string_view name, const Im
       for (size_t c = 0; c < cells.size(); ++c) {
         if (cells[c].empty()) continue;
         const std::string label = header && c < names.size() && !names[c].empty() ? names[c] : "";
-        content += (content.empty() ? "" : "; ") + (label.empty() ? "" : label + ": ") + cells[c];
+        if (content.size() + label.size() + cells[c].size() + 4 > options.max_memory_bytes) {
+          throw too_large(file + ": sheet '" + sheet_name + "' row " + std::to_string(rows[i].first) + " is over " +
+                          std::to_string(options.max_memory_bytes >> 10) + " KiB of text");
+        }
+        if (!content.empty()) content += "; ";
+        if (!label.empty()) content += label + ": ";
+        content += cells[c];
       }
       Memory m = draft_memory(options, name, content);
       m.provenance.sheet = sheet_name;

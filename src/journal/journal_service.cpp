@@ -1,6 +1,7 @@
 #include "journal/journal_service.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/json.h"
 #include "core/text.h"
 
 namespace kioku {
@@ -34,7 +36,7 @@ nlohmann::json entries_json(const std::vector<JournalEntry>& entries) {
 
 std::vector<JournalEntry> entries_from_json(const std::string& text) {
   std::vector<JournalEntry> out;
-  auto a = nlohmann::json::parse(text, nullptr, false);
+  auto a = parse_json_or_discarded(text);
   if (!a.is_array()) return out;
   for (const auto& j : a) {
     JournalEntry e;
@@ -61,11 +63,12 @@ std::string sniff_image_type(std::string_view b) {
   return "";
 }
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
+void write_file_atomically(const std::filesystem::path& path, std::string_view data, mode_t mode) {
   std::filesystem::create_directories(path.parent_path());
   const std::filesystem::path tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) throw io_error("cannot write " + tmp.string());
+  ::fchmod(fd, mode);  // a leftover .tmp keeps its old mode through O_CREAT
   size_t written = 0;
   while (written < data.size()) {
     const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
@@ -139,10 +142,21 @@ void JournalService::step(std::string_view name) {
 
 JournalSession JournalService::start(const std::string& user_id) { return drafts_.start_session(user_id, clock_.now()); }
 
-JournalEntry JournalService::add_text(const std::string& user_id, const std::string& text) {
+std::optional<JournalSession> JournalService::session_for_new_entries(const std::string& user_id) {
   auto session = drafts_.open_session(user_id);
-  if (!session) throw conflict("no open journal session: start one with `kioku journal start`");
+  if (!session) return std::nullopt;
+  // The session's journal is already stored (a `done` stopped before
+  // clearing): what is added now belongs to the next journal.
+  if (auto stored = memories_.get_journal(user_id, session->id)) {
+    return drafts_.continue_session(session->id, stored->source_entry_ids, clock_.now());
+  }
+  return session;
+}
+
+JournalEntry JournalService::add_text(const std::string& user_id, const std::string& text) {
   if (text.empty()) throw invalid_input("a journal entry needs text");
+  auto session = session_for_new_entries(user_id);
+  if (!session) throw conflict("no open journal session: start one with `kioku journal start`");
   JournalEntry e;
   e.type = "text";
   e.content = text;
@@ -151,7 +165,7 @@ JournalEntry JournalService::add_text(const std::string& user_id, const std::str
 
 JournalEntry JournalService::add_image(const std::string& user_id, const std::filesystem::path& image,
                                        const std::string& caption) {
-  auto session = drafts_.open_session(user_id);
+  auto session = session_for_new_entries(user_id);
   if (!session) throw conflict("no open journal session: start one with `kioku journal start`");
   std::error_code ec;
   if (!std::filesystem::is_regular_file(image, ec)) throw not_found("no image file at " + image.string());
@@ -203,9 +217,21 @@ Journal JournalService::done(const std::string& user_id) {
   if (!session) throw conflict("no open journal session to finish");
   if (auto existing = memories_.get_journal(user_id, session->id)) {
     // A previous `done` stored the journal and stopped before clearing.
+    // Entries added since then are not in it: they move to a new session,
+    // which this `done` compiles in turn.
     step("clear");
-    drafts_.discard_session(session->id);
-    return *existing;
+    const auto& compiled = existing->source_entry_ids;
+    const auto pending = drafts_.entries(session->id);
+    const bool any_late = std::any_of(pending.begin(), pending.end(), [&](const JournalEntry& e) {
+      return std::find(compiled.begin(), compiled.end(), e.id) == compiled.end();
+    });
+    if (!any_late) {
+      drafts_.discard_session(session->id);
+      return *existing;
+    }
+    drafts_.continue_session(session->id, compiled, clock_.now());
+    session = drafts_.open_session(user_id);
+    if (!session) throw conflict("no open journal session to finish");
   }
   auto entries = drafts_.entries(session->id);
   if (entries.empty()) throw conflict("the journal session has no entries yet (add some, or cancel it)");

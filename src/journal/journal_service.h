@@ -15,10 +15,15 @@
 // lost); step 3 is keyed by the session id (nothing is duplicated). Because
 // SQLite in WAL mode cannot commit two files atomically, 3 and 4 are separate
 // commits: a crash between them leaves a stored journal and a stale session,
-// and the next `done` skips 3 and finishes 4.
+// and the next `done` skips 3 and finishes 4. Entries added to such a stale
+// session (`journal add` after the crash) are not in the stored journal: add
+// and `done` first move them to a new session (one journal.db transaction),
+// so they go into the next journal instead of being cleared with the old one.
 // The entries are also kept, as JSON, in the journal memory's raw_content so
 // that a journal compiled without an LLM can be re-compiled later.
 #pragma once
+
+#include <sys/types.h>
 
 #include <filesystem>
 #include <functional>
@@ -101,6 +106,9 @@ class JournalService {
 
  private:
   void step(std::string_view name);
+  // The open session, moved on to a new one first when its journal is
+  // already stored (see continue_session in store.h).
+  std::optional<JournalSession> session_for_new_entries(const std::string& user_id);
   std::filesystem::path export_markdown(const JournalSession& session, const CompiledJournal& compiled);
 
   MemoryStore& memories_;
@@ -117,7 +125,8 @@ class JournalService {
 // Returns the file extension ("jpg", "png", "gif", "webp") or "" if not an image.
 std::string sniff_image_type(std::string_view first_bytes);
 
-// Writes data to path atomically (temporary file in the same folder, fsync, rename).
-void write_file_atomically(const std::filesystem::path& path, std::string_view data);
+// Writes data to path atomically (temporary file in the same folder, fsync,
+// rename); the file gets `mode` (0600 for secrets such as config.toml).
+void write_file_atomically(const std::filesystem::path& path, std::string_view data, mode_t mode = 0644);
 
 }  // namespace kioku

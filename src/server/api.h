@@ -5,6 +5,7 @@
 // into a JSON error body.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -89,6 +90,12 @@ struct Route {
   bool streams = false;  // may answer text/event-stream
   std::function<ApiResponse(Services&, const ApiRequest&)> handler;
 };
+
+// Under <data>/uploads: files of uploads whose memories are not committed
+// yet. Whatever is there when a server starts was left by a crash.
+inline constexpr const char* kIncomingUploads = ".incoming";
+// Removes what interrupted uploads left behind (returns how many files).
+int sweep_interrupted_uploads(const std::filesystem::path& data_dir);
 
 struct ServicesConfig;
 // Every API route, in the order they are registered.

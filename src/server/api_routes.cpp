@@ -14,6 +14,8 @@
 #include "companion/persona.h"
 #include "core/error.h"
 #include "core/id.h"
+#include "core/json.h"
+#include "core/toml_text.h"
 #include "core/time.h"
 #include "core/url.h"
 #include "ingest/importer.h"
@@ -42,8 +44,8 @@ std::vector<std::string> ApiRequest::params(const std::string& name) const {
 
 json ApiRequest::json() const {
   if (body.empty()) return json::object();
-  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw invalid_input("the request body is not valid JSON");
+  // Depth-bounded (core/json.h): a deeply nested body is a 400, not a stack overflow.
+  auto j = parse_json(body, "the request body");
   if (!j.is_object()) throw invalid_input("the request body must be a JSON object");
   return j;
 }
@@ -317,65 +319,168 @@ toml::table& subtable(toml::table& root, const char* name) {
   return *root[name].as_table();
 }
 
+// One key of config.toml to set (value) or remove (nullopt).
+struct TomlEdit {
+  std::string table;
+  std::string key;
+  std::optional<std::string> line;  // "key = value" as toml++ prints it
+};
+
+bool is_toml_key_line(std::string_view line, std::string_view key) {
+  size_t i = line.find_first_not_of(" \t");
+  if (i == std::string_view::npos || line.compare(i, key.size(), key) != 0) return false;
+  i = line.find_first_not_of(" \t", i + key.size());
+  return i != std::string_view::npos && line[i] == '=';
+}
+
+// "[llm]  # comment" -> "llm"; "" for anything else (including [[arrays]]).
+std::string toml_header_name(std::string_view line) {
+  size_t i = line.find_first_not_of(" \t");
+  if (i == std::string_view::npos || line[i] != '[' || (i + 1 < line.size() && line[i + 1] == '[')) return "";
+  const size_t close = line.find(']', i);
+  if (close == std::string_view::npos) return "";
+  std::string name(line.substr(i + 1, close - i - 1));
+  while (!name.empty() && name.back() == ' ') name.pop_back();
+  while (!name.empty() && name.front() == ' ') name.erase(0, 1);
+  return name;
+}
+
+// Applies the edits to the text of config.toml line by line, so that its
+// comments and layout survive (toml++ cannot write comments back). The
+// caller checks the result parses to what it meant.
+std::string edit_toml_in_place(const std::string& text, const std::vector<TomlEdit>& edits) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start <= text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  for (const auto& edit : edits) {
+    size_t header = lines.size();
+    for (size_t i = 0; i < lines.size(); ++i)
+      if (toml_header_name(lines[i]) == edit.table) header = i;
+    if (header == lines.size()) {
+      if (!edit.line) continue;
+      lines.push_back("");
+      lines.push_back("[" + edit.table + "]");
+      lines.push_back(*edit.line);
+      continue;
+    }
+    // The table runs to the next header ([table] or [[array]]).
+    size_t end = header + 1;
+    while (end < lines.size()) {
+      const size_t first = lines[end].find_first_not_of(" \t");
+      if (first != std::string::npos && lines[end][first] == '[') break;
+      ++end;
+    }
+    size_t found = end, last_key = header;
+    for (size_t i = header + 1; i < end; ++i) {
+      if (is_toml_key_line(lines[i], edit.key)) found = i;
+      const size_t first = lines[i].find_first_not_of(" \t");
+      if (first != std::string::npos && lines[i][first] != '#') last_key = i;
+    }
+    if (found != end) {
+      if (edit.line) lines[found] = *edit.line;
+      else lines.erase(lines.begin() + static_cast<long>(found));
+    } else if (edit.line) {
+      lines.insert(lines.begin() + static_cast<long>(last_key + 1), *edit.line);
+    }
+  }
+  std::string out;
+  for (const auto& line : lines) out += line + "\n";
+  return out;
+}
+
 // Writes the [llm] / [companion] settings of body into config.toml. Validates
-// everything before writing; the file is replaced atomically.
+// everything before writing; the file is replaced atomically. Only the keys
+// that change are touched: comments and the rest of the file stay.
 void write_settings(Services& s, AppContext& ctx, const json& body) {
   const auto path = ctx.data_dir() / "config.toml";
   std::lock_guard<std::mutex> lock(s.settings_mutex());
   toml::table root;
   if (std::filesystem::exists(path)) {
     try {
-      root = toml::parse_file(path.string());
+      std::ifstream in(path, std::ios::binary);
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      check_toml_text(text, "config.toml");
+      root = toml::parse(text, std::string_view("config.toml"));
     } catch (const toml::parse_error& e) {
       throw invalid_input("config.toml cannot be read: " + std::string(e.description()));
     }
   }
+  std::vector<TomlEdit> edits;
+  const auto set = [&edits](toml::table& t, const std::string& table, const std::string& key, const auto& value) {
+    t.insert_or_assign(key, value);
+    std::ostringstream printed;
+    printed << toml::table{{key, value}};
+    edits.push_back({table, key, printed.str()});
+  };
   auto text = [](const json& j, const char* f) -> std::optional<std::string> {
     if (!j.contains(f) || j[f].is_null()) return std::nullopt;
     if (!j[f].is_string()) throw invalid_input(std::string(f) + " must be text");
     return j[f].get<std::string>();
   };
-  bool key_written = false;
   if (body.contains("llm")) {
     const json& l = body["llm"];
     if (!l.is_object()) throw invalid_input("llm must be an object");
     toml::table& t = subtable(root, "llm");
+    const std::string table = "llm";
     if (auto p = text(l, "provider")) {
       if (!p->empty() && *p != "openai" && *p != "ollama" && *p != "anthropic" && *p != "none")
         throw invalid_input("provider must be openai, ollama, anthropic or none");
-      t.insert_or_assign("provider", *p);
+      set(t, table, "provider", *p);
     }
     if (auto u = text(l, "url")) {
       if (!u->empty()) parse_base_url(*u);  // throws invalid_input
-      t.insert_or_assign("url", *u);
+      set(t, table, "url", *u);
     }
-    if (auto m = text(l, "model")) t.insert_or_assign("model", *m);
+    if (auto m = text(l, "model")) set(t, table, "model", *m);
     if (auto k = text(l, "api_key")) {  // absent = keep; "" = remove
-      if (k->empty()) t.erase("api_key");
-      else t.insert_or_assign("api_key", *k), key_written = true;
+      if (k->empty()) t.erase("api_key"), edits.push_back({table, "api_key", std::nullopt});
+      else set(t, table, "api_key", *k);
     }
-    if (l.contains("vision") && l["vision"].is_boolean()) t.insert_or_assign("vision", l["vision"].get<bool>());
+    if (l.contains("vision") && l["vision"].is_boolean()) set(t, table, "vision", l["vision"].get<bool>());
   }
   if (body.contains("companion")) {
     const json& c = body["companion"];
     if (!c.is_object()) throw invalid_input("companion must be an object");
     toml::table& t = subtable(root, "companion");
+    const std::string table = "companion";
     if (auto p = text(c, "persona")) {
       bool known = false;
       for (const auto& persona : available_personas(ctx.config())) known = known || persona.id == *p;
       if (!known) throw invalid_input("unknown persona '" + *p + "'");
-      t.insert_or_assign("persona", *p);
+      set(t, table, "persona", *p);
     }
     if (c.contains("suggestions")) {
       if (!c["suggestions"].is_boolean()) throw invalid_input("suggestions must be true or false");
-      t.insert_or_assign("suggestions", c["suggestions"].get<bool>());
+      set(t, table, "suggestions", c["suggestions"].get<bool>());
     }
   }
-  std::ostringstream out;
-  out << "# Kioku settings (rewritten by the web app's settings page).\n" << root << "\n";
-  write_file_atomically(path, out.str());
-  // The file may now hold an API key: only the owner may read it.
-  if (key_written || root["llm"]["api_key"]) ::chmod(path.c_str(), 0600);
+  std::string existing;
+  if (std::filesystem::exists(path)) {
+    std::ifstream in(path, std::ios::binary);
+    existing.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::string written = edit_toml_in_place(existing, edits);
+  bool same = false;
+  try {
+    check_toml_text(written, "config.toml");
+    same = toml::parse(written) == root;
+  } catch (const toml::parse_error&) {
+  }
+  if (!same) {
+    // A layout the line editor does not follow (multi-line values, dotted
+    // keys): the whole file from the parsed table, comments lost.
+    std::ostringstream out;
+    out << "# Kioku settings (rewritten by the web app's settings page).\n" << root << "\n";
+    written = out.str();
+  }
+  // The file may hold an API key: only the owner may read it, from the
+  // moment it exists.
+  write_file_atomically(path, written, 0600);
   s.settings_changed();
 }
 
@@ -529,10 +634,14 @@ ApiResponse upload(Services& s, const ApiRequest& req) {
   ImportResult result = import_bytes(file->content, name, options);
   if (result.memories.empty()) throw Error(ErrorCode::kInvalidInput, name + " has no text to remember");
   // Keep the original under a name no client controls the path of.
+  // It waits in uploads/.incoming until its memories are committed, so a
+  // crash leaves no file in uploads/ without memories; Server::bind() clears
+  // what an interrupted upload left in .incoming.
   const auto uploads = ctx->data_dir() / "uploads";
-  std::filesystem::create_directories(uploads);
+  const auto incoming = uploads / kIncomingUploads;
+  std::filesystem::create_directories(incoming);
   const std::string saved_as = new_uuid_v7().substr(0, 13) + "-" + name;
-  write_file_atomically(uploads / saved_as, file->content);
+  write_file_atomically(incoming / saved_as, file->content);
   json stored;
   try {
     std::vector<ParsedImport> files;
@@ -540,9 +649,12 @@ ApiResponse upload(Services& s, const ApiRequest& req) {
     stored = store_imports(*ctx, std::move(files)).at(0);
   } catch (...) {
     std::error_code ec;
-    std::filesystem::remove(uploads / saved_as, ec);
+    std::filesystem::remove(incoming / saved_as, ec);
     throw;
   }
+  std::error_code moved;
+  std::filesystem::rename(incoming / saved_as, uploads / saved_as, moved);
+  if (moved) throw io_error("cannot keep the upload in " + uploads.filename().string() + ": " + moved.message());
   ApiResponse r;
   r.status = 201;
   r.body = std::move(stored);  // the shape of kioku import --json (app/engine.h)
@@ -617,7 +729,7 @@ ApiResponse journal_add(Services& s, const ApiRequest& req) {
     if (f.field != "image") continue;
     // JournalService copies photos from a path: stage the bytes in a
     // private temporary file inside the data directory.
-    const auto staging = ctx->data_dir() / "uploads" / (".journal-" + new_uuid_v7());
+    const auto staging = ctx->data_dir() / "uploads" / kIncomingUploads / (".journal-" + new_uuid_v7());
     std::filesystem::create_directories(staging.parent_path());
     write_file_atomically(staging, f.content);
     std::string caption;
@@ -897,6 +1009,25 @@ std::vector<QueryParamDoc> filter_params() {
 
 }  // namespace
 
+int sweep_interrupted_uploads(const std::filesystem::path& data_dir) {
+  const auto uploads = data_dir / "uploads";
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& dir : {uploads / kIncomingUploads, uploads}) {
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string file = it->path().filename().string();
+      // .incoming/*; in uploads/ itself only what older versions staged
+      // there (.journal-*) and write_file_atomically's *.tmp leftovers.
+      const bool leftover = dir != uploads || file.rfind(".journal-", 0) == 0 ||
+                            (file.size() > 4 && file.compare(file.size() - 4, 4, ".tmp") == 0);
+      std::error_code rm;
+      if (leftover && it->is_regular_file(rm) && std::filesystem::remove(it->path(), rm)) ++removed;
+    }
+    ec.clear();
+  }
+  return removed;
+}
+
 std::vector<Route> api_routes() {
   const json empty_object = {{"type", "object"}};
   std::vector<Route> r;
@@ -1012,6 +1143,8 @@ json openapi_document(const std::vector<Route>& routes, const std::string& versi
                 {{"200", {{"description", "OK"}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}}},
                  {"400", error_response},
                  {"default", error_response}}}};
+    // Creating routes answer 201 (200 when the content was already known).
+    if (route.method == "POST") op["responses"]["201"] = op["responses"]["200"];
     if (!route.auth) op["security"] = json::array();
     else op["responses"]["401"] = error_response;
     json parameters = json::array();

@@ -2,8 +2,10 @@
 // static files, and the background thread. The handlers are in api_routes.cpp.
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "core/error.h"
 #include "server/api.h"
 #include "server/mcp_http.h"
+#include "server/guarded_http_server.h"
 #include "server/services.h"
 #include "server/web_assets.h"
 
@@ -36,6 +39,26 @@ bool is_loopback_host(std::string_view host) {
     else if (c < '0' || c > '9') return false;
   }
   return dots == 3;
+}
+
+bool is_allowed_host_header(std::string_view header, std::string_view listening_host,
+                            const std::vector<std::string>& allowed_hosts) {
+  if (header.empty()) return true;  // HTTP/1.0 clients; browsers always send one
+  // An IPv6 literal names no domain a page could rebind.
+  if (header.front() == '[') return header.find(']') != std::string_view::npos;
+  std::string name = std::string(header.substr(0, header.find(':')));
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name.empty()) return false;
+  if (is_loopback_host(name) || name == listening_host) return true;
+  // An IPv4 literal names no domain a page could rebind.
+  in_addr v4{};
+  if (inet_pton(AF_INET, name.c_str(), &v4) == 1) return true;
+  for (const auto& allowed : allowed_hosts) {
+    std::string lower = allowed;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == name) return true;
+  }
+  return false;
 }
 
 namespace {
@@ -100,7 +123,7 @@ struct Server::Impl {
   ServerOptions options;
   std::vector<Route> routes = server::api_routes();
   std::unique_ptr<server::Services> services;
-  httplib::Server http;
+  server::GuardedHttpServer http;
   std::string token;
   int port = 0;
   bool bound = false;
@@ -162,6 +185,23 @@ struct Server::Impl {
     }
   }
 
+  // Messages name files by their place in the data directory, never by the
+  // server's absolute paths (which say who runs it, and where).
+  std::string without_server_paths(std::string message) const {
+    std::error_code ec;
+    std::vector<std::string> roots = {options.data_dir.string()};
+    const auto absolute = std::filesystem::absolute(options.data_dir, ec).lexically_normal().string();
+    if (!ec) roots.push_back(absolute);
+    std::sort(roots.begin(), roots.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    for (const auto& root : roots) {
+      if (root.empty() || root == "/" || root == ".") continue;
+      for (size_t at = message.find(root); at != std::string::npos; at = message.find(root, at)) {
+        message.replace(at, root.size(), "<data>");
+      }
+    }
+    return message;
+  }
+
   // The one mapping of exceptions to JSON errors: Error by its code, a JSON
   // type mismatch as bad input, anything else a 500 whose detail goes to
   // the log only.
@@ -169,7 +209,10 @@ struct Server::Impl {
     try {
       std::rethrow_exception(ep);
     } catch (const Error& e) {
-      send_error(res, http_status(e.code()), e.what(), to_string(e.code()));
+      send_error(res, http_status(e.code()), without_server_paths(e.what()), to_string(e.code()));
+      // 503 is temporary by definition (a busy database, an unreachable
+      // provider): say when to try again. 500 stays "a bug".
+      if (res.status == 503) res.set_header("Retry-After", "5");
     } catch (const nlohmann::json::exception& e) {
       send_error(res, 400, std::string("bad JSON value: ") + e.what(), "invalid_input");
     } catch (const std::exception& e) {
@@ -211,7 +254,22 @@ struct Server::Impl {
   }
 
   void install_handlers() {
+    // cpp-httplib's default sets SO_REUSEPORT, which lets a second `kioku
+    // serve` bind the same port and take half the requests. SO_REUSEADDR
+    // alone still allows a quick restart (TIME_WAIT) but refuses a port
+    // another server listens on.
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     http.new_task_queue = [n = options.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    server::ConnectionLimits limits;
+    limits.threads = options.threads;
+    limits.reserved_threads = options.reserved_threads > 0 ? options.reserved_threads : std::max(2, options.threads / 8);
+    limits.head_timeout = options.request_head_timeout;
+    limits.short_head_timeout = std::min(options.request_head_timeout, std::chrono::milliseconds(100));
+    limits.max_connections_per_client = options.max_connections_per_client;
+    http.set_limits(limits);
     http.set_keep_alive_max_count(1000);
     // Headers and body go out in separate writes: with Nagle's algorithm on,
     // the body waits for the client's delayed ACK, 40 ms a request on
@@ -226,6 +284,21 @@ struct Server::Impl {
                                "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}});
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!is_allowed_host_header(req.get_header_value("Host"), options.host, options.allowed_hosts)) {
+        send_error(res, 403,
+                   "this server does not answer for host '" + req.get_header_value("Host") +
+                       "' (add it with kioku serve --allow-host NAME)",
+                   "forbidden");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      // A request without Content-Length or Transfer-Encoding has no body
+      // (RFC 9112 6.3); cpp-httplib would instead read until the client
+      // closes and answer 400 after its read timeout. The request is not
+      // const where cpp-httplib owns it; only this header is added.
+      if ((req.method == "POST" || req.method == "PUT") && !req.has_header("Content-Length") &&
+          !req.has_header("Transfer-Encoding")) {
+        const_cast<httplib::Request&>(req).set_header("Content-Length", "0");
+      }
       const bool mcp = req.path == "/mcp";
       if (mcp && req.has_header("Origin") && !server::mcp_origin_allowed(req.get_header_value("Origin"), port, allowed_origins)) {
         // DNS rebinding: a page elsewhere must not reach the user's memory.
@@ -351,9 +424,14 @@ int Server::bind() {
   }
   if (d.port <= 0) {
     throw io_error("cannot listen on " + d.options.host + ":" + std::to_string(d.options.port) +
-                   " (in use? try --port)");
+                   " (is another kioku serve or program using the port? try --port)");
   }
   d.bound = true;
+  // Only once the port is ours: a second server that fails to bind must not
+  // touch the running one's uploads in flight.
+  if (const int swept = server::sweep_interrupted_uploads(d.options.data_dir); swept > 0) {
+    d.log("removed " + std::to_string(swept) + " file(s) of interrupted uploads");
+  }
   return d.port;
 }
 

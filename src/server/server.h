@@ -5,6 +5,7 @@
 // /api/health needs `Authorization: Bearer <token>` (the token in
 // <data>/token); bind() refuses a non-loopback host when no token exists.
 // Secrets (token, API keys) are never written to responses or logs.
+// Requests naming a foreign Host are refused (403) before anything else.
 //
 // Failure behaviour: handlers never throw out; every error is a JSON body
 // {"error": "...", "code": "..."} with the status of kioku::http_status().
@@ -43,10 +44,19 @@ struct ServerOptions {
   EnvLookup env = process_env();
   std::string host = "127.0.0.1";
   int port = 8765;  // 0 = any free port (see Server::port())
+  // Names a browser may use in the Host header besides loopback names, IP
+  // literals and `host` itself (anything else is refused: DNS rebinding).
+  std::vector<std::string> allowed_hosts;
   size_t max_upload_bytes = 25u << 20;
   // Worker threads. cpp-httplib keeps a thread per open keep-alive
   // connection, so this bounds the concurrent clients served without queueing.
   int threads = 64;
+  // Against slow clients (see guarded_http_server.h): a request head must
+  // arrive within this time; some threads stay for requests sent at once;
+  // remote (non-loopback) addresses may hold this many connections.
+  std::chrono::milliseconds request_head_timeout{std::chrono::seconds(5)};
+  int reserved_threads = 0;  // 0 = threads / 8, at least 2
+  int max_connections_per_client = 32;
   bool background = true;  // embedding queue, AI retry queue, backups
   std::chrono::milliseconds background_tick{std::chrono::seconds(5)};
   CompanionFactory companion_factory;
@@ -91,5 +101,11 @@ class Server {
 
 // "127.0.0.1", "::1", "localhost", "127.x.y.z".
 bool is_loopback_host(std::string_view host);
+
+// Whether a request's Host header (name or address, optional :port) is one
+// this server answers: loopback names, IP literals, the listening host and
+// the allowed names. A DNS-rebinding page arrives with its own domain name.
+bool is_allowed_host_header(std::string_view header, std::string_view listening_host,
+                            const std::vector<std::string>& allowed_hosts);
 
 }  // namespace kioku

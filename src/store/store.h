@@ -161,6 +161,13 @@ class JournalDraftStore {
   virtual void set_image_description(const std::string& entry_id, const std::string& description) = 0;
   // Deletes the session and its entries in one transaction.
   virtual void discard_session(const std::string& session_id) = 0;
+  // For a session whose journal is already stored (a `done` that stopped
+  // before clearing): in one transaction, a new session for the same user,
+  // started at `at`, takes over the entries not in compiled_entry_ids, and
+  // the old session goes with the rest. Returns the new session; its
+  // entry_count says how many entries moved.
+  virtual JournalSession continue_session(const std::string& session_id,
+                                          const std::vector<std::string>& compiled_entry_ids, TimePoint at) = 0;
   virtual void backup_to(const std::filesystem::path& destination) = 0;
 };
 

@@ -184,6 +184,49 @@ TEST_F(Cli, ImportIsAllOrNothingPerCommand) {
   EXPECT_EQ(full["provenance"]["file"].get<std::string>().find("notes.md") != std::string::npos, true);
 }
 
+// Issue 16, defect 1: `kioku import` of an 80 KB file nested 40k levels
+// deep exited 139 (SIGSEGV).
+TEST_F(Cli, Defect1_DeeplyNestedImportIsBadInputNotACrash) {
+  std::string deep = "[{\"content\": " + std::string(40000, '[') + "\"x\"" + std::string(40000, ']') + "}]";
+  auto r = kioku({"import", write("deep.json", deep).string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(one_line(r.err)) << r.err;
+  EXPECT_NE(r.err.find("nested deeper than"), std::string::npos) << r.err;
+}
+
+// Issue 16, defect 8: impossible dates and offsets, nan importance, JSON
+// shape errors reported as "internal error" (exit 70).
+TEST_F(Cli, Defect8_ImpossibleValuesAndJsonShapesAreBadInput) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"add", "x", "--at", "2024-02-30"},
+           {"add", "x", "--at", "2024-05-08T10:00+99:99"},
+           {"add", "x", "--importance", "nan"},
+           {"add", "x", "--importance", "-nan"},
+           {"import", write("shape.json", "{\"messages\": [\"not a message\"]}").string()},
+           {"import", write("mapping.json", "[{\"mapping\": {}}, {\"title\": 1}]").string()},
+           {"import", write("huge-time.json", "[{\"content\": \"x\", \"timestamp\": 1e300}]").string()},
+       }) {
+    auto r = kioku(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args.back() << ": " << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+    EXPECT_TRUE(one_line(r.err)) << r.err;
+  }
+  EXPECT_TRUE(kioku_json({"list"}).empty());
+}
+
+// Issue 16, defect 8: init made config.toml and the databases 0644.
+TEST_F(Cli, Defect8_InitKeepsTheDataDirectoryPrivate) {
+  ASSERT_EQ(kioku({"init"}).exit_code, 0);
+  auto mode = [](const std::filesystem::path& p) {
+    return std::filesystem::status(p).permissions() & std::filesystem::perms::all;
+  };
+  using P = std::filesystem::perms;
+  EXPECT_EQ(mode(dir / "data"), P::owner_all);
+  for (const char* file : {"config.toml", "memory.db", "journal.db", "token"}) {
+    EXPECT_EQ(mode(dir / "data" / file), P::owner_read | P::owner_write) << file;
+  }
+}
+
 TEST_F(Cli, BackupAndRestore) {
   kioku_json({"add", "precious memory"});
   auto b = kioku_json({"backup", (dir / "bk").string()});
@@ -406,9 +449,9 @@ TEST_F(Cli, TwoProcessesAnswerEachQueuedMessageExactlyOnce) {
                                             {"KIOKU_LLM_URL", llm.url()},
                                             {"KIOKU_LLM_MODEL", "test-model"},
                                             {"KIOKU_LLM_MAX_RETRIES", "0"}};
-  auto run = [&](std::vector<std::string> args, const std::map<std::string, std::string>& e) {
-    return testing::run_binary(KIOKU_BINARY, args, dir / "cwd", e);
-  };
+  // Each process its own work dir: run_binary keeps the streams there.
+  auto run = [&](std::vector<std::string> args, const std::map<std::string, std::string>& e,
+                 const std::string& cwd = "cwd") { return testing::run_binary(KIOKU_BINARY, args, dir / cwd, e); };
   auto down = env;
   down["KIOKU_LLM_URL"] = "http://127.0.0.1:9/v1";
   constexpr int kMessages = 12;
@@ -418,8 +461,8 @@ TEST_F(Cli, TwoProcessesAnswerEachQueuedMessageExactlyOnce) {
     ASSERT_TRUE(nlohmann::json::parse(r.out)["queued"].get<bool>());
   }
   testing::RunResult a, b;
-  std::thread first([&] { a = run({"jobs", "run", "--json"}, env); });
-  std::thread second([&] { b = run({"jobs", "run", "--json"}, env); });
+  std::thread first([&] { a = run({"jobs", "run", "--json"}, env, "first"); });
+  std::thread second([&] { b = run({"jobs", "run", "--json"}, env, "second"); });
   first.join();
   second.join();
   ASSERT_EQ(a.exit_code, 0) << a.err;

@@ -4,11 +4,15 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/id.h"
+#include "core/json.h"
+#include "core/toml_text.h"
 #include "core/memory.h"
 #include "core/text.h"
 #include "core/time.h"
 #include "testing/temp_dir.h"
 
+#include <chrono>
+#include <cmath>
 #include <fstream>
 
 namespace kioku {
@@ -168,6 +172,80 @@ TEST(RetryDelay, HonoursRetryAfterSecondsWithinACap) {
   EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "86400"), 60.0);
   EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "Wed, 21 Oct 2026 07:28:00 GMT"), 0.5);
   EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "-5"), 0.5);
+}
+
+// Issue 16, defect 1: the depth bound holds while parsing, before a tree exists.
+TEST(Json, Defect1_NestingDepthIsBoundedAtParseTime) {
+  std::string deep(200000, '[');
+  deep += std::string(200000, ']');
+  try {
+    parse_json(deep, "body");
+    FAIL() << "parsed 200k levels";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidInput);
+    EXPECT_EQ(std::string(e.what()), "body: JSON nested deeper than 100 levels");
+  }
+  EXPECT_TRUE(parse_json_or_discarded(deep).is_discarded());
+  std::string ok = std::string(100, '[') + std::string(100, ']');
+  EXPECT_TRUE(parse_json(ok, "body").is_array());
+  EXPECT_TRUE(parse_json_or_discarded("[" + ok + "]").is_discarded());
+  auto j = parse_json(R"({"a": [1, {"b": null}], "c": "d"})", "x");
+  EXPECT_EQ(j["a"][1].contains("b"), true);
+  EXPECT_EQ(j["c"], "d");
+  try {
+    parse_json("{\"a\": ", "upload.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("upload.json: malformed JSON at byte"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_json("[1] 2", "x"), Error);  // trailing data
+}
+
+// Issue 16, defect 4: de-duplicating 100k tags took 18.7 s (a linear search per tag).
+TEST(Tags, Defect4_SplittingManyTagsIsLinear) {
+  std::string csv;
+  for (int i = 0; i < 200000; ++i) csv += "t" + std::to_string(i) + ",";
+  csv += "t7, t7 ,,t8";
+  const auto began = std::chrono::steady_clock::now();
+  auto tags = split_tags(csv);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  ASSERT_EQ(tags.size(), 200000u);
+  EXPECT_EQ(tags[7], "t7");
+  EXPECT_LT(seconds, 5.0) << "split_tags is quadratic again";
+}
+
+// Issue 16, defect 8: 2024-02-30 became 2024-03-01 and +99:99 was an offset.
+TEST(Time, Defect8_ImpossibleDatesAndOffsetsAreRefused) {
+  EXPECT_FALSE(parse_iso8601("2024-02-30"));
+  EXPECT_FALSE(parse_iso8601("2023-02-29"));
+  EXPECT_TRUE(parse_iso8601("2024-02-29"));
+  EXPECT_FALSE(parse_iso8601("2024-04-31T10:00"));
+  EXPECT_FALSE(parse_iso8601("2024-05-08T10:00+99:99"));
+  EXPECT_FALSE(parse_iso8601("2024-05-08T10:00+05:60"));
+  EXPECT_TRUE(parse_iso8601("2024-05-08T10:00+14:00"));
+  EXPECT_TRUE(parse_iso8601("2024-05-08T10:00-09:30"));
+  nlohmann::json nan_importance = {{"content", "x"}, {"importance", std::nan("")}};
+  EXPECT_THROW(memory_from_json(nan_importance), Error);
+}
+
+
+// Found by tests/fuzz toml_config: toml++ 3.3 reaches undefined behaviour on
+// some non-ASCII characters outside quotes; Kioku refuses them first.
+TEST(Config, FuzzFinding_NonAsciiOutsideQuotesIsRefused) {
+  testing::TempDir dir;
+  std::ofstream(dir / "bad.toml", std::ios::binary) << std::string("ti = 2\x01\x00\xd1\xa7%\x00@`\x00\x00gs\n[", 16);
+  try {
+    Config::load(dir / "bad.toml", [](const std::string&) { return std::optional<std::string>(); });
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidInput);
+  }
+  std::ofstream(dir / "typo.toml") << "[llm]\nmodel = 2\xc3\xa9\n";
+  EXPECT_THROW(Config::load(dir / "typo.toml", [](const std::string&) { return std::optional<std::string>(); }), Error);
+  std::ofstream(dir / "ok.toml") << "# caf\xc3\xa9 \xd1\xa7\n[user]\nid = \"\xd1\xa7 h\xc3\xa9\" # \xc3\xa9\nnote = '\xc3\xa9'\nlong = \"\"\"\n\xc3\xa9 \\\" \"\"\"\n";
+  auto ok = Config::load(dir / "ok.toml", [](const std::string&) { return std::optional<std::string>(); });
+  EXPECT_EQ(ok.get_string("user.id"), "\xd1\xa7 h\xc3\xa9");
+  EXPECT_EQ(ok.get_string("user.note"), "\xc3\xa9");
 }
 
 }  // namespace

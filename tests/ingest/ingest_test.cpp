@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 
 #include "core/error.h"
+#include "core/time.h"
 #include "ingest/fixtures.h"
 #include "ingest/importer.h"
 #include "testing/temp_dir.h"
@@ -188,6 +190,123 @@ TEST(XlsxImport, CorruptWorkbooks) {
   EXPECT_EQ(code_of([] { import(testing::make_zip({{"hello.txt", "hi"}}), "x.xlsx"); }), ErrorCode::kInvalidInput);
   auto dangling = testing::make_xlsx({{"S", "<row r=\"1\"><c r=\"A1\" t=\"s\"><v>9</v></c></row>"}}, {"only"});
   EXPECT_EQ(code_of([&] { import(dangling, "x.xlsx"); }), ErrorCode::kInvalidInput);
+}
+
+// Issue 16, defect 1: an 80 KB file nested 40k levels deep crashed `kioku
+// import` (SIGSEGV in the recursive text_of and JSON copies).
+std::string nested(const std::string& open, const std::string& leaf, const std::string& close, int depth) {
+  std::string out;
+  for (int i = 0; i < depth; ++i) out += open;
+  out += leaf;
+  for (int i = 0; i < depth; ++i) out += close;
+  return out;
+}
+
+TEST(HostileInput, Defect1_DeeplyNestedJsonIsRefusedNotACrash) {
+  const std::vector<std::string> files = {
+      "[{\"content\": " + nested("[", "\"x\"", "]", 40000) + "}]",
+      "[{\"role\": \"user\", \"content\": " + nested("[", "\"x\"", "]", 40000) + "}]",
+      "[{\"role\": \"user\", \"content\": " + nested("{\"parts\": ", "\"x\"", "}", 40000) + "}]",
+      "[{\"content\": \"x\", \"metadata\": " + nested("{\"a\": ", "1", "}", 80000) + "}]",
+      "{\"messages\": [{\"role\": \"user\", \"content\": " + nested("[", "\"x\"", "]", 40000) + "}]}",
+  };
+  for (const auto& file : files) {
+    try {
+      import(file, "deep.json");
+      ADD_FAILURE() << "accepted a document nested 40k levels deep";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidInput);
+      EXPECT_NE(std::string(e.what()).find("nested deeper than"), std::string::npos) << e.what();
+    }
+  }
+  // Real exports nest a few levels: parts inside parts still give their text.
+  auto r = import("[{\"role\": \"user\", \"content\": " + nested("[", "{\"text\": \"deep\"}", "]", 50) +
+                      "}, {\"role\": \"assistant\", \"content\": {\"parts\": [\"a\", [\"b\", {\"text\": \"c\"}]]}}]",
+                  "chat.json");
+  ASSERT_EQ(r.memories.size(), 2u);
+  EXPECT_EQ(r.memories[0].content, "user: deep");
+  EXPECT_EQ(r.memories[1].content, "assistant: a\nb\nc");
+}
+
+// Issue 16, defect 8: JSON shape errors were "internal error"; a timestamp of
+// 1e300 became year -292275055.
+TEST(HostileInput, Defect8_JsonShapesAndHugeTimestampsAreBadInput) {
+  EXPECT_EQ(code_of([] { import("[{\"content\": \"x\", \"timestamp\": 1e300}]", "t.json"); }),
+            ErrorCode::kInvalidInput);
+  EXPECT_EQ(code_of([] { import("[{\"role\": \"user\", \"text\": \"x\", \"timestamp\": -1e300}]", "t.json"); }),
+            ErrorCode::kInvalidInput);
+  EXPECT_EQ(code_of([] { import("[{\"mapping\": {}}, 7]", "c.json"); }), ErrorCode::kInvalidInput);
+  EXPECT_EQ(code_of([] { import("{\"messages\": [1, 2]}", "c.json"); }), ErrorCode::kInvalidInput);
+  // A title of the wrong type (it threw a JSON type error) names nothing: the file name does.
+  auto titled = import("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"title\": 5}", "c.json");
+  ASSERT_EQ(titled.memories.size(), 1u);
+  EXPECT_EQ(titled.memories[0].metadata["conversation"], "c.json");
+  auto ok = import("[{\"content\": \"x\", \"timestamp\": 1715176560}]", "t.json");
+  EXPECT_EQ(format_iso8601(ok.memories[0].event_time).substr(0, 10), "2024-05-08");
+}
+
+// Issue 16, defect 3: 9.6 KB (one 8 MB shared string in 150 cells) took
+// 3.75 GB and 17 s; 409 KB stored one 400 MB memory.
+TEST(HostileInput, Defect3_XlsxExpansionIsCapped) {
+  const std::string big(8u << 20, 'x');
+  std::string row = "<row r=\"1\">";
+  for (int c = 0; c < 150; ++c) row += "<c t=\"s\"><v>0</v></c>";
+  row += "</row>";
+  const auto bomb = testing::make_xlsx({{"S", row}}, {big});
+  EXPECT_LT(bomb.size(), 64u << 10);
+  try {
+    import(bomb, "bomb.xlsx");
+    ADD_FAILURE() << "a shared-string bomb was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTooLarge);
+    EXPECT_NE(std::string(e.what()).find("MiB unpacked"), std::string::npos) << e.what();
+  }
+  // One row of five 1 MiB cells: within the archive's budget, over one memory's.
+  std::string wide = "<row r=\"1\">";
+  for (int c = 0; c < 5; ++c) wide += "<c t=\"s\"><v>0</v></c>";
+  wide += "</row>";
+  EXPECT_EQ(code_of([&] { import(testing::make_xlsx({{"S", wide}}, {std::string(1u << 20, 'y')}), "wide.xlsx"); }),
+            ErrorCode::kTooLarge);
+  // The unpacked parts themselves count.
+  ImportOptions small;
+  small.max_unpacked_bytes = 1u << 20;
+  EXPECT_EQ(code_of([&] { import(testing::make_xlsx({{"S", "<row r=\"1\"><c t=\"s\"><v>0</v></c></row>"}},
+                                                    {std::string(2u << 20, 'z')}),
+                                 "part.xlsx", small); }),
+            ErrorCode::kTooLarge);
+  // A far column costs the empty cells before it.
+  std::string sparse;
+  for (int r = 1; r <= 2000; ++r) sparse += "<row r=\"" + std::to_string(r) + "\"><c r=\"XFD" + std::to_string(r) + "\"><v>1</v></c></row>";
+  EXPECT_EQ(code_of([&] { import(testing::make_xlsx({{"S", sparse}}, {}), "sparse.xlsx", small); }), ErrorCode::kTooLarge);
+}
+
+// Issue 16, defect 4: a 16 MiB line without spaces took 55.6 s to import
+// (split_long searched back to the start of the text for every piece).
+TEST(HostileInput, Defect4_LongLinesChunkInLinearTime) {
+  const std::string line = "start " + std::string(16u << 20, 'x');
+  const auto began = std::chrono::steady_clock::now();
+  auto chunks = chunk_text(line, 1200, false);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  size_t total = 0;
+  for (const auto& c : chunks) {
+    EXPECT_LE(c.text.size(), 1200u);
+    total += c.text.size();
+  }
+  EXPECT_EQ(total, line.size());  // every byte kept (the one space is inside the first piece)
+  EXPECT_LT(seconds, 10.0) << "chunking 16 MiB is quadratic again";
+}
+
+// Found by tests/fuzz text_chunk: a run of UTF-8 continuation bytes longer
+// than a chunk made split_long loop forever (no boundary to cut at).
+TEST(Chunking, FuzzFinding_ContinuationBytesDoNotHangTheSplitter) {
+  const std::string garbage(1000, '\x8a');
+  auto chunks = chunk_text(garbage + "g", 80, false);
+  size_t total = 0;
+  for (const auto& c : chunks) {
+    EXPECT_LE(c.text.size(), 80u);
+    total += c.text.size();
+  }
+  EXPECT_EQ(total, garbage.size() + 1);
 }
 
 TEST(Import, DispatchLimitsAndMissingFiles) {

@@ -2,7 +2,16 @@
 // errors, uploads (good, malformed, too large, hostile names), streamed chat
 // against a loopback LLM, settings, and concurrent writers.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 
 #include <fstream>
 #include <map>
@@ -28,6 +37,58 @@ EnvLookup env_of(std::map<std::string, std::string> vars) {
     if (it == vars.end()) return std::nullopt;
     return it->second;
   };
+}
+
+// A raw TCP connection to the server, for requests httplib's client will
+// not make (slow, malformed, foreign Host).
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool connected() const { return connected_; }
+  bool send(const std::string& data) { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()); }
+  // Everything until the peer closes or `timeout` passes.
+  std::string read_all(std::chrono::milliseconds timeout) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+      if (out.find("\r\n\r\n") != std::string::npos && out.find("Content-Length: ") != std::string::npos) {
+        const size_t at = out.find("Content-Length: ") + 16;
+        const size_t length = std::stoul(out.substr(at));
+        if (out.size() >= out.find("\r\n\r\n") + 4 + length) break;
+      }
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+std::string nested_object(int depth) {
+  std::string out;
+  for (int i = 0; i < depth; ++i) out += "{\"a\":";
+  out += "1";
+  out += std::string(static_cast<size_t>(depth), '}');
+  return out;
 }
 
 class ServerTest : public ::testing::Test {
@@ -681,6 +742,165 @@ TEST_F(ServerTest, AutomaticBackupsCanBeTurnedOff) {
   call("POST", "/api/memory", 201, {{"content", "not backed up automatically"}});
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_TRUE(auto_backups(dir.path() / "data").empty());
+}
+
+
+// Issue 16, defect 1: one POST with an 80k-deep metadata object (480 KB), or
+// the same nesting in an upload, killed `kioku serve`.
+TEST_F(ServerTest, Defect1_DeeplyNestedJsonIsA400AndTheServerLives) {
+  start();
+  auto c = client();
+  const std::string body = "{\"content\": \"x\", \"metadata\": " + nested_object(80000) + "}";
+  auto res = c.Post("/api/memory", body, "application/json");
+  ASSERT_TRUE(res) << "the server died";
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_NE(res->body.find("nested deeper than"), std::string::npos) << res->body;
+  const std::string file = "[{\"content\": " + std::string(40000, '[') + "\"x\"" + std::string(40000, ']') + "}]";
+  json up = upload("deep.json", file, 400);
+  EXPECT_EQ(up["code"], "invalid_input");
+  upload("meta.json", "[{\"content\": \"x\", \"metadata\": " + nested_object(80000) + "}]", 400);
+  EXPECT_EQ(memory_count(), 0);
+  // Normal metadata still works.
+  call("POST", "/api/memory", 201, {{"content", "fine"}, {"metadata", {{"a", {{"b", 1}}}}}});
+}
+
+// Issue 16, defect 5: 70 connections sending a header line every 2 s took all
+// worker threads; normal requests got no answer for 30 s.
+TEST_F(ServerTest, Defect5_SlowHeadersDoNotStarveOtherClients) {
+  start();  // 16 threads
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (int i = 0; i < 24; ++i) {
+    slow.push_back(std::make_unique<RawConnection>(server->port()));
+    ASSERT_TRUE(slow.back()->connected());
+    slow.back()->send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  }
+  std::atomic<bool> dribbling{true};
+  std::thread dribbler([&] {
+    for (int round = 0; round < 40 && dribbling; ++round) {
+      for (auto& conn : slow) conn->send("X-Slow: " + std::to_string(round) + "\r\n");
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 5; ++i) {
+    auto c = client(false);
+    c.set_read_timeout(10);
+    const auto began = std::chrono::steady_clock::now();
+    auto res = c.Get("/api/health");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    ASSERT_TRUE(res) << "no answer while slow clients hold connections";
+    EXPECT_EQ(res->status, 200);
+    EXPECT_LT(seconds, 2.0) << "request " << i << " waited behind slow clients";
+  }
+  dribbling = false;
+  dribbler.join();
+  // The slow heads themselves are cut off after the head timeout (5 s).
+  RawConnection late(server->port());
+  late.send("GET /api/health HTTP/1.1\r\n");
+  const auto began = std::chrono::steady_clock::now();
+  late.read_all(std::chrono::seconds(9));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(), 8.0)
+      << "a request head was allowed to take forever";
+}
+
+// Issue 16, defect 6: a second `kioku serve` on a busy port started silently
+// (SO_REUSEPORT) and took half the requests.
+TEST_F(ServerTest, Defect6_ASecondServerOnABusyPortRefusesToStart) {
+  start();
+  testing::TempDir other;
+  ServerOptions o;
+  o.data_dir = other.path() / "data";
+  o.env = env_of({});
+  o.port = server->port();
+  o.background = false;
+  Server second(o);
+  try {
+    second.bind();
+    FAIL() << "a second server bound port " << o.port;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIo);
+    EXPECT_NE(std::string(e.what()).find(std::to_string(o.port)), std::string::npos) << e.what();
+  }
+  for (int i = 0; i < 10; ++i) call("GET", "/api/memory?limit=1", 200);  // all still answered by the first
+}
+
+// Issue 16, defect 7: a database locked by another process for longer than
+// the busy timeout was answered 500.
+TEST_F(ServerTest, Defect7_ALockedDatabaseIs503WithRetryAfter) {
+  start();
+  call("POST", "/api/memory", 201, {{"content", "before the lock"}});
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "data" / "memory.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto c = client();
+  auto res = c.Post("/api/memory", json{{"content", "while locked"}}.dump(), "application/json");
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  EXPECT_EQ(res->get_header_value("Retry-After"), "5");
+  EXPECT_EQ(json::parse(res->body)["code"], "unavailable");
+  call("POST", "/api/memory", 201, {{"content", "after the lock"}});
+}
+
+// Issue 16, defect 8: the Host header was not checked (DNS rebinding); a POST
+// without body and Content-Length got 400; error messages carried absolute
+// server paths; crashed uploads left orphan files.
+TEST_F(ServerTest, Defect8_HostHeaderBodylessPostPathsAndOrphanUploads) {
+  std::filesystem::create_directories(dir.path() / "data" / "uploads" / ".incoming");
+  std::ofstream(dir.path() / "data" / "uploads" / ".incoming" / "0199-crashed.md") << "half";
+  std::ofstream(dir.path() / "data" / "uploads" / ".journal-0199") << "staged";
+  std::ofstream(dir.path() / "data" / "uploads" / "kept.md") << "an upload that finished";
+  start();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "data" / "uploads" / ".incoming" / "0199-crashed.md"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "data" / "uploads" / ".journal-0199"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "data" / "uploads" / "kept.md"));
+  json up = upload("notes.md", "Kept after the commit.\n", 201);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "data" / "uploads" / up["saved_as"].get<std::string>()));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "data" / "uploads" / ".incoming"));
+
+  auto raw = [&](const std::string& request) {
+    RawConnection conn(server->port());
+    conn.send(request);
+    return conn.read_all(std::chrono::seconds(3));
+  };
+  const std::string auth = "Authorization: Bearer " + token + "\r\n";
+  EXPECT_EQ(raw("GET /api/health HTTP/1.1\r\nHost: rebind.attacker.example\r\n\r\n").rfind("HTTP/1.1 403", 0), 0u);
+  EXPECT_EQ(raw("GET /api/memory HTTP/1.1\r\nHost: rebind.attacker.example:" + std::to_string(server->port()) + "\r\n" + auth + "\r\n")
+                .rfind("HTTP/1.1 403", 0),
+            0u);
+  for (const std::string host : {"127.0.0.1:" + std::to_string(server->port()), std::string("localhost"), std::string("[::1]:80")}) {
+    EXPECT_EQ(raw("GET /api/health HTTP/1.1\r\nHost: " + host + "\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u) << host;
+  }
+  const auto began = std::chrono::steady_clock::now();
+  const std::string started = raw("POST /api/journal/start HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth + "\r\n");
+  EXPECT_EQ(started.rfind("HTTP/1.1 201", 0), 0u) << started;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(), 2.0);
+
+  auto c = client();
+  httplib::MultipartFormDataItems items = {{"image", "not an image at all", "x.png", "image/png"}};
+  auto res = c.Post("/api/journal/add", items);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_EQ(res->body.find(dir.path().string()), std::string::npos) << res->body;
+}
+
+
+// Issue 16, defect 8: PUT /api/settings dropped every comment of config.toml.
+TEST_F(ServerTest, Defect8_SettingsKeepTheCommentsOfConfigToml) {
+  start("# My own note about this file\n[llm]\n# the model I like\nmodel = \"small\"\nprovider = \"ollama\"  # local\n");
+  call("PUT", "/api/settings", 200, {{"llm", {{"model", "large"}, {"url", "http://127.0.0.1:1/v1"}}}, {"companion", {{"suggestions", true}}}});
+  const std::string text = testing::slurp(dir.path() / "data" / "config.toml");
+  EXPECT_NE(text.find("# My own note about this file"), std::string::npos) << text;
+  EXPECT_NE(text.find("# the model I like"), std::string::npos) << text;
+  EXPECT_NE(text.find("provider = \"ollama\"  # local"), std::string::npos) << text;
+  EXPECT_EQ(text.find("small"), std::string::npos) << text;
+  json settings = call("GET", "/api/settings", 200);
+  EXPECT_EQ(settings["llm"]["model"], "large");
+  EXPECT_EQ(settings["llm"]["url"], "http://127.0.0.1:1/v1");
+  EXPECT_EQ(settings["companion"]["suggestions"], true);
+  EXPECT_EQ(std::filesystem::status(dir.path() / "data" / "config.toml").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 }  // namespace

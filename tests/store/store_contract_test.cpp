@@ -1,6 +1,8 @@
 // The store contract (store/store.h), run against every backend.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "store/store_backends.h"
 
@@ -117,6 +119,41 @@ TEST_P(StoreContract, FullTextStemsAndRanksAndIsSafeAgainstQuerySyntax) {
     EXPECT_NO_THROW(store->search_text({nasty}, MemoryFilter{}, 10)) << nasty;
   }
   EXPECT_TRUE(store->search_text({}, MemoryFilter{}, 10).empty());
+}
+
+// Issue 16, defect 9: 東京 did not find 東京の天気は晴れ (unicode61 keeps a
+// CJK run as one token).
+TEST_P(StoreContract, Defect9_SearchFindsJapaneseChineseAndKoreanWords) {
+  const auto tokyo = store->add(note("東京の天気は晴れ")).id;
+  const auto osaka = store->add(note("大阪で友達とたこ焼きを食べた")).id;
+  const auto beijing = store->add(note("我喜欢北京烤鸭，也喜欢上海的小笼包")).id;
+  const auto seoul = store->add(note("서울의 날씨가 좋아서 한강에 갔다")).id;
+  const auto mixed = store->add(note("Bought a new iPhone at 秋葉原 on Sunday")).id;
+  store->add(note("The weather in Tokyo was sunny"));
+  auto ids = [&](const std::vector<std::string>& terms) {
+    std::vector<std::string> out;
+    for (const auto& h : store->search_text(terms, MemoryFilter{}, 10)) out.push_back(h.id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids({"東京"}), V{tokyo});              // Japanese: a word at the start
+  EXPECT_EQ(ids({"天気"}), V{tokyo});              // ... inside the run
+  EXPECT_EQ(ids({"東京の天気"}), V{tokyo});        // a longer phrase
+  EXPECT_EQ(ids({"たこ焼き"}), V{osaka});          // kana and kanji mixed
+  EXPECT_EQ(ids({"北京"}), V{beijing});            // Chinese
+  EXPECT_EQ(ids({"小笼包"}), V{beijing});
+  EXPECT_EQ(ids({"서울"}), V{seoul});              // Korean: a word with its particle attached
+  EXPECT_EQ(ids({"한강"}), V{seoul});
+  EXPECT_EQ(ids({"秋葉原"}), V{mixed});            // CJK inside English
+  EXPECT_EQ(ids({"iphone"}), V{mixed});            // and the English around it
+  EXPECT_TRUE(ids({"京都"}).empty());              // 東京 does not contain 京都
+  EXPECT_TRUE(ids({"北海道"}).empty());
+  auto one_char = ids({"晴"});                     // a single character still matches
+  EXPECT_EQ(one_char, V{tokyo});
+  // English stemming is unchanged.
+  EXPECT_EQ(store->search_text({"sunni"}, MemoryFilter{}, 10).size(), 1u);
+  EXPECT_EQ(store->search_text({"weathers"}, MemoryFilter{}, 10).size(), 1u);
 }
 
 TEST_P(StoreContract, FiltersByTypeTagsTierTimeAndApproval) {

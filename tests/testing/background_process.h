@@ -48,6 +48,25 @@ class BackgroundProcess {
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return exit_code_;
   }
+  // SIGKILL (a crash: no destructor, no flush, no rollback), then the wait.
+  void kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  // Whether it has exited by now (then exit_code() tells how).
+  bool finished() {
+    if (pid_ <= 0) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return true;
+  }
+  int exit_code() const { return exit_code_; }
   std::string out() const { return slurp(out_); }
   std::string err() const { return slurp(err_); }
   // Waits until pred() holds, up to timeout; returns whether it did.

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "journal/journal_service.h"
 
 namespace kioku::telegram {
@@ -15,7 +16,7 @@ BotState::BotState(std::filesystem::path path) : path_(std::move(path)) {
   std::ifstream in(path_, std::ios::binary);
   if (!in) throw io_error("cannot read " + path_.string());
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto loaded = nlohmann::json::parse(text, nullptr, false);
+  auto loaded = parse_json_or_discarded(text);
   if (!loaded.is_object() || !loaded.contains("offset") || !loaded["offset"].is_number_integer())
     throw io_error(path_.string() + " is corrupt; move it away to start over (updates may then be handled again)");
   data_.update(loaded);

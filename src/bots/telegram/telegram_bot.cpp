@@ -14,6 +14,7 @@
 #include "bots/bluesky/bluesky.h"
 #include "bots/telegram/bot_api.h"
 #include "bots/telegram/bot_state.h"
+#include "bots/telegram/update.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "media/image.h"
@@ -56,50 +57,12 @@ std::string human_duration(std::chrono::milliseconds d) {
   return std::to_string(std::max<int64_t>(1, duration_cast<seconds>(d).count())) + " s";
 }
 
-// The part of a Telegram update the bot acts on.
-struct Incoming {
-  int64_t update_id = 0;
-  int64_t message_id = 0;
-  int64_t chat_id = 0;
-  int64_t from_id = 0;
-  int64_t date = 0;  // Unix seconds
-  std::string text;  // text or caption
-  std::string photo_file_id;  // the largest size
-  std::string voice_file_id;
-};
-
-std::optional<Incoming> parse_update(const nlohmann::json& update) {
-  if (!update.contains("message") || !update["message"].is_object()) return std::nullopt;
-  const auto& m = update["message"];
-  Incoming in;
-  in.update_id = update.value("update_id", int64_t{0});
-  in.message_id = m.value("message_id", int64_t{0});
-  in.date = m.value("date", int64_t{0});
-  if (m.contains("chat") && m["chat"].is_object()) in.chat_id = m["chat"].value("id", int64_t{0});
-  if (m.contains("from") && m["from"].is_object()) in.from_id = m["from"].value("id", int64_t{0});
-  in.text = m.contains("text") && m["text"].is_string() ? m["text"].get<std::string>()
-                                                          : m.value("caption", std::string());
-  if (m.contains("photo") && m["photo"].is_array()) {
-    int64_t best = -1;
-    for (const auto& size : m["photo"]) {
-      const int64_t area = size.value("width", int64_t{0}) * size.value("height", int64_t{0});
-      if (area > best) {
-        best = area;
-        in.photo_file_id = size.value("file_id", std::string());
-      }
-    }
-  }
-  for (const char* key : {"voice", "audio"}) {
-    if (m.contains(key) && m[key].is_object()) in.voice_file_id = m[key].value("file_id", std::string());
-  }
-  if (in.chat_id == 0) return std::nullopt;
-  return in;
-}
-
 int64_t sender_of(const nlohmann::json& update) {
   for (const char* kind : {"message", "edited_message", "callback_query", "inline_query"}) {
-    if (update.contains(kind) && update[kind].is_object() && update[kind].contains("from"))
-      return update[kind]["from"].value("id", int64_t{0});
+    if (!update.is_object() || !update.contains(kind) || !update[kind].is_object() || !update[kind].contains("from")) continue;
+    const auto& from = update[kind]["from"];
+    if (from.is_object() && from.contains("id") && from["id"].is_number_integer()) return from["id"].get<int64_t>();
+    return 0;
   }
   return 0;
 }

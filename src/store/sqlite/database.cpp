@@ -1,9 +1,13 @@
 #include "store/sqlite/database.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <map>
 
 #include "core/error.h"
+#include "store/sqlite/cjk_tokenizer.h"
 
 namespace kioku::sqlite {
 
@@ -83,6 +87,8 @@ std::shared_ptr<std::timed_mutex> writer_lock_for(const std::filesystem::path& p
 }  // namespace
 
 Database::Database(const std::filesystem::path& path) : path_(path), writer_lock_(writer_lock_for(path)) {
+  // Created owner-only: SQLite gives -wal and -shm the database's mode.
+  if (const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600); fd >= 0) ::close(fd);
   int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) {
@@ -93,6 +99,13 @@ Database::Database(const std::filesystem::path& path) : path_(path), writer_lock
   }
   sqlite3_busy_timeout(db_, 5000);
   sqlite3_extended_result_codes(db_, 1);
+  // memories_fts tokenizes with it; every connection must know it before
+  // the first write to memories (see cjk_tokenizer.h).
+  if (const int tokenizer_rc = register_cjk_tokenizer(db_); tokenizer_rc != SQLITE_OK) {
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw io_error("cannot open database " + path.string() + ": FTS5 tokenizer: " + sqlite3_errstr(tokenizer_rc));
+  }
   try {
     exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
@@ -113,7 +126,22 @@ Database::~Database() {
   if (db_) sqlite3_close_v2(db_);
 }
 
+namespace {
+
+// Another process holds the write lock for longer than the busy timeout
+// (e.g. a long `kioku import`): a temporary condition, so kUnavailable
+// (HTTP 503 with Retry-After, exit 5), not an I/O failure.
+bool is_busy(int rc) { return (rc & 0xFF) == SQLITE_BUSY || (rc & 0xFF) == SQLITE_LOCKED; }
+
+Error busy_error(const std::filesystem::path& path) {
+  return unavailable("database " + path.filename().string() +
+                     " is busy: another kioku process is writing to it; try again in a few seconds");
+}
+
+}  // namespace
+
 void Database::fail(std::string_view what, int rc) {
+  if (is_busy(rc)) throw busy_error(path_);
   std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
   throw io_error("database " + path_.filename().string() + ": " + std::string(what) + " failed: " + msg);
 }
@@ -125,6 +153,7 @@ void Database::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
+    if (is_busy(rc)) throw busy_error(path_);
     throw io_error("database " + path_.filename().string() + ": " + msg);
   }
 }

@@ -1,6 +1,8 @@
 // SqliteJournalDraftStore: journal.db, the drafts of open journal sessions.
 // Entries are committed (WAL, synchronous=FULL for this file) before
 // add_entry returns: a journal entry is user input and must survive a crash.
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
 #include "core/id.h"
 #include "store/sqlite/database.h"
@@ -123,6 +125,45 @@ class SqliteJournalDraftStore final : public JournalDraftStore {
       db_.prepare("DELETE FROM journal_entries WHERE session_id = ?").bind(1, session_id).run();
       db_.prepare("DELETE FROM journal_sessions WHERE id = ?").bind(1, session_id).run();
     });
+  }
+
+  JournalSession continue_session(const std::string& session_id, const std::vector<std::string>& compiled_entry_ids,
+                                  TimePoint at) override {
+    JournalSession next;
+    db_.transaction([&] {
+      auto find = db_.prepare("SELECT user_id FROM journal_sessions WHERE id = ?");
+      find.bind(1, session_id);
+      if (!find.step()) {
+        find.reset();
+        throw not_found("no journal session " + session_id);
+      }
+      next.user_id = find.text(0);
+      find.reset();
+      // user_id is UNIQUE: the old row lets go of it before the new one
+      // takes it; both changes commit together or not at all.
+      db_.prepare("UPDATE journal_sessions SET user_id = id || ' (ended)' WHERE id = ?").bind(1, session_id).run();
+      next.id = new_uuid_v7(at);
+      next.started_at = at;
+      next.last_activity = at;
+      db_.prepare("INSERT INTO journal_sessions(id, user_id, started_at, last_activity) VALUES (?,?,?,?)")
+          .bind(1, next.id)
+          .bind(2, next.user_id)
+          .bind(3, to_millis(at))
+          .bind(4, to_millis(at))
+          .run();
+      nlohmann::json compiled = compiled_entry_ids;
+      db_.prepare(
+             "UPDATE journal_entries SET session_id = ?1 WHERE session_id = ?2 "
+             "AND id NOT IN (SELECT value FROM json_each(?3))")
+          .bind(1, next.id)
+          .bind(2, session_id)
+          .bind(3, compiled.dump())
+          .run();
+      next.entry_count = static_cast<int>(db_.changes());
+      db_.prepare("DELETE FROM journal_entries WHERE session_id = ?").bind(1, session_id).run();
+      db_.prepare("DELETE FROM journal_sessions WHERE id = ?").bind(1, session_id).run();
+    });
+    return next;
   }
 
   void backup_to(const std::filesystem::path& destination) override { db_.backup_to(destination); }

@@ -4,7 +4,7 @@
 // sort and compare as numbers; list-valued fields are JSON arrays in TEXT
 // columns (filtered with json_each); full text lives in an external-content
 // FTS5 table kept in sync by triggers, tokenized with porter stemming over
-// unicode61 with diacritics removed.
+// unicode61 with diacritics removed, CJK runs cut into bigrams (cjk_tokenizer.h).
 #include <algorithm>
 #include <cstring>
 
@@ -216,6 +216,34 @@ CREATE TABLE core_block_versions (
   note TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (user_id, label, version)
 ) WITHOUT ROWID;
+)sql",
+    // v7: full text for Chinese, Japanese and Korean: the same FTS table with
+    // CJK runs cut into bigrams (cjk_tokenizer.h), rebuilt from memories.
+    R"sql(
+DROP TRIGGER memories_fts_insert;
+DROP TRIGGER memories_fts_delete;
+DROP TRIGGER memories_fts_update;
+DROP TABLE memories_fts;
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+  content, summary, tags, entities,
+  content='memories', content_rowid='rowid',
+  tokenize='porter kioku_cjk unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+  INSERT INTO memories_fts(rowid, content, summary, tags, entities)
+  VALUES (new.rowid, new.content, new.summary, new.tags, new.entities);
+END;
+CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+  INSERT INTO memories_fts(memories_fts, rowid, content, summary, tags, entities)
+  VALUES ('delete', old.rowid, old.content, old.summary, old.tags, old.entities);
+END;
+CREATE TRIGGER memories_fts_update AFTER UPDATE OF content, summary, tags, entities ON memories BEGIN
+  INSERT INTO memories_fts(memories_fts, rowid, content, summary, tags, entities)
+  VALUES ('delete', old.rowid, old.content, old.summary, old.tags, old.entities);
+  INSERT INTO memories_fts(rowid, content, summary, tags, entities)
+  VALUES (new.rowid, new.content, new.summary, new.tags, new.entities);
+END;
+INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
 )sql",
 };
 
