@@ -42,9 +42,12 @@ SearchMode parse_search_mode(std::string_view s);
 std::string_view to_string(SearchMode m);
 
 enum class FusionMethod {
-  kRankFusion,  // weighted reciprocal rank fusion
-  kScores,      // per-query normalised scores, mixed by vector_share
+  kRankFusion,  // weighted reciprocal rank fusion (rrf_k; Graphiti uses k = 1)
+  kScores,      // lexical first: vectors only add what the words missed (vector_share)
+  kConvex,      // normalised scores mixed: (1 - vector_share) x lexical + vector_share x vector
 };
+FusionMethod parse_fusion_method(std::string_view s);
+std::string_view to_string(FusionMethod m);
 
 struct SearchOptions {
   MemoryFilter filter;
@@ -55,7 +58,18 @@ struct SearchOptions {
   double vector_weight = 0.5;
   int rrf_k = 60;
   FusionMethod fusion = FusionMethod::kScores;
-  double vector_share = 0.15;  // kScores: weight of memories found only by vectors
+  double vector_share = 0.15;  // kScores: weight of memories found only by vectors; kConvex: the vectors' share
+  // Neighbour propagation: a memory also scores neighbour_weight x the best
+  // fused score of the memory just before or after it in its stream (the
+  // previous / next chat turn), and such neighbours join the candidates. A
+  // turn alone often lacks the words of its question ("Yes, last weekend!").
+  double neighbour_weight = 0;
+  // Time-aware: when the query names a period ("in May 2023", "last year"),
+  // memories whose event time falls inside it score x (1 + time_boost).
+  double time_boost = 0;
+  // Near-duplicate suppression: a hit whose words overlap a better hit's by
+  // at least this Jaccard share is dropped (0 = off).
+  double duplicate_similarity = 0;
   double recency_weight = 0.1;
   double importance_weight = 0.1;
   double recency_half_life_days = 30;
@@ -78,6 +92,10 @@ struct SearcherConfig {
   size_t hnsw_threshold = 20000;
   HnswParams hnsw;
   int build_threads = 2;
+  // Chat turns are embedded with the turn before and after them (those stored
+  // when the turn is embedded) in the key: "Yes, last weekend!" alone means
+  // little. The memory's content itself is unchanged.
+  bool chat_context_in_key = false;
 };
 
 class Searcher {
@@ -106,6 +124,9 @@ class Searcher {
 
  private:
   VectorIndex& index_for(const std::string& user_id);
+  // The text each memory is embedded as (its content, plus context when
+  // configured).
+  std::vector<std::string> embedding_keys(const std::vector<Memory>& memories);
   std::vector<VectorHit> vector_candidates(std::string_view query, const MemoryFilter& filter, int k);
 
   MemoryStore& store_;
