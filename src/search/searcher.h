@@ -4,16 +4,20 @@
 // Design notes:
 //  1. Lexical search runs in the store (FTS5); vector search runs over an
 //     in-memory index per user, loaded from the store's vectors on first use.
-//  2. Fusion (default kScores) normalises each list per query (BM25 by its
-//     best hit, cosine by the candidates' range). A lexical hit keeps its
-//     lexical score, so vectors never reorder what the words found; a memory
-//     only the vectors found enters with vector_share x its normalised
-//     cosine, i.e. ahead of lexical hits weaker than that, and the vectors
-//     decide alone when no word matched. This is what keeps hybrid from ever
-//     scoring below lexical with a weak embedder (tests/eval: LoCoMo with
-//     hashing and random-weight encoders), at the price of letting a strong
-//     embedder change less. kRankFusion (weighted RRF) is the classic
-//     alternative; it lost up to 14 points of recall@10 with weak vectors.
+//  2. Fusion (default kConvex, tuned with the real all-MiniLM-L6-v2 on
+//     LoCoMo: docs/RETRIEVAL.md) normalises each list per query (BM25 by its
+//     best hit, cosine by the candidates' range) and mixes them half and
+//     half. kScores keeps lexical hits in BM25 order and lets a memory only
+//     the vectors found enter with vector_share x its normalised cosine: it
+//     never scores below lexical even with a weak embedder (hashing, random
+//     weights: tests/eval), at the price of letting a strong one change
+//     little (recall@10 0.644 vs 0.681 for kConvex with MiniLM). kRankFusion
+//     is weighted RRF.
+//  2b. Neighbour propagation (neighbour_weight): each candidate lends half
+//     its score to the memory before and after it in its stream (chat turns),
+//     which join the candidates: the answer to a question is often the turn
+//     after the one that shares its words.
+//  2c. Time-aware: periods the query names boost memories inside them.
 //  3. The recency/importance boost multiplies the fused score by at most
 //     (1 + recency_weight + importance_weight): it reorders near-ties, it does
 //     not overrule relevance.
@@ -57,16 +61,17 @@ struct SearchOptions {
   double lexical_weight = 1.0;
   double vector_weight = 0.5;
   int rrf_k = 60;
-  FusionMethod fusion = FusionMethod::kScores;
-  double vector_share = 0.15;  // kScores: weight of memories found only by vectors; kConvex: the vectors' share
+  // Defaults tuned on LoCoMo with the real all-MiniLM-L6-v2 (docs/RETRIEVAL.md).
+  FusionMethod fusion = FusionMethod::kConvex;
+  double vector_share = 0.5;  // kScores: weight of memories found only by vectors; kConvex: the vectors' share
   // Neighbour propagation: a memory also scores neighbour_weight x the best
   // fused score of the memory just before or after it in its stream (the
   // previous / next chat turn), and such neighbours join the candidates. A
   // turn alone often lacks the words of its question ("Yes, last weekend!").
-  double neighbour_weight = 0;
+  double neighbour_weight = 0.5;
   // Time-aware: when the query names a period ("in May 2023", "last year"),
   // memories whose event time falls inside it score x (1 + time_boost).
-  double time_boost = 0;
+  double time_boost = 0.5;
   // Near-duplicate suppression: a hit whose words overlap a better hit's by
   // at least this Jaccard share is dropped (0 = off).
   double duplicate_similarity = 0;
