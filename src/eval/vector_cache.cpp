@@ -1,4 +1,5 @@
 #include "eval/vector_cache.h"
+// Appends are not locked: one process per cache folder at a time.
 
 #include <cctype>
 #include <fstream>

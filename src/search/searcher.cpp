@@ -320,28 +320,35 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     }
   }
 
-  if (options.neighbour_weight > 0 && !fused.empty()) {
-    // Every candidate lends neighbour_weight x its score to the memories
-    // beside it; a neighbour keeps the best it is lent.
-    std::vector<std::string> ids;
-    for (const auto& [id, r] : fused) ids.push_back(id);
-    const auto adjacent = store_.adjacent(options.filter.user_id, ids);
+  std::vector<std::string> ids;
+  ids.reserve(fused.size());
+  for (const auto& [id, r] : fused) ids.push_back(id);
+  std::vector<Memory> memories = store_.get_many(options.filter.user_id, ids);
+  if (options.neighbour_weight > 0 && !memories.empty()) {
+    // Chat turns lend neighbour_weight x their score to the turns beside
+    // them; a neighbour keeps the best it is lent. (Notes and documents
+    // added one after another are not a conversation.)
+    std::vector<std::string> turns;
+    for (const auto& m : memories)
+      if (m.type == memory_types::kChat) turns.push_back(m.id);
     std::unordered_map<std::string, double> lent;
-    for (const auto& [id, around] : adjacent) {
+    for (const auto& [id, around] : store_.adjacent(options.filter.user_id, turns)) {
       const double give = options.neighbour_weight * fused[id].score;
       for (const std::string* n : {&around.first, &around.second})
         if (!n->empty()) lent[*n] = std::max(lent[*n], give);
     }
-    for (const auto& [id, extra] : lent) fused[id].score += extra;
+    std::vector<std::string> newcomers;
+    for (const auto& [id, extra] : lent) {
+      if (!fused.count(id)) newcomers.push_back(id);
+      fused[id].score += extra;
+    }
+    for (auto& m : store_.get_many(options.filter.user_id, newcomers)) memories.push_back(std::move(m));
   }
 
-  std::vector<std::string> ids;
-  ids.reserve(fused.size());
-  for (const auto& [id, r] : fused) ids.push_back(id);
   std::vector<SearchResult> results;
   const TimePoint now = clock_.now();
   const auto periods = options.time_boost > 0 ? query_time_periods(query, now) : std::vector<TimePeriod>{};
-  for (auto& m : store_.get_many(options.filter.user_id, ids)) {
+  for (auto& m : memories) {
     // Neighbours come from the store unfiltered: apply the caller's filter.
     if (!matches_filter(options.filter, m)) continue;
     SearchResult r = fused[m.id];
