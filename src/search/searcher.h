@@ -1,5 +1,6 @@
-// Hybrid search: full-text (BM25) and vector results fused by weighted
-// reciprocal rank fusion, then gently re-ranked by recency and importance.
+// Hybrid search: full-text (BM25) and vector results fused by normalised
+// scores, neighbouring chat turns lending each other score, then gently
+// re-ranked by time expressions, recency and importance.
 //
 // Design notes:
 //  1. Lexical search runs in the store (FTS5); vector search runs over an
@@ -13,8 +14,8 @@
 //     weights: tests/eval), at the price of letting a strong one change
 //     little (recall@10 0.644 vs 0.681 for kConvex with MiniLM). kRankFusion
 //     is weighted RRF.
-//  2b. Neighbour propagation (neighbour_weight): each candidate lends half
-//     its score to the memory before and after it in its stream (chat turns),
+//  2b. Neighbour propagation (neighbour_weight): each chat-turn candidate
+//     lends half its score to the turn before and after it,
 //     which join the candidates: the answer to a question is often the turn
 //     after the one that shares its words.
 //  2c. Time-aware: periods the query names boost memories inside them.
@@ -64,9 +65,9 @@ struct SearchOptions {
   // Defaults tuned on LoCoMo with the real all-MiniLM-L6-v2 (docs/RETRIEVAL.md).
   FusionMethod fusion = FusionMethod::kConvex;
   double vector_share = 0.5;  // kScores: weight of memories found only by vectors; kConvex: the vectors' share
-  // Neighbour propagation: a memory also scores neighbour_weight x the best
-  // fused score of the memory just before or after it in its stream (the
-  // previous / next chat turn), and such neighbours join the candidates. A
+  // Neighbour propagation: a chat turn also scores neighbour_weight x the
+  // best fused score of the turn just before or after it (same user, type
+  // chat, by event time then id), and such neighbours join the candidates. A
   // turn alone often lacks the words of its question ("Yes, last weekend!").
   double neighbour_weight = 0.5;
   // Time-aware: when the query names a period ("in May 2023", "last year"),
