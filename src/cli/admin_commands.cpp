@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "eval/locomo.h"
+#include "eval/vector_cache.h"
 #include "ingest/importer.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -97,33 +98,97 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
     auto* eval = app.add_subcommand("eval", "Retrieval evaluations");
     eval->require_subcommand(1);
     eval->fallthrough();
-    auto* cmd = eval->add_subcommand("locomo", "Recall@k on a LoCoMo file");
+    auto* cmd = eval->add_subcommand("locomo", "Recall@k, NDCG@k and query latency on a LoCoMo file");
     auto file = std::make_shared<std::string>();
     auto ks = std::make_shared<std::string>("5,10");
-    auto mode = std::make_shared<std::string>("lexical");
+    auto mode = std::make_shared<std::string>("auto");
+    auto fusion = std::make_shared<std::string>();
+    auto cache = std::make_shared<std::string>();
+    auto no_cache = std::make_shared<bool>(false);
+    auto search = std::make_shared<SearchOptions>();
+    auto conversations = std::make_shared<int>(0);
+    auto context_key = std::make_shared<std::string>();
     cmd->add_option("file", *file, "locomo JSON file")->required();
     cmd->add_option("--k", *ks, "Cut-offs, comma-separated (default 5,10)");
-    cmd->add_option("--mode", *mode, "lexical, vector or hybrid (default lexical)");
-    table[cmd] = [file, ks, mode](AppContext& ctx, CommandIo& io) {
+    cmd->add_option("--mode", *mode, "lexical, vector, hybrid, or auto: hybrid with the active model, else lexical");
+    cmd->add_option("--fusion", *fusion, "rrf, scores or convex (default: the search default)");
+    cmd->add_option("--rrf-k", search->rrf_k, "RRF constant");
+    cmd->add_option("--lexical-weight", search->lexical_weight, "RRF weight of the lexical list");
+    cmd->add_option("--vector-weight", search->vector_weight, "RRF weight of the vector list");
+    cmd->add_option("--vector-share", search->vector_share, "scores/convex: the vectors' share");
+    cmd->add_option("--neighbour-weight", search->neighbour_weight, "Share of a neighbouring turn's score lent");
+    cmd->add_option("--time-boost", search->time_boost, "Boost of memories inside a period the question names");
+    cmd->add_option("--dedup", search->duplicate_similarity, "Drop hits this similar (word Jaccard) to a better one");
+    cmd->add_option("--candidates", search->candidates, "Candidates per list before fusion");
+    cmd->add_option("--context-key", *context_key, "on or off: embed chat turns with their neighbours (default: the search default)");
+    cmd->add_option("--conversations", *conversations, "Only the first N conversations")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--vector-cache", *cache,
+                    "Folder that keeps the vectors between runs (default: $XDG_CACHE_HOME/kioku/eval-vectors)");
+    cmd->add_flag("--no-vector-cache", *no_cache, "Embed everything afresh");
+    table[cmd] = [file, ks, mode, fusion, cache, no_cache, search, conversations, context_key](AppContext& ctx, CommandIo& io) {
       LocomoOptions options;
       options.ks = parse_ks(*ks);
-      options.mode = parse_search_mode(*mode);
+      options.search = *search;
+      if (!fusion->empty()) options.search.fusion = parse_fusion_method(*fusion);
+      options.max_conversations = *conversations;
+      if (*context_key == "on") options.searcher.chat_context_in_key = true;
+      else if (*context_key == "off") options.searcher.chat_context_in_key = false;
+      else if (!context_key->empty()) throw invalid_input("--context-key expects on or off");
+      if (*mode == "auto") options.mode = ctx.embedder() ? SearchMode::kHybrid : SearchMode::kLexical;
+      else options.mode = parse_search_mode(*mode);
+      std::unique_ptr<CachedEmbedder> cached;
       if (options.mode != SearchMode::kLexical) {
         options.embedder = ctx.embedder();
         if (!options.embedder)
           throw invalid_input("--mode " + *mode + " needs an embedder: " +
                               (ctx.embedder_notice().empty() ? "set [embed] provider" : ctx.embedder_notice()));
+        if (!*no_cache) {
+          std::filesystem::path dir = *cache;
+          if (dir.empty()) {
+            const auto xdg = ctx.config().env()("XDG_CACHE_HOME");
+            const auto home = ctx.config().env()("HOME");
+            dir = xdg && !xdg->empty() ? std::filesystem::path(*xdg) / "kioku" / "eval-vectors"
+                  : home && !home->empty() ? std::filesystem::path(*home) / ".cache" / "kioku" / "eval-vectors"
+                                         : ctx.data_dir() / "cache" / "eval-vectors";
+          }
+          cached = std::make_unique<CachedEmbedder>(*options.embedder, dir);
+          options.embedder = cached.get();
+        }
       }
       options.work_dir = std::filesystem::temp_directory_path() /
                          ("kioku-eval-" + std::to_string(::getpid()));
       LocomoReport report = evaluate_locomo(*file, options);
       std::filesystem::remove_all(options.work_dir);
       if (io.json) {
-        io.out << report.to_json().dump(2) << "\n";
+        auto j = report.to_json();
+        j["mode"] = to_string(options.mode);
+        j["model"] = options.embedder ? options.embedder->model_id() : "";
+        j["fusion"] = to_string(options.search.fusion);
+        j["settings"] = {{"rrf_k", options.search.rrf_k},
+                         {"lexical_weight", options.search.lexical_weight},
+                         {"vector_weight", options.search.vector_weight},
+                         {"vector_share", options.search.vector_share},
+                         {"neighbour_weight", options.search.neighbour_weight},
+                         {"time_boost", options.search.time_boost},
+                         {"dedup", options.search.duplicate_similarity},
+                         {"candidates", options.search.candidates},
+                         {"context_key", options.searcher.chat_context_in_key}};
+        if (cached) j["vector_cache"] = {{"file", cached->file().string()}, {"hits", cached->hits()}, {"misses", cached->misses()}};
+        io.out << j.dump(2) << "\n";
       } else {
         io.out << "LoCoMo: " << report.questions << " questions over " << report.conversations << " conversations ("
-               << report.turns << " turns), mode " << to_string(options.mode) << "\n";
+               << report.turns << " turns), mode " << to_string(options.mode)
+               << (options.embedder ? " with " + options.embedder->model_id() : std::string()) << "\n";
         for (const auto& [k, r] : report.recall) io.out << "  recall@" << k << " = " << r << "\n";
+        for (const auto& [k, r] : report.ndcg) io.out << "  ndcg@" << k << " = " << r << "\n";
+        static const char* names[] = {"", "multi-hop", "temporal", "open-domain", "single-hop"};
+        for (const auto& [cat, per_k] : report.by_category) {
+          io.out << "  " << (cat >= 1 && cat <= 4 ? names[cat] : "other") << " (" << report.questions_by_category.at(cat)
+                 << "):";
+          for (const auto& [k, r] : per_k) io.out << " recall@" << k << " " << r;
+          io.out << "\n";
+        }
+        io.out << "  query p50 = " << report.query_p50_ms << " ms, p95 = " << report.query_p95_ms << " ms\n";
       }
       return 0;
     };

@@ -1,12 +1,20 @@
-// models list | pull NAME
+// models list | pull NAME | add DIR [--name N] [--activate]
 #include <cstdio>
 #include <memory>
 #include <ostream>
 
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
 #include "cli/commands.h"
 #include "core/error.h"
+#include "embed/bert_embedder.h"
 #include "embed/model_download.h"
 #include "embed/model_registry.h"
+#include "journal/journal_service.h"
 
 namespace kioku::cli {
 
@@ -17,6 +25,59 @@ std::string human_bytes(uint64_t b) {
   if (b >= (1u << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1 << 20));
   else std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024);
   return buf;
+}
+
+// Makes `name` the local model in config.toml's [embed] table (other settings
+// are kept; the file is replaced atomically).
+void activate_local_model(AppContext& ctx, const std::string& name) {
+  const auto path = ctx.data_dir() / "config.toml";
+  toml::table root;
+  if (std::filesystem::exists(path)) {
+    try {
+      root = toml::parse_file(path.string());
+    } catch (const toml::parse_error& e) {
+      throw invalid_input("config.toml cannot be read: " + std::string(e.description()));
+    }
+  }
+  if (!root["embed"].is_table()) root.insert_or_assign("embed", toml::table{});
+  toml::table& embed = *root["embed"].as_table();
+  embed.insert_or_assign("provider", "local");
+  embed.insert_or_assign("model", name);
+  std::ostringstream out;
+  out << "# Kioku settings ([embed] rewritten by kioku models add --activate).\n" << root << "\n";
+  write_file_atomically(path, out.str());
+}
+
+// The files a model folder must have, beyond what BertEmbedder checks by
+// loading it.
+void check_model_folder(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) throw not_found(dir.string() + " is not a folder");
+  for (const char* f : {"config.json", "model.safetensors", "vocab.txt"})
+    if (!std::filesystem::is_regular_file(dir / f, ec))
+      throw invalid_input(dir.string() + " is not a model folder: it lacks " + f +
+                          " (expected the Hugging Face layout: config.json, model.safetensors, vocab.txt, "
+                          "tokenizer.json, modules.json, 1_Pooling/config.json)");
+}
+
+// True when every file of `source` is in `target` with the same bytes (so a
+// second `models add` of the same folder is not a conflict).
+bool same_files(const std::filesystem::path& source, const std::filesystem::path& target) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& f : fs::recursive_directory_iterator(source, ec)) {
+    if (!f.is_regular_file()) continue;
+    const fs::path other = target / fs::relative(f.path(), source, ec);
+    if (!fs::is_regular_file(other, ec) || fs::file_size(other, ec) != f.file_size()) return false;
+    std::ifstream a(f.path(), std::ios::binary), b(other, std::ios::binary);
+    std::vector<char> ba(1 << 16), bb(1 << 16);
+    while (a && b) {
+      a.read(ba.data(), static_cast<std::streamsize>(ba.size()));
+      b.read(bb.data(), static_cast<std::streamsize>(bb.size()));
+      if (a.gcount() != b.gcount() || !std::equal(ba.begin(), ba.begin() + a.gcount(), bb.begin())) return false;
+    }
+  }
+  return !ec;
 }
 
 }  // namespace
@@ -82,6 +143,66 @@ void register_model_commands(CLI::App& app, CommandTable& table) {
                << "\n";
       }
       if (provider != "local") io.out << "Semantic search uses [embed] provider = \"" << provider << "\".\n";
+      return 0;
+    };
+  }
+  {
+    auto* cmd = models->add_subcommand("add", "Install a model folder you already have (offline)");
+    auto dir = std::make_shared<std::string>();
+    auto name = std::make_shared<std::string>();
+    auto activate = std::make_shared<bool>(false);
+    cmd->add_option("dir", *dir, "Folder in the Hugging Face layout (config.json, model.safetensors, vocab.txt, ...)")
+        ->required();
+    cmd->add_option("--name", *name, "Name to install it under (default: the folder's name)");
+    cmd->add_flag("--activate", *activate, "Make it the model semantic search uses ([embed] in config.toml)");
+    table[cmd] = [dir, name, activate](AppContext& ctx, CommandIo& io) {
+      namespace fs = std::filesystem;
+      const fs::path source = fs::absolute(fs::path(*dir)).lexically_normal();
+      check_model_folder(source);
+      std::string model_name = name->empty() ? source.filename().string() : *name;
+      if (model_name.empty() || model_name == "." || model_name == ".." ||
+          model_name.find_first_of("/\\") != std::string::npos || model_name[0] == '.')
+        throw invalid_input("'" + model_name + "' is not a usable model name (use --name)");
+      // Loading it checks everything the encoder needs: BERT settings, tensor
+      // names and shapes, vocabulary size.
+      int dimension = 0;
+      {
+        BertEmbedder probe(source, 1);
+        dimension = probe.dimension();
+      }
+      const fs::path target = ctx.data_dir() / "models" / model_name;
+      std::error_code ec;
+      const bool same = fs::exists(target, ec) && (fs::equivalent(target, source, ec) || same_files(source, target));
+      if (!same) {
+        if (fs::exists(target, ec))
+          throw conflict("a model named " + model_name + " is already installed in " + target.string() +
+                         " (choose another --name, or remove that folder)");
+        // Copy to a staging folder first: an interrupted copy never looks installed.
+        const fs::path staging = target.string() + ".part";
+        fs::remove_all(staging, ec);
+        fs::create_directories(staging.parent_path());
+        try {
+          fs::copy(source, staging, fs::copy_options::recursive);
+          fs::rename(staging, target);
+        } catch (const fs::filesystem_error& e) {
+          fs::remove_all(staging, ec);
+          throw io_error("cannot copy " + source.string() + " to " + target.string() + ": " + e.what());
+        }
+      }
+      if (*activate) activate_local_model(ctx, model_name);
+      const auto overridden = ctx.config().env()("KIOKU_EMBED_MODEL");
+      const bool env_wins = *activate && overridden && !overridden->empty() && *overridden != model_name;
+      if (io.json) {
+        io.out << nlohmann::json{{"name", model_name}, {"path", target.string()}, {"dimension", dimension},
+                                 {"active", *activate && !env_wins}}
+                      .dump(2)
+               << "\n";
+      } else {
+        io.out << "Installed " << model_name << " (" << dimension << " dims) in " << target.string() << "\n";
+        if (*activate) io.out << "Semantic search now uses it; run `kioku index` to embed your memories.\n";
+        else io.out << "Make it active with: kioku models add " << *dir << " --activate\n";
+        if (env_wins) io.err << "note: KIOKU_EMBED_MODEL=" << *overridden << " overrides config.toml\n";
+      }
       return 0;
     };
   }

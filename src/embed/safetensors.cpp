@@ -71,17 +71,28 @@ std::map<std::string, Tensor> load_safetensors(const std::filesystem::path& path
       t.shape = info.at("shape").get<std::vector<int64_t>>();
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
         throw invalid_input(path.string() + ": tensor " + name + " lies outside the file");
-      const size_t width = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2 : 0;
+      // Integer tensors are buffers, not weights (BERT checkpoints carry
+      // embeddings.position_ids as I64): checked for size, then left out.
+      static const std::map<std::string, size_t> kIntegerWidths = {{"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
+                                                                   {"U8", 1},  {"BOOL", 1}};
+      const auto integer = kIntegerWidths.find(dtype);
+      const size_t width = dtype == "F64" ? 8 : dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2
+                           : integer != kIntegerWidths.end() ? integer->second : 0;
       if (width == 0) throw invalid_input(path.string() + ": tensor " + name + " has unsupported dtype " + dtype);
       const uint64_t bytes = offsets[1] - offsets[0];
       if (bytes != static_cast<uint64_t>(t.elements()) * width)
         throw invalid_input(path.string() + ": tensor " + name + " has the wrong byte size");
+      if (integer != kIntegerWidths.end()) continue;
       std::string raw(bytes, '\0');
       in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
       if (!in.read(raw.data(), static_cast<std::streamsize>(bytes))) throw invalid_input(path.string() + ": truncated tensor " + name);
       t.data.resize(static_cast<size_t>(t.elements()));
       for (size_t i = 0; i < t.data.size(); ++i) {
-        if (width == 4) {
+        if (width == 8) {
+          double d;
+          std::memcpy(&d, raw.data() + 8 * i, 8);
+          t.data[i] = static_cast<float>(d);
+        } else if (width == 4) {
           std::memcpy(&t.data[i], raw.data() + 4 * i, 4);
         } else {
           uint16_t h;

@@ -1,6 +1,7 @@
 // Reads .safetensors files: an 8-byte little-endian header length, a JSON
 // header {name: {dtype, shape, data_offsets}}, then raw tensor bytes.
-// F32, F16 and BF16 tensors are converted to float on load.
+// F64, F32, F16 and BF16 tensors are converted to float on load; integer
+// tensors (buffers such as BERT's position_ids) are checked and left out.
 #pragma once
 
 #include <cstdint>

@@ -62,6 +62,29 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, Tokenizer
   sep_ = find("[SEP]", sep_);
   pad_ = find("[PAD]", pad_);
   unk_ = find("[UNK]", unk_);
+  for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"})
+    if (auto it = id_of_.find(special); it != id_of_.end()) specials_.emplace_back(special, it->second);
+}
+
+std::vector<int32_t> WordPieceTokenizer::pieces_of(std::string_view text) const {
+  // Special tokens written in the text are matched first, exactly and before
+  // normalisation, as Hugging Face's added tokens are.
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t best = std::string_view::npos;
+    const std::pair<std::string, int32_t>* which = nullptr;
+    for (const auto& sp : specials_) {
+      const size_t at = text.find(sp.first, start);
+      if (at < best) best = at, which = &sp;
+    }
+    for (const auto& w : words(text.substr(start, best == std::string_view::npos ? std::string_view::npos : best - start)))
+      word_pieces(w, ids);
+    if (!which) break;
+    ids.push_back(which->second);
+    start = best + which->first.size();
+  }
+  return ids;
 }
 
 WordPieceTokenizer WordPieceTokenizer::from_directory(const std::filesystem::path& dir) {
@@ -203,18 +226,15 @@ void WordPieceTokenizer::word_pieces(const std::string& word, std::vector<int32_
 
 std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, int max_length) const {
   std::vector<int32_t> ids = {cls_};
-  for (const auto& w : words(text)) {
-    word_pieces(w, ids);
-    if (max_length > 0 && static_cast<int>(ids.size()) >= max_length - 1) break;
-  }
+  const auto pieces = pieces_of(text);
+  ids.insert(ids.end(), pieces.begin(), pieces.end());
   if (max_length > 0 && static_cast<int>(ids.size()) > max_length - 1) ids.resize(static_cast<size_t>(std::max(1, max_length - 1)));
   ids.push_back(sep_);
   return ids;
 }
 
 std::vector<std::string> WordPieceTokenizer::tokenize(std::string_view text) const {
-  std::vector<int32_t> ids;
-  for (const auto& w : words(text)) word_pieces(w, ids);
+  const std::vector<int32_t> ids = pieces_of(text);
   std::vector<std::string> out;
   for (int32_t id : ids) out.push_back(vocab_[static_cast<size_t>(id)]);
   return out;

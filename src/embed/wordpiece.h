@@ -6,7 +6,10 @@
 //   pre-tokenise: split on whitespace, and isolate every punctuation
 //     character (Unicode P* categories and all ASCII punctuation);
 //   WordPiece: greedy longest match from the left, "##" for continuations,
-//     [UNK] for a word that cannot be matched or is longer than 100 chars.
+//     [UNK] for a word that cannot be matched or is longer than 100 chars;
+//   special tokens ([CLS], [SEP], [UNK], [PAD], [MASK]) written in the text
+//     are those tokens, matched before normalisation (Hugging Face's added
+//     tokens).
 // Unicode data (categories, NFD, lower-casing) comes from ICU.
 // Thread safety: encode() is const and safe from several threads.
 #pragma once
@@ -17,6 +20,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+#include <utility>
 
 namespace kioku {
 
@@ -49,11 +53,13 @@ class WordPieceTokenizer {
 
  private:
   std::vector<std::string> words(std::string_view text) const;
+  std::vector<int32_t> pieces_of(std::string_view text) const;
   void word_pieces(const std::string& word, std::vector<int32_t>& ids) const;
 
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int32_t> id_of_;
   TokenizerOptions options_;
+  std::vector<std::pair<std::string, int32_t>> specials_;
   int32_t cls_ = 101, sep_ = 102, pad_ = 0, unk_ = 100;
 };
 

@@ -1,6 +1,8 @@
 #include "eval/locomo.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -44,6 +46,10 @@ nlohmann::json LocomoReport::to_json() const {
   j["turns"] = turns;
   j["skipped_evidence"] = skipped_evidence;
   for (const auto& [k, r] : recall) j["recall@" + std::to_string(k)] = r;
+  for (const auto& [k, r] : ndcg) j["ndcg@" + std::to_string(k)] = r;
+  j["query_p50_ms"] = query_p50_ms;
+  j["query_p95_ms"] = query_p95_ms;
+  j["index_seconds"] = index_seconds;
   nlohmann::json cats = nlohmann::json::object();
   static const std::map<int, std::string> names = {{1, "multi-hop"}, {2, "temporal"}, {3, "open-domain"}, {4, "single-hop"}};
   for (const auto& [cat, per_k] : by_category) {
@@ -51,6 +57,8 @@ nlohmann::json LocomoReport::to_json() const {
     c["name"] = names.count(cat) ? names.at(cat) : "other";
     c["questions"] = questions_by_category.at(cat);
     for (const auto& [k, r] : per_k) c["recall@" + std::to_string(k)] = r;
+    if (ndcg_by_category.count(cat))
+      for (const auto& [k, r] : ndcg_by_category.at(cat)) c["ndcg@" + std::to_string(k)] = r;
     cats[std::to_string(cat)] = c;
   }
   j["by_category"] = cats;
@@ -74,12 +82,15 @@ LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoO
   const auto db_path = options.work_dir / "locomo-eval.db";
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path.string() + suffix);
   auto store = open_sqlite_memory_store(db_path);
-  Searcher searcher(*store, options.mode == SearchMode::kLexical ? nullptr : options.embedder);
+  Searcher searcher(*store, options.mode == SearchMode::kLexical ? nullptr : options.embedder, system_time(),
+                    options.searcher);
 
   LocomoReport report;
-  std::map<int, double> recall_sum;
-  std::map<int, std::map<int, double>> cat_sum;
+  std::map<int, double> recall_sum, ndcg_sum;
+  std::map<int, std::map<int, double>> cat_sum, cat_ndcg_sum;
+  std::vector<double> latencies_ms;
   for (const auto& sample : samples) {
+    if (options.max_conversations > 0 && report.conversations >= options.max_conversations) break;
     if (!sample.is_object() || !sample.contains("conversation") || !sample.contains("qa"))
       throw invalid_input(dataset.string() + ": a sample lacks 'conversation' or 'qa'");
     const std::string user = "locomo:" + sample.value("sample_id", std::to_string(report.conversations));
@@ -109,7 +120,11 @@ LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoO
     auto outcomes = store->add_batch(std::move(batch));
     for (size_t i = 0; i < outcomes.size(); ++i) memory_of_turn[turn_ids[i]] = outcomes[i].id;
     report.turns += static_cast<int>(outcomes.size());
-    if (options.mode != SearchMode::kLexical && options.embedder) searcher.index_pending(1 << 30);
+    if (options.mode != SearchMode::kLexical && options.embedder) {
+      const auto t0 = std::chrono::steady_clock::now();
+      searcher.index_pending(1 << 30);
+      report.index_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
 
     for (const auto& qa : sample["qa"]) {
       const int category = qa.value("category", 0);
@@ -134,7 +149,9 @@ LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoO
       so.record_access = false;
       so.recency_weight = 0;  // the dataset's dates say nothing about relevance
       so.importance_weight = 0;
+      const auto t0 = std::chrono::steady_clock::now();
       auto results = searcher.search(qa.value("question", ""), so);
+      latencies_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       ++report.questions;
       ++report.questions_by_category[category];
       for (int k : options.ks) {
@@ -144,12 +161,27 @@ LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoO
         const double r = static_cast<double>(found) / static_cast<double>(wanted.size());
         recall_sum[k] += r;
         cat_sum[category][k] += r;
+        // NDCG@k with gain 1 per evidence turn.
+        double dcg = 0, ideal = 0;
+        for (int i = 0; i < k && i < static_cast<int>(results.size()); ++i)
+          if (wanted.count(results[static_cast<size_t>(i)].memory.id)) dcg += 1.0 / std::log2(i + 2.0);
+        for (int i = 0; i < k && i < static_cast<int>(wanted.size()); ++i) ideal += 1.0 / std::log2(i + 2.0);
+        ndcg_sum[k] += dcg / ideal;
+        cat_ndcg_sum[category][k] += dcg / ideal;
       }
     }
   }
   for (const auto& [k, sum] : recall_sum) report.recall[k] = report.questions ? sum / report.questions : 0;
+  for (const auto& [k, sum] : ndcg_sum) report.ndcg[k] = report.questions ? sum / report.questions : 0;
   for (const auto& [cat, per_k] : cat_sum)
     for (const auto& [k, sum] : per_k) report.by_category[cat][k] = sum / report.questions_by_category[cat];
+  for (const auto& [cat, per_k] : cat_ndcg_sum)
+    for (const auto& [k, sum] : per_k) report.ndcg_by_category[cat][k] = sum / report.questions_by_category[cat];
+  if (!latencies_ms.empty()) {
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    report.query_p50_ms = latencies_ms[latencies_ms.size() / 2];
+    report.query_p95_ms = latencies_ms[std::min(latencies_ms.size() - 1, latencies_ms.size() * 95 / 100)];
+  }
   store.reset();
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path.string() + suffix);
   return report;

@@ -2,8 +2,10 @@
 // Every turn becomes one memory ("Speaker: text", plus "[photo: caption]"),
 // stamped with its session's date; every question of categories 1-4 is a
 // query; recall@k is the share of a question's valid evidence turns found in
-// the top k, averaged over questions. Each conversation is evaluated in its
-// own user namespace of one fresh store.
+// the top k, averaged over questions; NDCG@k counts each evidence turn as
+// relevant (gain 1). Each conversation is evaluated in its own user namespace
+// of one fresh store. Query latency is the time of Searcher::search alone
+// (the question's embedding included).
 #pragma once
 
 #include <filesystem>
@@ -27,6 +29,10 @@ struct LocomoOptions {
   std::filesystem::path work_dir;  // where the throw-away store lives
   // Fusion settings (defaults: SearchOptions' own).
   SearchOptions search;
+  // How the searcher embeds (e.g. chat context in the key).
+  SearcherConfig searcher;
+  // Only the first N conversations (0 = all): for quick tests.
+  int max_conversations = 0;
 };
 
 struct LocomoReport {
@@ -35,8 +41,13 @@ struct LocomoReport {
   int turns = 0;
   int skipped_evidence = 0;
   std::map<int, double> recall;                     // k -> recall@k
+  std::map<int, double> ndcg;                       // k -> NDCG@k
   std::map<int, std::map<int, double>> by_category;  // category -> k -> recall@k
+  std::map<int, std::map<int, double>> ndcg_by_category;
   std::map<int, int> questions_by_category;
+  double query_p50_ms = 0;
+  double query_p95_ms = 0;
+  double index_seconds = 0;  // embedding the turns (0 in lexical mode)
   nlohmann::json to_json() const;
 };
 

@@ -8,7 +8,9 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/text.h"
 #include "search/query.h"
+#include "search/time_expr.h"
 
 namespace kioku {
 
@@ -17,6 +19,22 @@ SearchMode parse_search_mode(std::string_view s) {
   if (s == "vector") return SearchMode::kVector;
   if (s == "hybrid") return SearchMode::kHybrid;
   throw invalid_input("unknown search mode '" + std::string(s) + "' (expected lexical, vector or hybrid)");
+}
+
+FusionMethod parse_fusion_method(std::string_view s) {
+  if (s == "rrf") return FusionMethod::kRankFusion;
+  if (s == "scores") return FusionMethod::kScores;
+  if (s == "convex") return FusionMethod::kConvex;
+  throw invalid_input("unknown fusion '" + std::string(s) + "' (expected rrf, scores or convex)");
+}
+
+std::string_view to_string(FusionMethod m) {
+  switch (m) {
+    case FusionMethod::kRankFusion: return "rrf";
+    case FusionMethod::kScores: return "scores";
+    case FusionMethod::kConvex: return "convex";
+  }
+  return "scores";
 }
 
 std::string_view to_string(SearchMode m) {
@@ -61,6 +79,41 @@ std::string Searcher::index_kind(const std::string& user_id) {
 
 void Searcher::save_indexes() { vectors_->save(); }
 
+std::vector<std::string> Searcher::embedding_keys(const std::vector<Memory>& memories) {
+  std::vector<std::string> keys;
+  keys.reserve(memories.size());
+  for (const auto& m : memories) keys.push_back(m.content);
+  if (!vectors_->config().chat_context_in_key) return keys;
+  // Per user: the neighbours of each chat turn, then their contents.
+  std::map<std::string, std::vector<size_t>> chats_of_user;
+  for (size_t i = 0; i < memories.size(); ++i)
+    if (memories[i].type == memory_types::kChat) chats_of_user[memories[i].user_id].push_back(i);
+  for (const auto& [user, which] : chats_of_user) {
+    std::vector<std::string> ids;
+    for (size_t i : which) ids.push_back(memories[i].id);
+    const auto adjacent = store_.adjacent(user, ids);
+    std::vector<std::string> around;
+    for (const auto& [id, pair] : adjacent) {
+      if (!pair.first.empty()) around.push_back(pair.first);
+      if (!pair.second.empty()) around.push_back(pair.second);
+    }
+    std::unordered_map<std::string, std::string> content_of;
+    for (auto& n : store_.get_many(user, around)) content_of[n.id] = std::move(n.content);
+    for (size_t i : which) {
+      auto it = adjacent.find(memories[i].id);
+      if (it == adjacent.end()) continue;
+      const auto before = content_of.find(it->second.first);
+      const auto after = content_of.find(it->second.second);
+      std::string key;
+      if (before != content_of.end()) key += before->second + "\n";
+      key += memories[i].content;
+      if (after != content_of.end()) key += "\n" + after->second;
+      keys[i] = std::move(key);
+    }
+  }
+  return keys;
+}
+
 int Searcher::index_pending(int max) {
   if (!embedder_) return 0;
   const std::string model = embedder_->model_id();
@@ -69,16 +122,17 @@ int Searcher::index_pending(int max) {
   while (done < max) {
     auto pending = store_.missing_embeddings(model, std::min(batch, max - done));
     if (pending.empty()) break;
+    const auto keys = embedding_keys(pending);
     std::vector<std::string> hashes;
     hashes.reserve(pending.size());
-    for (const auto& m : pending) hashes.push_back(sha256_hex(m.content));
+    for (const auto& k : keys) hashes.push_back(sha256_hex(k));
     auto cached = store_.cached_embeddings(model, hashes);
     std::vector<std::string> texts;
     std::vector<size_t> to_embed;
     std::set<std::string> queued;  // the same text twice in one batch is embedded once
     for (size_t i = 0; i < pending.size(); ++i) {
       if (cached.count(hashes[i]) || !queued.insert(hashes[i]).second) continue;
-      texts.push_back(pending[i].content);
+      texts.push_back(keys[i]);
       to_embed.push_back(i);
     }
     std::vector<std::pair<std::string, std::vector<float>>> fresh;
@@ -126,6 +180,23 @@ std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const
   return ids;
 }
 
+namespace {
+
+// Word sets for near-duplicate suppression.
+std::set<std::string> word_set(const std::string& text) {
+  auto words = word_tokens(text);
+  return {words.begin(), words.end()};
+}
+
+double jaccard(const std::set<std::string>& a, const std::set<std::string>& b) {
+  if (a.empty() && b.empty()) return 1;
+  size_t common = 0;
+  for (const auto& w : a) common += b.count(w);
+  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
+}
+
+}  // namespace
+
 std::vector<SearchResult> Searcher::search(std::string_view query, const SearchOptions& options) {
   if (options.limit <= 0) return {};
   const int candidates = std::max(options.candidates, options.limit);
@@ -139,46 +210,78 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   std::unordered_map<std::string, SearchResult> fused;
   for (size_t i = 0; i < lexical.size(); ++i) fused[lexical[i].id].lexical_rank = static_cast<int>(i + 1);
   for (size_t i = 0; i < vector.size(); ++i) fused[vector[i].id].vector_rank = static_cast<int>(i + 1);
-  if (options.fusion == FusionMethod::kRankFusion) {
-    for (size_t i = 0; i < lexical.size(); ++i)
-      fused[lexical[i].id].score += options.lexical_weight / (options.rrf_k + static_cast<double>(i + 1));
-    for (size_t i = 0; i < vector.size(); ++i)
-      fused[vector[i].id].score += options.vector_weight / (options.rrf_k + static_cast<double>(i + 1));
-  } else {
-    // Scores, each list normalised to [0, 1] for this query: BM25 by the best
-    // hit, cosine by the range of the candidates.
-    const double lex_weight = 1.0;
-    const double vec_weight = lexical.empty() ? 1.0 : options.vector_share;
-    if (!lexical.empty()) {
-      const double top = std::max(1e-9, lexical.front().score);
-      for (const auto& h : lexical) fused[h.id].score += lex_weight * std::max(0.0, h.score) / top;
+  // Each list normalised to [0, 1] for this query: BM25 by the best hit,
+  // cosine by the range of the candidates.
+  const auto lexical_norm = [&](const LexicalHit& h) { return std::max(0.0, h.score) / std::max(1e-9, lexical.front().score); };
+  float hi = vector.empty() ? 0 : vector.front().score, lo = hi;
+  for (const auto& h : vector) {
+    hi = std::max(hi, h.score);
+    lo = std::min(lo, h.score);
+  }
+  const double span = std::max(1e-6f, hi - lo);
+  const auto vector_norm = [&](const VectorHit& h) { return (h.score - lo) / span; };
+  switch (options.fusion) {
+    case FusionMethod::kRankFusion:
+      for (size_t i = 0; i < lexical.size(); ++i)
+        fused[lexical[i].id].score += options.lexical_weight / (options.rrf_k + static_cast<double>(i + 1));
+      for (size_t i = 0; i < vector.size(); ++i)
+        fused[vector[i].id].score += options.vector_weight / (options.rrf_k + static_cast<double>(i + 1));
+      break;
+    case FusionMethod::kConvex: {
+      const double share = lexical.empty() ? 1.0 : vector.empty() ? 0.0 : options.vector_share;
+      for (const auto& h : lexical) fused[h.id].score += (1 - share) * lexical_norm(h);
+      for (const auto& h : vector) fused[h.id].score += share * vector_norm(h);
+      break;
     }
-    if (!vector.empty()) {
-      float hi = vector.front().score, lo = vector.front().score;
-      for (const auto& h : vector) {
-        hi = std::max(hi, h.score);
-        lo = std::min(lo, h.score);
-      }
-      const double span = std::max(1e-6f, hi - lo);
+    case FusionMethod::kScores: {
+      const double vec_weight = lexical.empty() ? 1.0 : options.vector_share;
+      for (const auto& h : lexical) fused[h.id].score += lexical_norm(h);
+      // A lexical hit keeps its lexical order; vectors bring in what the
+      // words missed.
       for (const auto& h : vector) {
         auto& r = fused[h.id];
-        // A lexical hit keeps its lexical order; vectors bring in what the
-        // words missed.
-        if (r.lexical_rank == 0 || lexical.empty()) r.score += vec_weight * (h.score - lo) / span;
+        if (r.lexical_rank == 0 || lexical.empty()) r.score += vec_weight * vector_norm(h);
       }
+      break;
     }
   }
 
   std::vector<std::string> ids;
   ids.reserve(fused.size());
   for (const auto& [id, r] : fused) ids.push_back(id);
+  std::vector<Memory> memories = store_.get_many(options.filter.user_id, ids);
+  if (options.neighbour_weight > 0 && !memories.empty()) {
+    // Chat turns lend neighbour_weight x their score to the turns beside
+    // them; a neighbour keeps the best it is lent. (Notes and documents
+    // added one after another are not a conversation.)
+    std::vector<std::string> turns;
+    for (const auto& m : memories)
+      if (m.type == memory_types::kChat) turns.push_back(m.id);
+    std::unordered_map<std::string, double> lent;
+    for (const auto& [id, around] : store_.adjacent(options.filter.user_id, turns)) {
+      const double give = options.neighbour_weight * fused[id].score;
+      for (const std::string* n : {&around.first, &around.second})
+        if (!n->empty()) lent[*n] = std::max(lent[*n], give);
+    }
+    std::vector<std::string> newcomers;
+    for (const auto& [id, extra] : lent) {
+      if (!fused.count(id)) newcomers.push_back(id);
+      fused[id].score += extra;
+    }
+    for (auto& m : store_.get_many(options.filter.user_id, newcomers)) memories.push_back(std::move(m));
+  }
+
   std::vector<SearchResult> results;
   const TimePoint now = clock_.now();
-  for (auto& m : store_.get_many(options.filter.user_id, ids)) {
+  const auto periods = options.time_boost > 0 ? query_time_periods(query, now) : std::vector<TimePeriod>{};
+  for (auto& m : memories) {
+    // Neighbours come from the store unfiltered: apply the caller's filter.
+    if (!matches_filter(options.filter, m)) continue;
     SearchResult r = fused[m.id];
     const double age_days = std::max(0.0, std::chrono::duration<double>(now - m.event_time).count() / 86400.0);
     const double recency = std::exp2(-age_days / options.recency_half_life_days);
     r.score *= 1.0 + options.recency_weight * recency + options.importance_weight * m.importance;
+    if (!periods.empty() && in_any(periods, m.event_time)) r.score *= 1.0 + options.time_boost;
     r.memory = std::move(m);
     results.push_back(std::move(r));
   }
@@ -186,6 +289,20 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     if (a.score != b.score) return a.score > b.score;
     return a.memory.id > b.memory.id;
   });
+  if (options.duplicate_similarity > 0) {
+    std::vector<SearchResult> kept;
+    std::vector<std::set<std::string>> kept_words;
+    for (auto& r : results) {
+      if (static_cast<int>(kept.size()) >= options.limit) break;
+      auto words = word_set(r.memory.content);
+      bool duplicate = false;
+      for (const auto& k : kept_words) duplicate = duplicate || jaccard(words, k) >= options.duplicate_similarity;
+      if (duplicate) continue;
+      kept.push_back(std::move(r));
+      kept_words.push_back(std::move(words));
+    }
+    results = std::move(kept);
+  }
   if (static_cast<int>(results.size()) > options.limit) results.resize(static_cast<size_t>(options.limit));
 
   if (options.record_access && !results.empty()) {

@@ -1,19 +1,24 @@
-// Hybrid search: full-text (BM25) and vector results fused by weighted
-// reciprocal rank fusion, then gently re-ranked by recency and importance.
+// Hybrid search: full-text (BM25) and vector results fused by normalised
+// scores, neighbouring chat turns lending each other score, then gently
+// re-ranked by time expressions, recency and importance.
 //
 // Design notes:
 //  1. Lexical search runs in the store (FTS5); vector search runs over an
 //     in-memory index per user, loaded from the store's vectors on first use.
-//  2. Fusion (default kScores) normalises each list per query (BM25 by its
-//     best hit, cosine by the candidates' range). A lexical hit keeps its
-//     lexical score, so vectors never reorder what the words found; a memory
-//     only the vectors found enters with vector_share x its normalised
-//     cosine, i.e. ahead of lexical hits weaker than that, and the vectors
-//     decide alone when no word matched. This is what keeps hybrid from ever
-//     scoring below lexical with a weak embedder (tests/eval: LoCoMo with
-//     hashing and random-weight encoders), at the price of letting a strong
-//     embedder change less. kRankFusion (weighted RRF) is the classic
-//     alternative; it lost up to 14 points of recall@10 with weak vectors.
+//  2. Fusion (default kConvex, tuned with the real all-MiniLM-L6-v2 on
+//     LoCoMo: docs/RETRIEVAL.md) normalises each list per query (BM25 by its
+//     best hit, cosine by the candidates' range) and mixes them half and
+//     half. kScores keeps lexical hits in BM25 order and lets a memory only
+//     the vectors found enter with vector_share x its normalised cosine: it
+//     never scores below lexical even with a weak embedder (hashing, random
+//     weights: tests/eval), at the price of letting a strong one change
+//     little (recall@10 0.644 vs 0.681 for kConvex with MiniLM). kRankFusion
+//     is weighted RRF.
+//  2b. Neighbour propagation (neighbour_weight): each chat-turn candidate
+//     lends half its score to the turn before and after it,
+//     which join the candidates: the answer to a question is often the turn
+//     after the one that shares its words.
+//  2c. Time-aware: periods the query names boost memories inside them.
 //  3. The recency/importance boost multiplies the fused score by at most
 //     (1 + recency_weight + importance_weight): it reorders near-ties, it does
 //     not overrule relevance.
@@ -44,9 +49,12 @@ SearchMode parse_search_mode(std::string_view s);
 std::string_view to_string(SearchMode m);
 
 enum class FusionMethod {
-  kRankFusion,  // weighted reciprocal rank fusion
-  kScores,      // per-query normalised scores, mixed by vector_share
+  kRankFusion,  // weighted reciprocal rank fusion (rrf_k; Graphiti uses k = 1)
+  kScores,      // lexical first: vectors only add what the words missed (vector_share)
+  kConvex,      // normalised scores mixed: (1 - vector_share) x lexical + vector_share x vector
 };
+FusionMethod parse_fusion_method(std::string_view s);
+std::string_view to_string(FusionMethod m);
 
 struct SearchOptions {
   MemoryFilter filter;
@@ -56,8 +64,20 @@ struct SearchOptions {
   double lexical_weight = 1.0;
   double vector_weight = 0.5;
   int rrf_k = 60;
-  FusionMethod fusion = FusionMethod::kScores;
-  double vector_share = 0.15;  // kScores: weight of memories found only by vectors
+  // Defaults tuned on LoCoMo with the real all-MiniLM-L6-v2 (docs/RETRIEVAL.md).
+  FusionMethod fusion = FusionMethod::kConvex;
+  double vector_share = 0.5;  // kScores: weight of memories found only by vectors; kConvex: the vectors' share
+  // Neighbour propagation: a chat turn also scores neighbour_weight x the
+  // best fused score of the turn just before or after it (same user, type
+  // chat, by event time then id), and such neighbours join the candidates. A
+  // turn alone often lacks the words of its question ("Yes, last weekend!").
+  double neighbour_weight = 0.5;
+  // Time-aware: when the query names a period ("in May 2023", "last year"),
+  // memories whose event time falls inside it score x (1 + time_boost).
+  double time_boost = 0.5;
+  // Near-duplicate suppression: a hit whose words overlap a better hit's by
+  // at least this Jaccard share is dropped (0 = off).
+  double duplicate_similarity = 0;
   double recency_weight = 0.1;
   double importance_weight = 0.1;
   double recency_half_life_days = 30;
@@ -101,6 +121,9 @@ class Searcher {
   Embedder* embedder() const { return embedder_; }
 
  private:
+  // The text each memory is embedded as (its content, plus context when
+  // configured).
+  std::vector<std::string> embedding_keys(const std::vector<Memory>& memories);
   std::vector<VectorHit> vector_candidates(std::string_view query, const MemoryFilter& filter, int k);
 
   MemoryStore& store_;

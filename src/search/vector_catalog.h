@@ -40,6 +40,10 @@ struct SearcherConfig {
   size_t hnsw_threshold = 20000;
   HnswParams hnsw;
   int build_threads = 2;
+  // Chat turns are embedded with the turn before and after them (those stored
+  // when the turn is embedded) in the key: "Yes, last weekend!" alone means
+  // little. The memory's content itself is unchanged.
+  bool chat_context_in_key = false;
 };
 
 class VectorCatalog {

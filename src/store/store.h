@@ -90,6 +90,12 @@ class MemoryStore {
                                               int limit) = 0;
   // Marks memories as read: last_accessed = at, access_count + 1.
   virtual void record_access(const std::string& user_id, const std::vector<std::string>& ids, TimePoint at) = 0;
+  // The neighbours of each given memory in its stream: the memory of the same
+  // user and type just before and just after it in (event_time, id) order,
+  // e.g. the previous and next chat turn. Pending suggestions are skipped.
+  // id -> {previous id, next id}, "" where there is none; unknown ids are absent.
+  virtual std::map<std::string, std::pair<std::string, std::string>> adjacent(
+      const std::string& user_id, const std::vector<std::string>& ids) = 0;
 
   virtual void add_relation(const std::string& user_id, const std::string& from_id, const Relation& relation) = 0;
 

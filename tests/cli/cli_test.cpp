@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "llm/fake_llm_server.h"
 #include "testing/loopback_server.h"
+#include "testing/real_model.h"
 #include "testing/images.h"
 #include "testing/run_binary.h"
 #include "testing/scripted_model.h"
@@ -574,6 +575,90 @@ TEST(McpCli, AddsAndSearchesMemoriesOverStdio) {
   EXPECT_NE(replies[2]["result"]["content"][0]["text"].get<std::string>().find("Hana teaches piano"), std::string::npos);
   auto found = testing::run_binary(KIOKU_BINARY, {"search", "piano", "--json"}, dir / "cwd", env);
   EXPECT_NE(found.out.find("Hana teaches piano"), std::string::npos);
+}
+
+// `kioku models add DIR`: the offline path for a model folder the user has.
+TEST_F(Cli, ModelsAddInstallsChecksAndActivates) {
+  const auto vocab = testing::shared_dir() / "models/all-MiniLM-L6-v2-tokenizer/vocab.txt";
+  if (!std::filesystem::exists(vocab)) GTEST_SKIP() << "tokenizer files not found";
+  if (testing::run_binary("/usr/bin/python3", {"-c", "import torch"}, dir / "py").exit_code != 0)
+    GTEST_SKIP() << "python3-torch is not installed";
+  const auto source = dir / "downloads" / "tiny-bert";
+  auto made = testing::run_binary("/usr/bin/python3",
+                                  {std::string(KIOKU_SOURCE_DIR) + "/tests/embed/reference_bert.py", "make",
+                                   source.string(), vocab.string()},
+                                  dir / "py");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ASSERT_EQ(kioku({"init"}).exit_code, 0);
+
+  // Clear errors, and nothing installed, for what is not a model folder.
+  auto missing = kioku({"models", "add", (dir / "nowhere").string()});
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_TRUE(one_line(missing.err)) << missing.err;
+  std::filesystem::create_directories(dir / "downloads" / "half");
+  std::filesystem::copy_file(source / "config.json", dir / "downloads" / "half" / "config.json");
+  std::filesystem::copy_file(source / "vocab.txt", dir / "downloads" / "half" / "vocab.txt");
+  auto half = kioku({"models", "add", (dir / "downloads" / "half").string()});
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.err.find("model.safetensors"), std::string::npos) << half.err;
+  std::ofstream(dir / "downloads" / "half" / "model.safetensors", std::ios::binary) << "definitely not tensors";
+  auto corrupt = kioku({"models", "add", (dir / "downloads" / "half").string()});
+  EXPECT_EQ(corrupt.exit_code, 2) << corrupt.err;
+  EXPECT_TRUE(one_line(corrupt.err)) << corrupt.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "data" / "models" / "half"));
+  EXPECT_EQ(kioku({"models", "add", source.string(), "--name", "../escape"}).exit_code, 2);
+
+  // Installed, listed, not yet active.
+  auto added = kioku_json({"models", "add", source.string()});
+  EXPECT_EQ(added["name"], "tiny-bert");
+  EXPECT_EQ(added["active"], false);
+  EXPECT_TRUE(std::filesystem::exists(dir / "data" / "models" / "tiny-bert" / "model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "data" / "models" / "tiny-bert" / "1_Pooling" / "config.json"));
+  bool listed = false;
+  for (const auto& m : kioku_json({"models", "list"}))
+    if (m["name"] == "tiny-bert") listed = m["installed"].get<bool>() && !m["active"].get<bool>();
+  EXPECT_TRUE(listed);
+
+  // The same folder again with --activate: no conflict, now the active model.
+  auto active = kioku_json({"models", "add", source.string(), "--activate"});
+  EXPECT_EQ(active["active"], true);
+  const std::string config = testing::slurp(dir / "data" / "config.toml");
+  EXPECT_NE(config.find("tiny-bert"), std::string::npos) << config;
+  kioku_json({"add", "Sunset picnic on the hill with lemonade"});
+  EXPECT_EQ(kioku_json({"index"})["model"], "local:tiny-bert");
+  EXPECT_EQ(kioku_json({"status"})["embedder"]["model"], "local:tiny-bert");
+  listed = false;
+  for (const auto& m : kioku_json({"models", "list"}))
+    if (m["name"] == "tiny-bert") listed = m["active"].get<bool>();
+  EXPECT_TRUE(listed);
+
+  // Another model under a taken name is a conflict; --name installs it beside.
+  std::filesystem::copy(source, dir / "downloads" / "other", std::filesystem::copy_options::recursive);
+  std::ofstream(dir / "downloads" / "other" / "README.md") << "a different folder";
+  auto taken = kioku({"models", "add", (dir / "downloads" / "other").string(), "--name", "tiny-bert"});
+  EXPECT_EQ(taken.exit_code, 4) << taken.err;
+  EXPECT_EQ(kioku_json({"models", "add", (dir / "downloads" / "other").string()})["name"], "other");
+}
+
+// The real all-MiniLM-L6-v2 (scripts/fetch-test-models) installed with
+// `models add --activate` finds memories by meaning, with no shared word.
+TEST_F(Cli, RealMiniLmAddedOfflineFindsByMeaning) {
+  KIOKU_REQUIRE_REAL_MINILM();
+  ASSERT_EQ(kioku({"init"}).exit_code, 0);
+  auto added = kioku_json({"models", "add", testing::real_minilm_dir().string(), "--activate"});
+  EXPECT_EQ(added["name"], "all-MiniLM-L6-v2");
+  EXPECT_EQ(added["dimension"], 384);
+  const std::string puppy = kioku_json({"add", "We brought home a golden retriever from the shelter"})["id"];
+  kioku_json({"add", "The quarterly tax forms are due in April"});
+  kioku_json({"add", "I practised scales on the piano for an hour"});
+  kioku_json({"add", "Our flight to Lisbon leaves at dawn"});
+  EXPECT_EQ(kioku_json({"index"})["embedded"], 4);
+  auto hits = kioku_json({"search", "adopting a dog", "--mode", "vector"});
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0]["id"], puppy);
+  auto hybrid = kioku_json({"search", "new pet"});
+  ASSERT_FALSE(hybrid.empty());
+  EXPECT_EQ(hybrid[0]["id"], puppy);
 }
 
 }  // namespace

@@ -499,6 +499,39 @@ class SqliteMemoryStore final : public MemoryStore {
     return out;
   }
 
+  std::map<std::string, std::pair<std::string, std::string>> adjacent(const std::string& user_id,
+                                                                      const std::vector<std::string>& ids) override {
+    std::map<std::string, std::pair<std::string, std::string>> out;
+    if (ids.empty()) return out;
+    // Row values over idx_memories_user_type_time; ids are UUIDv7, so equal
+    // event times (a session's turns) fall back to insertion order.
+    auto self = db_.prepare("SELECT type, event_time FROM memories WHERE id = ? AND user_id = ?");
+    auto before = db_.prepare(
+        "SELECT id FROM memories WHERE user_id = ? AND type = ? AND approved = 1 AND (event_time, id) < (?, ?) "
+        "ORDER BY event_time DESC, id DESC LIMIT 1");
+    auto after = db_.prepare(
+        "SELECT id FROM memories WHERE user_id = ? AND type = ? AND approved = 1 AND (event_time, id) > (?, ?) "
+        "ORDER BY event_time ASC, id ASC LIMIT 1");
+    for (const auto& id : ids) {
+      self.bind(1, id).bind(2, user_id);
+      if (!self.step()) {
+        self.reset();
+        continue;
+      }
+      const std::string type = self.text(0);
+      const int64_t when = self.integer(1);
+      self.reset();
+      auto& [previous, next] = out[id];
+      before.bind(1, user_id).bind(2, type).bind(3, when).bind(4, id);
+      if (before.step()) previous = before.text(0);
+      before.reset();
+      after.bind(1, user_id).bind(2, type).bind(3, when).bind(4, id);
+      if (after.step()) next = after.text(0);
+      after.reset();
+    }
+    return out;
+  }
+
   void record_access(const std::string& user_id, const std::vector<std::string>& ids, TimePoint at) override {
     if (ids.empty()) return;
     db_.transaction([&] {
