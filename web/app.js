@@ -6,12 +6,13 @@ import * as chat from './views/chat.js';
 import * as memories from './views/memories.js';
 import * as suggestions from './views/suggestions.js';
 import * as journal from './views/journal.js';
+import * as graph from './views/graph.js';
 import * as upload from './views/upload.js';
 import * as settings from './views/settings.js';
 import * as status from './views/status.js';
 
-const VIEWS = { chat, memories, suggestions, journal, upload, settings, status };
-const TITLES = { chat: 'Chat', memories: 'Memories', suggestions: 'Suggestions', journal: 'Journal', upload: 'Import', settings: 'Settings', status: 'Status' };
+const VIEWS = { chat, memories, suggestions, journal, graph, upload, settings, status };
+const TITLES = { chat: 'Chat', memories: 'Memories', suggestions: 'Suggestions', journal: 'Journal', graph: 'Graph', upload: 'Import', settings: 'Settings', status: 'Status' };
 
 const $ = (id) => document.getElementById(id);
 let cleanup = null;

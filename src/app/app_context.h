@@ -17,6 +17,7 @@
 #include "journal/journal_service.h"
 #include "llm/llm_client.h"
 #include "search/searcher.h"
+#include "store/knowledge.h"
 #include "store/store.h"
 
 namespace kioku {
@@ -37,6 +38,8 @@ class AppContext {
 
   MemoryStore& memories();
   JournalDraftStore& drafts();
+  // The knowledge graph and memory lifecycle tables of memory.db (issue 12).
+  KnowledgeStore& knowledge();
   JournalService& journal();
   // The embedder configured in [embed] (null when none is configured).
   Embedder* embedder();
@@ -74,6 +77,7 @@ class AppContext {
   std::string user_id_;
   std::unique_ptr<MemoryStore> memories_;
   std::unique_ptr<JournalDraftStore> drafts_;
+  std::unique_ptr<KnowledgeStore> knowledge_;
   std::unique_ptr<JournalCompiler> compiler_;
   std::unique_ptr<JournalService> journal_;
   std::unique_ptr<Embedder> embedder_;

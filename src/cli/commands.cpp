@@ -11,6 +11,7 @@ void register_commands(CLI::App& app, CommandTable& table) {
   register_server_commands(app, table);
   register_telegram_commands(app, table);
   register_bluesky_commands(app, table);
+  register_graph_commands(app, table);
 }
 
 }  // namespace kioku::cli

@@ -40,5 +40,10 @@ void register_companion_commands(CLI::App& app, CommandTable& table);  // chat r
 void register_server_commands(CLI::App& app, CommandTable& table);     // serve token
 void register_telegram_commands(CLI::App& app, CommandTable& table);   // telegram
 void register_bluesky_commands(CLI::App& app, CommandTable& table);    // bsky post | import | sync
+void register_graph_commands(CLI::App& app, CommandTable& table);      // graph ..., maintain, memory why|validate|archive|restore
+
+// A memory's lifecycle for `get --json` and `memory why`: tier history with
+// rules, validation, identity tagging, cold storage, merge, expiry.
+nlohmann::json lifecycle_json(AppContext& ctx, const Memory& m);
 
 }  // namespace kioku::cli

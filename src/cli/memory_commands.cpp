@@ -124,8 +124,13 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
     cmd->add_option("id", *id, "Memory id")->required();
     table[cmd] = [id](AppContext& ctx, CommandIo& io) {
       Memory m = require_memory(ctx, *id);
-      if (io.json) io.out << to_json(m).dump(2) << "\n";
-      else print_memory_detail(io.out, m);
+      if (io.json) {
+        nlohmann::json j = to_json(m);
+        j["lifecycle"] = lifecycle_json(ctx, m);
+        io.out << j.dump(2) << "\n";
+        return 0;
+      }
+      print_memory_detail(io.out, m);
       return 0;
     };
   }
