@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "core/error.h"
 #include "lifecycle/extraction.h"
 #include "lifecycle/graph_builder.h"
 #include "lifecycle/maintenance.h"

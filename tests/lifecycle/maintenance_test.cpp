@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "core/error.h"
 #include "embed/hashing_embedder.h"
 #include "lifecycle/graph_builder.h"
 #include "lifecycle/maintenance.h"
@@ -221,7 +222,7 @@ TEST_P(DailyCrash, TheNextRunFinishesWhatWasLeftAndLosesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Steps, DailyCrash,
                          ::testing::Values(std::make_pair("extract", 100), std::make_pair("merge", 5),
-                                           std::make_pair("promote", 50), std::make_pair("summarise", 1)),
+                                           std::make_pair("promote", 20), std::make_pair("summarise", 1)),
                          [](const auto& info) { return std::string(info.param.first); });
 
 // ---------- the kioku binary ----------
@@ -238,7 +239,7 @@ struct Cli {
 TEST(MaintainCli, KilledWithSigkillMidRunThenRerunFinishes) {
   Cli cli;
   ASSERT_EQ(cli.run({"init"}).exit_code, 0);
-  const int n = 20000;
+  const int n = 6000;
   {
     FakeTimeSource clock(kStart - hours(24 * 5));
     auto store = open_sqlite_memory_store(cli.dir / "data" / "memory.db", clock);
