@@ -134,12 +134,12 @@ class Run {
     std::unique_ptr<LlmExtractor> llm;
     if (deps_.llm) llm = std::make_unique<LlmExtractor>(*deps_.llm);
     bool llm_down = false;
-    std::string after;
     int64_t done = 0;
-    for (;;) {
-      auto ids = deps_.knowledge.unextracted(user, after, kBatch);
-      if (ids.empty()) break;
-      after = ids.back();
+    // The backlog as it stands now (what arrives meanwhile waits for the next run).
+    const std::vector<std::string> backlog = deps_.knowledge.unextracted(user, INT_MAX);
+    for (size_t from = 0; from < backlog.size(); from += kBatch) {
+      const std::vector<std::string> ids(backlog.begin() + static_cast<std::ptrdiff_t>(from),
+                                         backlog.begin() + static_cast<std::ptrdiff_t>(std::min(backlog.size(), from + kBatch)));
       const std::vector<std::string> known = builder.known_names();
       for (const auto& m : deps_.memories.get_many(user, ids)) {
         if (generated(m) || m.content.empty()) {
@@ -261,6 +261,7 @@ class Run {
             if (tier_rank(x.tier) != tier_rank(y.tier)) return tier_rank(x.tier) > tier_rank(y.tier);
             if (x.confidence.corroboration_count != y.confidence.corroboration_count)
               return x.confidence.corroboration_count > y.confidence.corroboration_count;
+            if (x.event_time != y.event_time) return x.event_time < y.event_time;
             return x.id < y.id;
           };
           const std::string survivor = better(a, b) ? a.id : b.id;
@@ -410,13 +411,13 @@ class Run {
     const int64_t monday = (day + 3) / 7 * 7 - 3;
     const TimePoint week_start = from_millis(monday * 86400000);
     const TimePoint since = week_start - std::chrono::hours(24 * 7);
-    const TimePoint until = now;
+    const TimePoint until = now + std::chrono::milliseconds(1);  // what happened at this very instant counts
     const std::string start_date = format_iso8601(week_start).substr(0, 10);
     Journal j;
     j.id = "weekly-review-" + user + "-" + start_date;
     j.user_id = user;
     if (deps_.memories.get_journal(user, j.id)) return;
-    j.title = "Weekly review: " + format_iso8601(since).substr(0, 10) + " to " + format_iso8601(until).substr(0, 10);
+    j.title = "Weekly review: " + format_iso8601(since).substr(0, 10) + " to " + format_iso8601(now).substr(0, 10);
     std::string body;
     auto changes = deps_.knowledge.tier_changes(user, since, until);
     auto entities = deps_.knowledge.entities_created(user, since, until);

@@ -217,9 +217,9 @@ class KnowledgeStore {
   virtual std::vector<TierChange> tier_changes(const std::string& user_id, TimePoint since, TimePoint until) = 0;
   virtual void mark_validated(const std::string& user_id, const std::string& memory_id, TimePoint at) = 0;
   virtual void mark_extracted(const std::string& user_id, const std::string& memory_id, TimePoint at) = 0;
-  // Ids (after after_id, in id order, i.e. oldest first) of approved
-  // memories not yet extracted; a cursor so a big backlog is read once.
-  virtual std::vector<std::string> unextracted(const std::string& user_id, const std::string& after_id, int limit) = 0;
+  // Ids of approved memories not yet extracted, in the order they happened
+  // (event time, then id): facts are learned in the order they became true.
+  virtual std::vector<std::string> unextracted(const std::string& user_id, int limit) = 0;
   virtual void mark_dedup_checked(const std::string& user_id, const std::vector<std::string>& ids, TimePoint at) = 0;
   // Ids (after after_id) of hot, unmerged memories not yet checked for near-duplicates.
   virtual std::vector<std::string> undeduped(const std::string& user_id, const std::string& after_id, int limit) = 0;

@@ -468,11 +468,11 @@ class SqliteKnowledgeStore final : public KnowledgeStore {
     });
   }
 
-  std::vector<std::string> unextracted(const std::string& user_id, const std::string& after_id, int limit) override {
+  std::vector<std::string> unextracted(const std::string& user_id, int limit) override {
     auto st = db_.prepare(
         "SELECT m.id FROM memories m LEFT JOIN memory_lifecycle l ON l.memory_id = m.id WHERE m.user_id = ? AND "
-        "m.id > ? AND m.approved = 1 AND l.extracted_at IS NULL ORDER BY m.id LIMIT ?");
-    st.bind(1, user_id).bind(2, after_id).bind(3, static_cast<int64_t>(limit));
+        "m.approved = 1 AND l.extracted_at IS NULL ORDER BY m.event_time, m.id LIMIT ?");
+    st.bind(1, user_id).bind(2, static_cast<int64_t>(limit));
     return read_ids(st);
   }
 
