@@ -20,6 +20,12 @@ function today() {
 }
 
 async function loadCytoscape() {
+  // Cytoscape adds an inline <style> for its container unless an element
+  // with this id exists; the page's CSP forbids inline styles, and style.css
+  // carries the same rule (.__________cytoscape_container).
+  if (!document.getElementById('__________cytoscape_stylesheet')) {
+    document.head.append(h('meta', { id: '__________cytoscape_stylesheet', name: 'cytoscape-style', content: 'style.css' }));
+  }
   try {
     return (await import('/vendor/cytoscape.esm.min.mjs')).default;
   } catch {
