@@ -4,6 +4,7 @@
 #include <cctype>
 #include <regex>
 #include <set>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "core/text.h"
@@ -376,20 +377,28 @@ Extraction parse_extraction_json(std::string_view reply) {
   return out;
 }
 
+KnownNames::KnownNames(const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    std::vector<std::string> words;
+    for (const auto& w : sentences_of(n))
+      for (const auto& x : w) words.push_back(x.lower);
+    if (!words.empty() && !(words.size() == 1 && (words[0].size() < 3 || kNotNames.count(words[0]))))
+      sequences_.push_back(std::move(words));
+  }
+  // Longest first, so "Hana Tanaka" wins over "Hana".
+  std::sort(sequences_.begin(), sequences_.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& k : sequences_) by_first_[k.front()].push_back(&k);
+}
+
 Extraction lexical_extract(const Memory& memory, const std::vector<std::string>& known_names) {
+  return lexical_extract(memory, KnownNames(known_names));
+}
+
+Extraction lexical_extract(const Memory& memory, const KnownNames& known_names) {
   Extraction out;
   out.extractor = "lexical";
   out.confidence = kLexicalConfidence;
-  // Known names as word sequences, longest first, so "Hana Tanaka" wins over "Hana".
-  std::vector<std::vector<std::string>> known;
-  for (const auto& n : known_names) {
-    std::vector<std::string> words;
-    for (const auto& w : sentences_of(n)) for (const auto& x : w) words.push_back(x.lower);
-    if (!words.empty() && !(words.size() == 1 && (words[0].size() < 3 || kNotNames.count(words[0]))))
-      known.push_back(std::move(words));
-  }
-  std::sort(known.begin(), known.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-
+  const auto& known_by_first = known_names.by_first();
   std::set<std::pair<std::string, std::string>> seen_entities;
   auto add_entity = [&](const Span& sp) {
     const std::string kind = sp.kind.empty() ? std::string(entity_kinds::kThing) : sp.kind;
@@ -425,20 +434,29 @@ Extraction lexical_extract(const Memory& memory, const std::vector<std::string>&
       spans.push_back(sp);
       i = j - 1;
     }
-    // 2. Names the user already has, in any case (lower-case mentions too).
-    for (const auto& k : known) {
-      for (size_t i = 0; i + k.size() <= s.size(); ++i) {
-        bool ok = true;
-        for (size_t j = 0; j < k.size() && ok; ++j) {
-          const std::string w = normalize_entity_name(s[i + j].raw).norm;
-          ok = !used[i + j] && (s[i + j].lower == k[j] || w == k[j]);
+    // 2. Names the user already has, in any case (lower-case mentions too),
+    // looked up by their first word so a big graph costs no more per word.
+    std::vector<std::string> norms(s.size());
+    for (size_t i = 0; i < s.size(); ++i) norms[i] = normalize_entity_name(s[i].raw).norm;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (used[i]) continue;
+      const std::string* keys[] = {&s[i].lower, &norms[i]};
+      for (const std::string* key : keys) {
+        auto it = known_by_first.find(*key);
+        if (it == known_by_first.end()) continue;
+        for (const auto* k : it->second) {  // longest first
+          bool ok = i + k->size() <= s.size();
+          for (size_t j = 0; j < k->size() && ok; ++j)
+            ok = !used[i + j] && (s[i + j].lower == (*k)[j] || norms[i + j] == (*k)[j]);
+          if (!ok) continue;
+          Span sp;
+          sp.begin = i;
+          sp.end = i + k->size();
+          for (size_t j = sp.begin; j < sp.end; ++j) used[j] = true;
+          spans.push_back(sp);
+          break;
         }
-        if (!ok) continue;
-        Span sp;
-        sp.begin = i;
-        sp.end = i + k.size();
-        for (size_t j = sp.begin; j < sp.end; ++j) used[j] = true;
-        spans.push_back(sp);
+        if (used[i]) break;
       }
     }
     std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -60,7 +61,23 @@ const nlohmann::json& extraction_schema();
 // invalid_input naming the first problem; never returns a partial result.
 Extraction parse_extraction_json(std::string_view reply);
 
-// known_names: the user's entity names and aliases (matched even when not capitalised).
+// The user's entity names and aliases, prepared once for many extractions
+// (matched even when not capitalised).
+class KnownNames {
+ public:
+  explicit KnownNames(const std::vector<std::string>& names);
+  KnownNames(const KnownNames&) = delete;  // by_first_ points into sequences_
+  KnownNames& operator=(const KnownNames&) = delete;
+  const std::unordered_map<std::string, std::vector<const std::vector<std::string>*>>& by_first() const {
+    return by_first_;
+  }
+
+ private:
+  std::vector<std::vector<std::string>> sequences_;  // lower-cased words, longest first
+  std::unordered_map<std::string, std::vector<const std::vector<std::string>*>> by_first_;
+};
+
+Extraction lexical_extract(const Memory& memory, const KnownNames& known_names);
 Extraction lexical_extract(const Memory& memory, const std::vector<std::string>& known_names);
 
 struct LlmExtractionStats {

@@ -141,6 +141,7 @@ class Run {
       const std::vector<std::string> ids(backlog.begin() + static_cast<std::ptrdiff_t>(from),
                                          backlog.begin() + static_cast<std::ptrdiff_t>(std::min(backlog.size(), from + kBatch)));
       const std::vector<std::string> known = builder.known_names();
+      const KnownNames prepared(known);
       for (const auto& m : deps_.memories.get_many(user, ids)) {
         if (generated(m) || m.content.empty()) {
           builder.skip(m);
@@ -163,7 +164,7 @@ class Run {
         }
         if (!have) {
           if (llm) ++report_.lexical_fallbacks;
-          x = lexical_extract(m, known);
+          x = lexical_extract(m, prepared);
         }
         add_suggestions(user, m, x);
         GraphApplied a = builder.apply(m, x);
