@@ -6,13 +6,14 @@ import * as chat from './views/chat.js';
 import * as memories from './views/memories.js';
 import * as suggestions from './views/suggestions.js';
 import * as journal from './views/journal.js';
+import * as graph from './views/graph.js';
 import * as upload from './views/upload.js';
 import * as settings from './views/settings.js';
 import * as status from './views/status.js';
 import * as core from './views/core.js';
 
-const VIEWS = { chat, core, memories, suggestions, journal, upload, settings, status };
-const TITLES = { chat: 'Chat', core: 'Core memory', memories: 'Memories', suggestions: 'Suggestions', journal: 'Journal', upload: 'Import', settings: 'Settings', status: 'Status' };
+const VIEWS = { chat, core, memories, suggestions, journal, graph, upload, settings, status };
+const TITLES = { chat: 'Chat', core: 'Core memory', memories: 'Memories', suggestions: 'Suggestions', journal: 'Journal', graph: 'Graph', upload: 'Import', settings: 'Settings', status: 'Status' };
 
 const $ = (id) => document.getElementById(id);
 let cleanup = null;

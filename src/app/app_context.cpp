@@ -68,6 +68,14 @@ MemoryStore& AppContext::memories() {
   return *memories_;
 }
 
+KnowledgeStore& AppContext::knowledge() {
+  if (!knowledge_) {
+    memories();  // creates the data directory and migrates memory.db first
+    knowledge_ = open_sqlite_knowledge_store(memory_db_path());
+  }
+  return *knowledge_;
+}
+
 JournalDraftStore& AppContext::drafts() {
   if (!drafts_) {
     std::filesystem::create_directories(data_dir_);
@@ -131,6 +139,7 @@ CompanionService& AppContext::companion() {
     companion_ = std::make_unique<CompanionService>(memories(), jobs(), searcher(), llm(), active_persona(config()), o);
     companion_->set_journal_drafts(&drafts());
     companion_->set_vision(llm_config().vision);
+    companion_->set_knowledge(&knowledge());
   }
   return *companion_;
 }

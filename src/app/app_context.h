@@ -22,6 +22,7 @@
 #include "journal/journal_service.h"
 #include "llm/llm_client.h"
 #include "search/searcher.h"
+#include "store/knowledge.h"
 #include "store/store.h"
 
 namespace kioku {
@@ -50,6 +51,8 @@ class AppContext {
   MemoryStore& memories();
   JobStore& jobs();
   JournalDraftStore& drafts();
+  // The knowledge graph and memory lifecycle tables of memory.db (issue 12).
+  KnowledgeStore& knowledge();
   JournalService& journal();
   // The embedder configured in [embed] (null when none is configured).
   Embedder* embedder();
@@ -91,6 +94,7 @@ class AppContext {
   std::unique_ptr<MemoryStore> memories_;
   std::unique_ptr<JobStore> jobs_;
   std::unique_ptr<JournalDraftStore> drafts_;
+  std::unique_ptr<KnowledgeStore> knowledge_;
   std::unique_ptr<JournalCompiler> compiler_;
   std::unique_ptr<JournalService> journal_;
   std::string embedder_notice_;

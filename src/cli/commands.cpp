@@ -14,6 +14,7 @@ void register_commands(CLI::App& app, CommandTable& table) {
   register_bluesky_commands(app, table);
   register_core_commands(app, table);
   register_mcp_commands(app, table);
+  register_graph_commands(app, table);
 }
 
 }  // namespace kioku::cli

@@ -59,5 +59,10 @@ void register_telegram_commands(CLI::App& app, CommandTable& table);   // telegr
 void register_bluesky_commands(CLI::App& app, CommandTable& table);    // bsky post | import | sync
 void register_core_commands(CLI::App& app, CommandTable& table);       // core list | show | edit | history | ...
 void register_mcp_commands(CLI::App& app, CommandTable& table);        // mcp (stdio)
+void register_graph_commands(CLI::App& app, CommandTable& table);      // graph ..., maintain, memory why|validate|archive|restore
+
+// A memory's lifecycle for `get --json` and `memory why`: tier history with
+// rules, validation, identity tagging, cold storage, merge, expiry.
+nlohmann::json lifecycle_json(AppContext& ctx, const Memory& m);
 
 }  // namespace kioku::cli

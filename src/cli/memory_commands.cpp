@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "core/error.h"
+#include "lifecycle/graph_builder.h"
 #include "search/searcher.h"
 
 namespace kioku::cli {
@@ -124,8 +125,13 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
     cmd->add_option("id", *id, "Memory id")->required();
     table[cmd] = [id](AppContext& ctx, CommandIo& io) {
       Memory m = require_memory(ctx, *id);
-      if (io.json) io.out << to_json(m).dump(2) << "\n";
-      else print_memory_detail(io.out, m);
+      if (io.json) {
+        nlohmann::json j = to_json(m);
+        j["lifecycle"] = lifecycle_json(ctx, m);
+        io.out << j.dump(2) << "\n";
+        return 0;
+      }
+      print_memory_detail(io.out, m);
       return 0;
     };
   }
@@ -215,6 +221,8 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
       options.filter = filter->to_filter(ctx.user_id());
       options.limit = *limit > 0 ? *limit : static_cast<int>(ctx.config().get_number("search.limit").value_or(10));
       options.mode = parse_search_mode(!mode->empty() ? *mode : ctx.config().get_string_or("search.mode", "hybrid"));
+      // "Hana-chan" also finds what says "Hana Tanaka" (the knowledge graph's aliases).
+      options.expansion_terms = alias_expansion(ctx.knowledge(), ctx.user_id(), *query);
       Searcher& searcher = ctx.searcher();
       if (options.mode != SearchMode::kLexical && !searcher.embedder()) {
         if (!ctx.embedder_notice().empty()) {

@@ -105,6 +105,8 @@ class CompanionService final : public Companion {
   // describe_image tasks).
   void set_journal_drafts(JournalDraftStore* drafts) { drafts_ = drafts; }
   void set_vision(bool vision) { vision_ = vision; }
+  // The knowledge graph the context builder reads (null: none).
+  void set_knowledge(KnowledgeStore* knowledge) { builder_.set_knowledge(knowledge); }
 
   // Stores a 1-5 rating on the user's last reply. Throws kNotFound when there
   // is no reply yet, kInvalidInput for a rating outside 1-5.

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "lifecycle/graph_builder.h"
 
 namespace kioku {
 
@@ -12,9 +13,10 @@ int estimate_tokens(std::string_view text) { return static_cast<int>((text.size(
 
 std::vector<std::string> BuiltContext::used_memory_ids() const {
   std::vector<std::string> ids;
-  for (const auto* section : {&profile, &relevant, &recent, &journals})
+  for (const auto* section : {&profile, &entities, &relevant, &recent, &journals})
     for (const auto& item : *section)
-      if (std::find(ids.begin(), ids.end(), item.memory_id) == ids.end()) ids.push_back(item.memory_id);
+      if (!item.memory_id.empty() && std::find(ids.begin(), ids.end(), item.memory_id) == ids.end())
+        ids.push_back(item.memory_id);
   return ids;
 }
 
@@ -27,6 +29,7 @@ std::string BuiltContext::render() const {
     out += "\n";
   };
   section("What you know about the user", profile);
+  section("People, places and things in this message", entities);
   section("Memories related to this message", relevant);
   section("The last 24 hours", recent);
   section("Recent journal entries", journals);
@@ -77,8 +80,28 @@ BuiltContext ContextBuilder::build(const std::string& user_id, const std::string
     if (static_cast<int>(profile.size()) < o.profile_limit) profile.push_back(m);
   for (const auto& m : profile) place(ctx.profile, m, 300);
 
-  // Relevant: hybrid search on the message; reading them counts as access.
+  // Entities the message names: their current facts from the graph.
   SearchOptions so;
+  if (knowledge_ && o.entity_limit > 0) {
+    for (const auto& k : knowledge_in_text(*knowledge_, user_id, query, clock_.now(), o.entity_limit)) {
+      std::string text = k.entity.name + " (" + k.entity.kind;
+      std::vector<std::string> other;
+      for (const auto& a : k.entity.aliases)
+        if (a != k.entity.name && other.size() < 3) other.push_back(a);
+      for (size_t i = 0; i < other.size(); ++i) text += (i ? ", " : "; also ") + other[i];
+      text += ")";
+      if (!k.entity.summary.empty()) text += ": " + k.entity.summary;
+      for (size_t i = 0; i < k.facts.size() && i < 6; ++i) text += (i || k.entity.summary.empty() ? "; " : ". ") + describe_fact(k.facts[i]);
+      text = truncate_utf8(text, 500);
+      const int cost = estimate_tokens(text) + 2;
+      if (used + cost > o.token_budget) break;
+      used += cost;
+      ctx.entities.push_back({k.facts.empty() ? std::string() : k.facts.front().memory_id, std::move(text)});
+    }
+    so.expansion_terms = alias_expansion(*knowledge_, user_id, query);
+  }
+
+  // Relevant: hybrid search on the message; reading them counts as access.
   so.filter.user_id = user_id;
   so.limit = o.relevant_limit + static_cast<int>(exclude_ids.size());
   so.record_access = false;  // the companion marks what it actually used

@@ -16,6 +16,7 @@
 
 #include "core/memory.h"
 #include "search/searcher.h"
+#include "store/knowledge.h"
 #include "store/store.h"
 
 namespace kioku {
@@ -27,6 +28,7 @@ struct ContextOptions {
   int recent_limit = 20;
   int journal_limit = 3;
   int profile_limit = 10;
+  int entity_limit = 5;  // entities named in the message whose facts are added
 };
 
 struct ContextItem {
@@ -39,6 +41,7 @@ struct BuiltContext {
   std::vector<ContextItem> relevant;
   std::vector<ContextItem> recent;
   std::vector<ContextItem> journals;
+  std::vector<ContextItem> entities;  // what the graph knows about people/places named in the message
   int estimated_tokens = 0;
   std::vector<std::string> used_memory_ids() const;
   // The sections as prompt text ("## What you know about the user" ...).
@@ -53,11 +56,15 @@ class ContextBuilder {
   // exclude_ids: memories not to repeat (e.g. the message being answered).
   BuiltContext build(const std::string& user_id, const std::string& query, const ContextOptions& options,
                      const std::vector<std::string>& exclude_ids = {});
+  // With a knowledge graph, the context also says what is known about the
+  // entities the message names, and search also looks for their other names.
+  void set_knowledge(KnowledgeStore* knowledge) { knowledge_ = knowledge; }
 
  private:
   MemoryStore& store_;
   Searcher& searcher_;
   const TimeSource& clock_;
+  KnowledgeStore* knowledge_ = nullptr;
 };
 
 }  // namespace kioku

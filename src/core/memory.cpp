@@ -178,6 +178,7 @@ nlohmann::json to_json(const Memory& m) {
       {"confidence",
        {{"overall", m.confidence.overall},
         {"source_reliability", m.confidence.source_reliability},
+        {"recency", m.confidence.recency},
         {"corroboration_count", m.confidence.corroboration_count},
         {"contradiction_count", m.confidence.contradiction_count}}},
       {"source", to_string(m.source)},
@@ -221,6 +222,7 @@ Memory memory_from_json(const nlohmann::json& j) {
     } else if (c.is_object()) {
       m.confidence.overall = field_or<double>(c, "overall", m.confidence.overall);
       m.confidence.source_reliability = field_or<double>(c, "source_reliability", m.confidence.source_reliability);
+      m.confidence.recency = field_or<double>(c, "recency", m.confidence.recency);
       m.confidence.corroboration_count = field_or<int>(c, "corroboration_count", 0);
       m.confidence.contradiction_count = field_or<int>(c, "contradiction_count", 0);
     }

@@ -43,9 +43,12 @@ inline constexpr std::string_view kBskyPost = "bsky_post";
 inline constexpr std::string_view kFact = "fact";
 }  // namespace memory_types
 
+// Seed 001's confidence: the overall value is recomputed from its parts by
+// the lifecycle layer (src/lifecycle/confidence.h).
 struct Confidence {
   double overall = 0.5;
   double source_reliability = 0.5;
+  double recency = 1.0;  // time decay since the memory was last confirmed or used, 0..1
   int corroboration_count = 0;
   int contradiction_count = 0;
 };

@@ -204,7 +204,11 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   std::vector<VectorHit> vector;
   const bool want_lexical = options.mode != SearchMode::kVector || !embedder_;
   const bool want_vector = options.mode != SearchMode::kLexical && embedder_;
-  if (want_lexical) lexical = store_.search_text(query_terms(query), options.filter, candidates);
+  if (want_lexical) {
+    auto terms = query_terms(query);
+    terms.insert(terms.end(), options.expansion_terms.begin(), options.expansion_terms.end());
+    lexical = store_.search_text(terms, options.filter, candidates);
+  }
   if (want_vector) vector = vector_candidates(query, options.filter, candidates);
 
   std::unordered_map<std::string, SearchResult> fused;
@@ -280,7 +284,9 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     SearchResult r = fused[m.id];
     const double age_days = std::max(0.0, std::chrono::duration<double>(now - m.event_time).count() / 86400.0);
     const double recency = std::exp2(-age_days / options.recency_half_life_days);
-    r.score *= 1.0 + options.recency_weight * recency + options.importance_weight * m.importance;
+    const double tier = m.tier == Tier::kPersistent ? 1.0 : m.tier == Tier::kLongTerm ? 0.5 : 0.0;
+    r.score *= 1.0 + options.recency_weight * recency + options.importance_weight * m.importance +
+               options.tier_weight * tier + options.confidence_weight * m.confidence.overall;
     if (!periods.empty() && in_any(periods, m.event_time)) r.score *= 1.0 + options.time_boost;
     r.memory = std::move(m);
     results.push_back(std::move(r));

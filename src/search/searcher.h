@@ -19,9 +19,9 @@
 //     which join the candidates: the answer to a question is often the turn
 //     after the one that shares its words.
 //  2c. Time-aware: periods the query names boost memories inside them.
-//  3. The recency/importance boost multiplies the fused score by at most
-//     (1 + recency_weight + importance_weight): it reorders near-ties, it does
-//     not overrule relevance.
+//  3. The recency/importance/tier/confidence boost multiplies the fused score
+//     by at most (1 + recency_weight + importance_weight + tier_weight +
+//     confidence_weight): it reorders near-ties, it does not overrule relevance.
 //  4. Results the caller reads are marked accessed (last_accessed,
 //     access_count) unless SearchOptions::record_access is false.
 // Thread safety: one Searcher per thread (it holds a store that is not shared);
@@ -81,6 +81,13 @@ struct SearchOptions {
   double recency_weight = 0.1;
   double importance_weight = 0.1;
   double recency_half_life_days = 30;
+  // Seed 001's ranking by lifecycle: a long-term memory gains tier_weight/2,
+  // a persistent one tier_weight; confidence adds confidence_weight x overall.
+  double tier_weight = 0.1;
+  double confidence_weight = 0.1;
+  // Extra full-text words ORed into the query (an entity's other names,
+  // from the lifecycle layer's alias expansion).
+  std::vector<std::string> expansion_terms;
   // How many candidates each list contributes before fusion.
   int candidates = 50;
 };

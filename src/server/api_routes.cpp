@@ -20,6 +20,7 @@
 #include "core/url.h"
 #include "ingest/importer.h"
 #include "journal/journal_service.h"
+#include "lifecycle/graph_builder.h"
 #include "llm/llm_client.h"
 #include "server/api.h"
 #include "server/mcp_http.h"
@@ -788,6 +789,35 @@ ApiResponse journal_status(Services& s, const ApiRequest&) {
   return r;
 }
 
+// The knowledge graph as it stood at a date: live entities and the facts
+// valid then (as known now), for the web app's graph page.
+ApiResponse graph_at(Services& s, const ApiRequest& req) {
+  auto ctx = s.context();
+  const std::string at_text = req.param("at");
+  const TimePoint at = at_text.empty() ? system_time().now() : parse_iso8601_or_throw(at_text, "at");
+  int limit = 300;
+  if (!req.param("limit").empty()) {
+    try {
+      limit = std::stoi(req.param("limit"));
+    } catch (...) {
+      throw invalid_input("limit must be a number from 1 to 2000");
+    }
+    if (limit < 1 || limit > 2000) throw invalid_input("limit must be a number from 1 to 2000");
+  }
+  KnowledgeStore& k = ctx->knowledge();
+  FactQuery q;
+  q.user_id = ctx->user_id();
+  q.valid_at = at;
+  q.limit = limit * 4;
+  json entities = json::array();
+  for (const auto& e : k.list_entities(ctx->user_id(), "", limit)) entities.push_back(to_json(e));
+  json facts = json::array();
+  for (const auto& f : k.facts(q)) facts.push_back(to_json(f));
+  ApiResponse r;
+  r.body = {{"at", format_iso8601(at)}, {"entities", entities}, {"facts", facts}};
+  return r;
+}
+
 ApiResponse list_journals(Services& s, const ApiRequest& req) {
   auto ctx = s.context();
   json items = json::array();
@@ -1092,6 +1122,9 @@ std::vector<Route> api_routes() {
        journal_status});
   add({"GET", "/api/journals", "Compiled journals, newest first", "journal", true, {{"limit", "integer", "1-500"}},
        nullptr, false, false, list_journals});
+  add({"GET", "/api/graph", "Knowledge graph: entities and the facts valid at a date (as known now)", "graph", true,
+       {{"at", "string", "ISO-8601 date (default: now)"}, {"limit", "integer", "entities, 1-2000 (default 300)"}},
+       nullptr, false, false, graph_at});
   add({"GET", "/api/journals/{id}", "One compiled journal (markdown body)", "journal", true, {}, nullptr, false, false,
        get_journal});
 

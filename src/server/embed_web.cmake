@@ -1,12 +1,30 @@
 # Writes OUTPUT: a C++ file holding the bytes of every file of WEB_DIR (given
-# as FILES, relative paths separated by '|'), for web_assets.h.
+# as FILES, relative paths separated by '|'), for web_assets.h, and of the
+# npm-installed libraries in VENDOR ("served/path=/absolute/file|..."), read
+# from node_modules at build time so no third-party source lives in the repo.
 # Run with cmake -P at build time.
 string(REPLACE "|" ";" files "${FILES}")
+set(sources "")
+foreach(rel IN LISTS files)
+  list(APPEND sources "${rel}=${WEB_DIR}/${rel}")
+endforeach()
+if(VENDOR)
+  string(REPLACE "|" ";" vendor "${VENDOR}")
+  list(APPEND sources ${vendor})
+endif()
 set(arrays "")
 set(table "")
 set(i 0)
-foreach(rel IN LISTS files)
-  file(READ "${WEB_DIR}/${rel}" hex HEX)
+foreach(source IN LISTS sources)
+  string(FIND "${source}" "=" eq)
+  string(SUBSTRING "${source}" 0 ${eq} rel)
+  math(EXPR from "${eq} + 1")
+  string(SUBSTRING "${source}" ${from} -1 path)
+  if(NOT EXISTS "${path}")
+    message(WARNING "web asset ${rel}: ${path} is missing (run ./scripts/setup to install web/package.json)")
+    continue()
+  endif()
+  file(READ "${path}" hex HEX)
   string(LENGTH "${hex}" hex_len)
   math(EXPR size "${hex_len} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")

@@ -484,6 +484,35 @@ async function main() {
     await shot('settings.png');
   });
 
+  await step('graph: entities drawn with Cytoscape, facts change with the date', async () => {
+    for (const [content, at] of [
+      ['Kenji Sato moved to Osaka in 2019.', '2020-01-05T10:00:00Z'],
+      ['Kenji Sato moved from Osaka to Kyoto in April 2024.', '2024-04-10T10:00:00Z'],
+    ]) {
+      const r = await api('POST', '/api/memory', { content, event_time: at });
+      check(r.status === 201, `adding "${content}" answered ${r.status}: ${r.text}`);
+    }
+    const m = await run(BINARY, ['maintain', '--hourly', '--json', '--data-dir', dataDir], { env: childEnv(dataDir) });
+    check(JSON.parse(m.stdout).memories_extracted >= 2, `kioku maintain --hourly: ${m.stdout}`);
+    await nav('graph');
+    await page.waitForSelector('#graph-facts >> text=Kenji Sato lives in Kyoto');
+    await page.waitForSelector('#graph-canvas canvas');
+    const nodes = await page.evaluate(() => window.kiokuGraph.nodes().map((n) => n.data('label')));
+    check(['Kenji Sato', 'Osaka', 'Kyoto'].every((n) => nodes.includes(n)), `graph nodes: ${nodes}`);
+    const edges = await page.evaluate(() => window.kiokuGraph.edges().length);
+    check(edges >= 1, `graph edges: ${edges}`);
+    await shot('graph.png');
+    await page.fill('#graph-date', '2023-06-01');
+    await page.dispatchEvent('#graph-date', 'change');
+    await page.waitForSelector('#graph-facts >> text=Kenji Sato lives in Osaka');
+    const facts = await page.locator('#graph-facts').innerText();
+    check(!/lives in Kyoto/.test(facts), `Kyoto is not true in 2023: ${facts}`);
+    await page.fill('#graph-date', '2018-06-01');
+    await page.dispatchEvent('#graph-date', 'change');
+    await page.waitForFunction(() => !/lives in Osaka/.test(document.querySelector('.graph-side').innerText));
+    await shot('graph-2018.png');
+  });
+
   await step('status: counts, queues, provider reachable', async () => {
     await nav('status');
     await page.waitForSelector('#status-provider strong >> text="Reachable"');

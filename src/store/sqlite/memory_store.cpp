@@ -13,6 +13,7 @@
 #include "store/sqlite/core_memory_store.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace kioku {
@@ -245,13 +246,142 @@ CREATE TRIGGER memories_fts_update AFTER UPDATE OF content, summary, tags, entit
 END;
 INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
 )sql",
+    // v8 (issue 12): knowledge graph and memory lifecycle. Confidence keeps
+    // its recency part; entities, aliases, mentions and bitemporal facts;
+    // per-memory lifecycle (validation, identity tagging, cold storage,
+    // merges); tier history; the archive of expired inferences. Triggers
+    // record what the user does through plain edits (tagging "identity",
+    // approving a suggestion, changing a tier by hand) so the promotion
+    // engine sees it whatever edge made the change.
+    R"sql(
+ALTER TABLE memories ADD COLUMN recency REAL NOT NULL DEFAULT 1.0;
+
+CREATE TABLE graph_entities (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  summary TEXT NOT NULL DEFAULT '',
+  confidence REAL NOT NULL DEFAULT 0.5,
+  merged_into TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX idx_graph_entities_user ON graph_entities(user_id, created_at);
+CREATE TABLE graph_aliases (
+  entity_id TEXT NOT NULL REFERENCES graph_entities(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  norm TEXT NOT NULL,
+  PRIMARY KEY (entity_id, norm)
+) WITHOUT ROWID;
+CREATE INDEX idx_graph_aliases_norm ON graph_aliases(user_id, norm);
+CREATE TABLE graph_mentions (
+  entity_id TEXT NOT NULL REFERENCES graph_entities(id) ON DELETE CASCADE,
+  memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+  surface TEXT NOT NULL,
+  norm TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (entity_id, memory_id, surface)
+) WITHOUT ROWID;
+CREATE INDEX idx_graph_mentions_memory ON graph_mentions(memory_id);
+CREATE TABLE graph_facts (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  subject_id TEXT NOT NULL REFERENCES graph_entities(id),
+  predicate TEXT NOT NULL,
+  object_id TEXT REFERENCES graph_entities(id),
+  value TEXT NOT NULL DEFAULT '',
+  valid_from INTEGER,
+  valid_to INTEGER,
+  recorded_at INTEGER NOT NULL,
+  invalidated_at INTEGER,
+  memory_id TEXT REFERENCES memories(id) ON DELETE SET NULL,
+  confidence REAL NOT NULL,
+  extractor TEXT NOT NULL,
+  superseded_by TEXT,
+  revision_of TEXT
+);
+CREATE INDEX idx_graph_facts_subject ON graph_facts(subject_id, predicate);
+CREATE INDEX idx_graph_facts_object ON graph_facts(object_id);
+CREATE INDEX idx_graph_facts_user_recorded ON graph_facts(user_id, recorded_at);
+CREATE UNIQUE INDEX idx_graph_facts_once ON graph_facts(subject_id, predicate, coalesce(object_id, ''), value,
+  coalesce(memory_id, ''), coalesce(valid_from, -1), coalesce(revision_of, ''));
+
+CREATE TABLE memory_lifecycle (
+  memory_id TEXT PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+  validated_at INTEGER,
+  identity_since INTEGER,
+  cold_since INTEGER,
+  extracted_at INTEGER,
+  dedup_checked_at INTEGER,
+  merged_into TEXT
+) WITHOUT ROWID;
+CREATE INDEX idx_memory_lifecycle_cold ON memory_lifecycle(memory_id) WHERE cold_since IS NOT NULL OR merged_into IS NOT NULL;
+CREATE TABLE memory_tier_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  from_tier TEXT NOT NULL,
+  to_tier TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '{}',
+  at INTEGER NOT NULL
+);
+CREATE INDEX idx_tier_changes_memory ON memory_tier_changes(memory_id, seq);
+CREATE INDEX idx_tier_changes_user_at ON memory_tier_changes(user_id, at);
+CREATE TABLE memory_archive (
+  memory_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  record TEXT NOT NULL,
+  archived_at INTEGER NOT NULL
+);
+CREATE INDEX idx_memory_archive_user ON memory_archive(user_id, archived_at DESC);
+CREATE INDEX idx_memories_maintenance_key ON memories(user_id, json_extract(metadata, '$.maintenance_key'))
+  WHERE json_extract(metadata, '$.maintenance_key') IS NOT NULL;
+
+CREATE TRIGGER memories_identity_insert AFTER INSERT ON memories
+WHEN EXISTS (SELECT 1 FROM json_each(new.tags) WHERE value = 'identity') BEGIN
+  INSERT INTO memory_lifecycle(memory_id, identity_since) VALUES (new.id, new.created_at)
+  ON CONFLICT(memory_id) DO UPDATE SET identity_since = coalesce(identity_since, excluded.identity_since);
+END;
+CREATE TRIGGER memories_identity_tagged AFTER UPDATE OF tags ON memories
+WHEN EXISTS (SELECT 1 FROM json_each(new.tags) WHERE value = 'identity')
+ AND NOT EXISTS (SELECT 1 FROM json_each(old.tags) WHERE value = 'identity') BEGIN
+  INSERT INTO memory_lifecycle(memory_id, identity_since) VALUES (new.id, new.updated_at)
+  ON CONFLICT(memory_id) DO UPDATE SET identity_since = excluded.identity_since;
+END;
+CREATE TRIGGER memories_identity_untagged AFTER UPDATE OF tags ON memories
+WHEN NOT EXISTS (SELECT 1 FROM json_each(new.tags) WHERE value = 'identity') BEGIN
+  UPDATE memory_lifecycle SET identity_since = NULL WHERE memory_id = new.id;
+END;
+CREATE TRIGGER memories_approved AFTER UPDATE OF approved ON memories
+WHEN old.approved = 0 AND new.approved = 1 BEGIN
+  INSERT INTO memory_lifecycle(memory_id, validated_at) VALUES (new.id, new.updated_at)
+  ON CONFLICT(memory_id) DO UPDATE SET validated_at = coalesce(validated_at, excluded.validated_at);
+END;
+CREATE TRIGGER memories_tier_by_hand AFTER UPDATE OF tier ON memories
+WHEN old.tier != new.tier AND NOT EXISTS (
+  SELECT 1 FROM memory_tier_changes c WHERE c.seq = (SELECT max(seq) FROM memory_tier_changes WHERE memory_id = new.id)
+  AND c.from_tier = old.tier AND c.to_tier = new.tier) BEGIN
+  INSERT INTO memory_tier_changes(memory_id, user_id, from_tier, to_tier, rule, detail, at)
+  VALUES (new.id, new.user_id, old.tier, new.tier, 'manual', '{}', new.updated_at);
+END;
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
     "m.id, m.user_id, m.type, m.content, m.summary, m.raw_content, m.media_path, m.content_hash, m.tier, "
     "m.truth_category, m.memory_type, m.confidence, m.source_reliability, m.corroboration_count, "
     "m.contradiction_count, m.source, m.importance, m.approved, m.tags, m.domains, m.entities, m.provenance, "
-    "m.metadata, m.event_time, m.created_at, m.updated_at, m.last_accessed, m.access_count";
+    "m.metadata, m.event_time, m.created_at, m.updated_at, m.last_accessed, m.access_count, m.recency";
+
+// Memories out of the hot vector index: in cold storage (older than
+// max_memory_age_days) or merged into a near-duplicate. Full text still finds them.
+constexpr const char* kNotCold =
+    " AND NOT EXISTS (SELECT 1 FROM memory_lifecycle l WHERE l.memory_id = m.id AND "
+    "(l.cold_since IS NOT NULL OR l.merged_into IS NOT NULL))";
 
 std::vector<std::string> json_strings(const std::string& text) {
   std::vector<std::string> out;
@@ -403,7 +533,7 @@ class SqliteMemoryStore final : public MemoryStore {
           "UPDATE memories SET type=?, content=?, summary=?, raw_content=?, media_path=?, content_hash=?, tier=?, "
           "truth_category=?, memory_type=?, confidence=?, source_reliability=?, corroboration_count=?, "
           "contradiction_count=?, source=?, importance=?, approved=?, tags=?, domains=?, entities=?, provenance=?, "
-          "metadata=?, event_time=?, updated_at=?, last_accessed=?, access_count=? WHERE id=? AND user_id=?");
+          "metadata=?, recency=?, event_time=?, updated_at=?, last_accessed=?, access_count=? WHERE id=? AND user_id=?");
       int i = bind_fields(st, m, 1);
       st.bind(i++, to_millis(m.event_time));
       st.bind(i++, to_millis(m.updated_at));
@@ -570,7 +700,7 @@ class SqliteMemoryStore final : public MemoryStore {
   std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) override {
     auto st = db_.prepare(
         "SELECT e.memory_id, e.vector FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
-        "WHERE e.model = ? AND m.user_id = ?");
+        "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
     st.bind(1, model).bind(2, user_id);
     std::vector<StoredVector> out;
     while (st.step()) {
@@ -588,7 +718,7 @@ class SqliteMemoryStore final : public MemoryStore {
   std::vector<Memory> missing_embeddings(const std::string& model, int limit) override {
     auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns +
                           " FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
-                          "WHERE e.model = ? AND e.memory_id = m.id) ORDER BY m.created_at LIMIT ?");
+                          "WHERE e.model = ? AND e.memory_id = m.id)" + std::string(kNotCold) + " ORDER BY m.created_at LIMIT ?");
     st.bind(1, model).bind(2, static_cast<int64_t>(limit));
     std::vector<Memory> out;
     while (st.step()) out.push_back(read_memory(st));
@@ -599,7 +729,7 @@ class SqliteMemoryStore final : public MemoryStore {
   int64_t count_missing_embeddings(const std::string& model) override {
     auto st = db_.prepare(
         "SELECT count(*) FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
-        "WHERE e.model = ? AND e.memory_id = m.id)");
+        "WHERE e.model = ? AND e.memory_id = m.id)" + std::string(kNotCold));
     st.bind(1, model);
     st.step();
     const int64_t n = st.integer(0);
@@ -610,7 +740,7 @@ class SqliteMemoryStore final : public MemoryStore {
   std::vector<std::string> embedding_ids(const std::string& model, const std::string& user_id) override {
     auto st = db_.prepare(
         "SELECT e.memory_id FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
-        "WHERE e.model = ? AND m.user_id = ?");
+        "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
     st.bind(1, model).bind(2, user_id);
     std::vector<std::string> out;
     while (st.step()) out.push_back(st.text(0));
@@ -774,8 +904,8 @@ class SqliteMemoryStore final : public MemoryStore {
     auto st = db_.prepare(
         "INSERT INTO memories(type, content, summary, raw_content, media_path, content_hash, tier, truth_category, "
         "memory_type, confidence, source_reliability, corroboration_count, contradiction_count, source, importance, "
-        "approved, tags, domains, entities, provenance, metadata, id, user_id, event_time, created_at, updated_at, "
-        "last_accessed, access_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "approved, tags, domains, entities, provenance, metadata, recency, id, user_id, event_time, created_at, "
+        "updated_at, last_accessed, access_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT(user_id, content_hash) DO UPDATE SET corroboration_count = corroboration_count + 1, "
         "confidence = min(1.0, confidence + 0.05), updated_at = excluded.updated_at RETURNING id");
     int i = bind_fields(st, m, 1);
@@ -794,7 +924,7 @@ class SqliteMemoryStore final : public MemoryStore {
     return {m.id, true};
   }
 
-  // Binds the 21 descriptive columns shared by INSERT and UPDATE, in order.
+  // Binds the 22 descriptive columns shared by INSERT and UPDATE, in order.
   static int bind_fields(sqlite::Statement& st, const Memory& m, int i) {
     st.bind(i++, m.type);
     st.bind(i++, m.content);
@@ -817,6 +947,7 @@ class SqliteMemoryStore final : public MemoryStore {
     st.bind(i++, json_text(m.entities));
     st.bind(i++, to_json(m.provenance).dump());
     st.bind(i++, m.metadata.is_null() ? "{}" : m.metadata.dump());
+    st.bind(i++, m.confidence.recency);
     return i;
   }
 
@@ -871,6 +1002,7 @@ class SqliteMemoryStore final : public MemoryStore {
     m.updated_at = from_millis(st.integer(25));
     if (!st.is_null(26)) m.last_accessed = from_millis(st.integer(26));
     m.access_count = static_cast<int>(st.integer(27));
+    m.confidence.recency = st.real(28);
     return m;
   }
 
@@ -903,6 +1035,7 @@ class SqliteMemoryStore final : public MemoryStore {
 }  // namespace
 
 void migrate_memory_database(sqlite::Database& db) { db.migrate(kMemoryMigrations); }
+const std::vector<std::string>& sqlite_memory_migrations() { return kMemoryMigrations; }
 
 std::unique_ptr<MemoryStore> open_sqlite_memory_store(const std::filesystem::path& path, const TimeSource& clock) {
   return std::make_unique<SqliteMemoryStore>(path, clock);
