@@ -70,7 +70,9 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
         o.engine->add_job_kind("bluesky_sync", [](AppContext& session, const Job&) {
           BlueskyService bsky(session);
           if (!bsky.configured()) return JobOutcome::finished({{"skipped", "Bluesky is not configured"}});
-          return JobOutcome::finished({{"sent", bsky.retry_pending()}, {"pending", bsky.pending_count()}});
+          const int sent = bsky.retry_pending();
+          if (sent > 0) session.engine().log("sent " + std::to_string(sent) + " pending Bluesky post(s)");
+          return JobOutcome::finished({{"sent", sent}, {"pending", bsky.pending_count()}});
         });
         Schedule sync;
         sync.name = "bluesky-sync";
