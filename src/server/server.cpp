@@ -65,6 +65,9 @@ namespace {
 
 void send_error(httplib::Response& res, int status, const std::string& message, std::string_view code) {
   res.status = status;
+  // Refused before routing, the request's body is still unread: closing
+  // keeps it from being parsed as the next request on a kept-alive socket.
+  if (status == 401 || status == 403) res.set_header("Connection", "close");
   res.set_content(json{{"error", message}, {"code", std::string(code)}}.dump(), "application/json");
 }
 
