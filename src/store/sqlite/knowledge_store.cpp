@@ -9,6 +9,7 @@
 #include "core/id.h"
 #include "store/knowledge.h"
 #include "store/sqlite/database.h"
+#include "store/sqlite/schema.h"
 #include "store/sqlite/migrations.h"
 
 namespace kioku {
@@ -824,46 +825,13 @@ class SqliteKnowledgeStore final : public KnowledgeStore {
   }
 
   std::optional<Memory> read_memory_record(const std::string& user_id, const std::string& id) {
-    auto st = db_.prepare(
-        "SELECT id, user_id, type, content, summary, raw_content, media_path, tier, truth_category, memory_type, "
-        "confidence, source_reliability, recency, corroboration_count, contradiction_count, source, importance, "
-        "approved, tags, domains, entities, provenance, metadata, event_time, created_at, updated_at, "
-        "last_accessed, access_count FROM memories WHERE id = ? AND user_id = ?");
+    auto st = db_.prepare(std::string("SELECT ") + memory_columns() + " FROM memories m WHERE m.id = ? AND m.user_id = ?");
     st.bind(1, id).bind(2, user_id);
     if (!st.step()) {
       st.reset();
       return std::nullopt;
     }
-    Memory m;
-    m.id = st.text(0);
-    m.user_id = st.text(1);
-    m.type = st.text(2);
-    m.content = st.text(3);
-    m.summary = st.text(4);
-    m.raw_content = st.text(5);
-    m.media_path = st.text(6);
-    m.tier = parse_tier(st.text(7));
-    m.truth_category = parse_truth_category(st.text(8));
-    m.memory_kind = parse_memory_kind(st.text(9));
-    m.confidence.overall = st.real(10);
-    m.confidence.source_reliability = st.real(11);
-    m.confidence.recency = st.real(12);
-    m.confidence.corroboration_count = static_cast<int>(st.integer(13));
-    m.confidence.contradiction_count = static_cast<int>(st.integer(14));
-    m.source = parse_source(st.text(15));
-    m.importance = st.real(16);
-    m.approved = st.integer(17) != 0;
-    m.tags = json_strings(st.text(18));
-    m.domains = json_strings(st.text(19));
-    m.entities = json_strings(st.text(20));
-    m.provenance = provenance_from_json(nlohmann::json::parse(st.text(21), nullptr, false));
-    auto meta = nlohmann::json::parse(st.text(22), nullptr, false);
-    m.metadata = meta.is_object() ? meta : nlohmann::json::object();
-    m.event_time = from_millis(st.integer(23));
-    m.created_at = from_millis(st.integer(24));
-    m.updated_at = from_millis(st.integer(25));
-    m.last_accessed = opt_time(st, 26);
-    m.access_count = static_cast<int>(st.integer(27));
+    Memory m = read_memory_row(st);
     st.reset();
     auto rel = db_.prepare("SELECT target_id, kind FROM memory_relations WHERE source_id = ? ORDER BY created_at");
     rel.bind(1, id);

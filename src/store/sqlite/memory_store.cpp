@@ -971,40 +971,7 @@ class SqliteMemoryStore final : public MemoryStore {
     st.reset();
   }
 
-  static Memory read_memory(const sqlite::Statement& st) {
-    Memory m;
-    m.id = st.text(0);
-    m.user_id = st.text(1);
-    m.type = st.text(2);
-    m.content = st.text(3);
-    m.summary = st.text(4);
-    m.raw_content = st.text(5);
-    m.media_path = st.text(6);
-    m.content_hash = st.text(7);
-    m.tier = parse_tier(st.text(8));
-    m.truth_category = parse_truth_category(st.text(9));
-    m.memory_kind = parse_memory_kind(st.text(10));
-    m.confidence.overall = st.real(11);
-    m.confidence.source_reliability = st.real(12);
-    m.confidence.corroboration_count = static_cast<int>(st.integer(13));
-    m.confidence.contradiction_count = static_cast<int>(st.integer(14));
-    m.source = parse_source(st.text(15));
-    m.importance = st.real(16);
-    m.approved = st.integer(17) != 0;
-    m.tags = json_strings(st.text(18));
-    m.domains = json_strings(st.text(19));
-    m.entities = json_strings(st.text(20));
-    m.provenance = provenance_from_json(nlohmann::json::parse(st.text(21), nullptr, false));
-    auto meta = nlohmann::json::parse(st.text(22), nullptr, false);
-    m.metadata = meta.is_object() ? meta : nlohmann::json::object();
-    m.event_time = from_millis(st.integer(23));
-    m.created_at = from_millis(st.integer(24));
-    m.updated_at = from_millis(st.integer(25));
-    if (!st.is_null(26)) m.last_accessed = from_millis(st.integer(26));
-    m.access_count = static_cast<int>(st.integer(27));
-    m.confidence.recency = st.real(28);
-    return m;
-  }
+  static Memory read_memory(const sqlite::Statement& st) { return read_memory_row(st); }
 
   static std::vector<float> read_vector(const sqlite::Statement& st, int column) {
     std::vector<float> v(static_cast<size_t>(st.blob_bytes(column)) / sizeof(float));
@@ -1033,6 +1000,43 @@ class SqliteMemoryStore final : public MemoryStore {
 };
 
 }  // namespace
+
+Memory read_memory_row(const sqlite::Statement& st) {
+  Memory m;
+  m.id = st.text(0);
+  m.user_id = st.text(1);
+  m.type = st.text(2);
+  m.content = st.text(3);
+  m.summary = st.text(4);
+  m.raw_content = st.text(5);
+  m.media_path = st.text(6);
+  m.content_hash = st.text(7);
+  m.tier = parse_tier(st.text(8));
+  m.truth_category = parse_truth_category(st.text(9));
+  m.memory_kind = parse_memory_kind(st.text(10));
+  m.confidence.overall = st.real(11);
+  m.confidence.source_reliability = st.real(12);
+  m.confidence.corroboration_count = static_cast<int>(st.integer(13));
+  m.confidence.contradiction_count = static_cast<int>(st.integer(14));
+  m.source = parse_source(st.text(15));
+  m.importance = st.real(16);
+  m.approved = st.integer(17) != 0;
+  m.tags = json_strings(st.text(18));
+  m.domains = json_strings(st.text(19));
+  m.entities = json_strings(st.text(20));
+  m.provenance = provenance_from_json(nlohmann::json::parse(st.text(21), nullptr, false));
+  auto meta = nlohmann::json::parse(st.text(22), nullptr, false);
+  m.metadata = meta.is_object() ? meta : nlohmann::json::object();
+  m.event_time = from_millis(st.integer(23));
+  m.created_at = from_millis(st.integer(24));
+  m.updated_at = from_millis(st.integer(25));
+  if (!st.is_null(26)) m.last_accessed = from_millis(st.integer(26));
+  m.access_count = static_cast<int>(st.integer(27));
+  m.confidence.recency = st.real(28);
+  return m;
+}
+
+const char* memory_columns() { return kMemoryColumns; }
 
 void migrate_memory_database(sqlite::Database& db) { db.migrate(kMemoryMigrations); }
 const std::vector<std::string>& sqlite_memory_migrations() { return kMemoryMigrations; }
