@@ -215,7 +215,9 @@ std::string CompanionService::describe_or_queue(const std::string& user_id, cons
       if (drafts_) drafts_->set_image_description(entry.id, description);
       return description;
     } catch (const Error& e) {
-      if (e.code() != ErrorCode::kUnavailable) throw;
+      // The photo is stored either way; its description waits for the model
+      // (or for a key that works).
+      if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kAuthFailed) throw;
     }
   }
   AiTask t;
@@ -241,7 +243,7 @@ QueueRunResult CompanionService::run_queue(int limit) {
       } catch (const Error& e) {
         store_.retry_task_later(task.id, e.what(), clock_.now() + std::chrono::minutes(10));
         ++result.failed;
-        if (e.code() == ErrorCode::kUnavailable) break;
+        if (e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kAuthFailed) break;
       }
       continue;
     }
@@ -260,7 +262,8 @@ QueueRunResult CompanionService::run_queue(int limit) {
       const auto wait = std::chrono::seconds(std::min<int64_t>(3600, 30LL << std::min(task.attempts, 7)));
       store_.retry_task_later(task.id, e.what(), clock_.now() + wait);
       ++result.failed;
-      if (e.code() == ErrorCode::kUnavailable) break;  // still down: try again later
+      // Still down, or the key is refused: every later task fails the same way.
+      if (e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kAuthFailed) break;
     }
   }
   return result;

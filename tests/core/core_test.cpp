@@ -158,17 +158,4 @@ TEST(Config, DataDirResolutionOrder) {
 }  // namespace
 }  // namespace kioku
 
-namespace kioku {
-namespace {
-
-TEST(RetryDelay, HonoursRetryAfterSecondsWithinACap) {
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, ""), 0.5);
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "3"), 3.0);
-  EXPECT_DOUBLE_EQ(retry_delay_s(4.0, "1"), 4.0);
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "86400"), 60.0);
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "Wed, 21 Oct 2026 07:28:00 GMT"), 0.5);
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "-5"), 0.5);
-}
-
-}  // namespace
-}  // namespace kioku
+// Retry-After parsing moved to the net layer: tests/net/retry_test.cpp.

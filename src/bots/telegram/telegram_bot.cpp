@@ -439,7 +439,8 @@ struct TelegramBot::Impl {
                  try {
                    description = w.companion().describe_image(prepared.jpeg);
                  } catch (const Error& e) {
-                   if (e.code() != ErrorCode::kUnavailable) throw;
+                   // The photo is kept either way (a refused key included).
+                   if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kAuthFailed) throw;
                  }
                }
                Memory m;
@@ -483,7 +484,7 @@ struct TelegramBot::Impl {
         const std::string text = trim(transcriber->transcribe(audio, "voice.ogg"));
         if (!text.empty()) return handle_text(in, text);
       } catch (const Error& e) {
-        if (e.code() != ErrorCode::kUnavailable) throw;
+        if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kAuthFailed) throw;
         log(std::string("telegram: transcription failed, keeping the audio: ") + e.what());
       }
     }
@@ -751,7 +752,7 @@ struct TelegramBot::Impl {
         ctx->memories().complete_task(task.id);
       } catch (const Error& e) {
         ctx->memories().retry_task_later(task.id, e.what(), system_time().now() + std::chrono::minutes(10));
-        if (e.code() == ErrorCode::kUnavailable) return;
+        if (e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kAuthFailed) return;
       }
     }
   }
