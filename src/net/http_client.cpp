@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <random>
 
@@ -33,7 +34,7 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::string seconds_text(double s) {
-  if (s >= 10 || s == static_cast<int64_t>(s)) return std::to_string(static_cast<int64_t>(s + 0.5)) + " s";
+  if (s >= 10 || s == static_cast<int64_t>(s)) return std::to_string(std::llround(s)) + " s";
   std::string t = std::to_string(s);
   t.erase(t.find_last_not_of('0') + 1);
   if (t.back() == '.') t.pop_back();

@@ -78,7 +78,7 @@ class RawServer {
   // Blocks up to max (or until the server is destroyed): a server that stalls.
   void stall(std::chrono::milliseconds max) {
     std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait_for(lock, max, [&] { return stopping_; });
+    cv_.wait_for(lock, max, [&] { return stopping_.load(); });
   }
 
   // Reads one request head (up to the blank line); "" when the peer closed.
