@@ -67,12 +67,47 @@ function(_kioku_layer_links target out_public out_private)
   set(${out_private} ${private} PARENT_SCOPE)
 endfunction()
 
+# Every target defined under src/ (recursively).
+function(_kioku_src_targets dir out)
+  get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
+  get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+  foreach(sub IN LISTS subdirs)
+    _kioku_src_targets(${sub} more)
+    list(APPEND targets ${more})
+  endforeach()
+  set(${out} ${targets} PARENT_SCOPE)
+endfunction()
+
 # Called once every layer is added: checks the order of every layer link and
 # writes the graph as the docs show it (${PROJECT_BINARY_DIR}/layers.txt), one
 # line per layer, bottom up: "name: public deps (private: private deps)"; other
 # kioku_ targets (httplib) are shown without the prefix too.
 function(kioku_check_layers)
   get_property(defined GLOBAL PROPERTY KIOKU_LAYERS_DEFINED)
+  # src/ itself on an include path would let its users include any layer.
+  set(src_targets "")
+  foreach(layer_dir IN LISTS KIOKU_LAYERS)
+    if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/src/${layer_dir} AND EXISTS ${PROJECT_SOURCE_DIR}/src/${layer_dir}/CMakeLists.txt)
+      _kioku_src_targets(${PROJECT_SOURCE_DIR}/src/${layer_dir} found)
+      list(APPEND src_targets ${found})
+    endif()
+  endforeach()
+  foreach(target IN LISTS src_targets)
+    get_target_property(type ${target} TYPE)
+    if(type STREQUAL "UTILITY")
+      continue()
+    endif()
+    foreach(property INCLUDE_DIRECTORIES INTERFACE_INCLUDE_DIRECTORIES)
+      get_target_property(dirs ${target} ${property})
+      foreach(d IN LISTS dirs)
+        if(d STREQUAL "${PROJECT_SOURCE_DIR}/src" OR d STREQUAL "${PROJECT_SOURCE_DIR}/src/")
+          message(FATAL_ERROR "${target} puts src/ on an include path, which gets round the layer rules: define it "
+                              "with kioku_add_layer(<name> SOURCES ... PUBLIC ... PRIVATE ...) instead "
+                              "(docs/ARCHITECTURE.md, \"Layers in the build\")")
+        endif()
+      endforeach()
+    endforeach()
+  endforeach()
   set(text "")
   set(index 0)
   foreach(layer IN LISTS defined)
