@@ -402,7 +402,9 @@ std::string CompanionService::describe_or_queue(const std::string& user_id, cons
       if (drafts_) drafts_->set_image_description(entry.id, description);
       return description;
     } catch (const Error& e) {
-      if (e.code() != ErrorCode::kUnavailable) throw;
+      // The photo is stored either way; its description waits for the model
+      // (or for a key that works).
+      if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kAuthFailed) throw;
     }
   }
   Job job;

@@ -9,6 +9,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kConflict: return "conflict";
     case ErrorCode::kIo: return "io_error";
     case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kAuthFailed: return "auth_failed";
     case ErrorCode::kTooLarge: return "too_large";
     case ErrorCode::kInternal: return "internal";
   }
@@ -22,6 +23,8 @@ int http_status(ErrorCode code) {
     case ErrorCode::kConflict: return 409;
     case ErrorCode::kTooLarge: return 413;
     case ErrorCode::kUnavailable: return 503;
+    // Kioku's own caller is fine; the service behind it refused Kioku's key.
+    case ErrorCode::kAuthFailed: return 502;
     case ErrorCode::kIo:
     case ErrorCode::kInternal: return 500;
   }
@@ -36,6 +39,7 @@ int exit_code(ErrorCode code) {
     case ErrorCode::kUnavailable: return 5;
     case ErrorCode::kTooLarge: return 6;
     case ErrorCode::kIo: return 7;
+    case ErrorCode::kAuthFailed: return 8;
     case ErrorCode::kInternal: return 70;
   }
   return 1;

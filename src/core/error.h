@@ -19,6 +19,7 @@ enum class ErrorCode {
   kConflict,      // the request clashes with the current state (no open journal...)
   kIo,            // filesystem or database failure
   kUnavailable,   // a remote service (LLM, embedder) cannot be reached right now
+  kAuthFailed,    // a remote service refused our credentials (API key, token): retrying will not help
   kTooLarge,      // input exceeds a configured limit
   kInternal,      // a bug: should not happen
 };
@@ -41,6 +42,7 @@ inline Error conflict(const std::string& m) { return Error(ErrorCode::kConflict,
 inline Error io_error(const std::string& m) { return Error(ErrorCode::kIo, m); }
 inline Error unavailable(const std::string& m) { return Error(ErrorCode::kUnavailable, m); }
 inline Error too_large(const std::string& m) { return Error(ErrorCode::kTooLarge, m); }
+inline Error auth_failed(const std::string& m) { return Error(ErrorCode::kAuthFailed, m); }
 
 // The HTTP status an error maps to at the server edge.
 int http_status(ErrorCode code);

@@ -1,6 +1,5 @@
 #include "core/url.h"
 
-#include <algorithm>
 #include <string>
 
 #include "core/error.h"
@@ -46,18 +45,6 @@ BaseUrl parse_base_url(std::string_view url) {
     out.port = out.scheme == "https" ? 443 : 80;
   }
   return out;
-}
-
-double retry_delay_s(double current_delay_s, std::string_view retry_after_header) {
-  if (retry_after_header.empty()) return current_delay_s;
-  try {
-    size_t used = 0;
-    const double seconds = std::stod(std::string(retry_after_header), &used);
-    if (used == 0 || seconds < 0) return current_delay_s;
-    return std::max(current_delay_s, std::min(60.0, seconds));
-  } catch (const std::exception&) {
-    return current_delay_s;
-  }
 }
 
 }  // namespace kioku

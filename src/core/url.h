@@ -18,9 +18,4 @@ struct BaseUrl {
 // Throws invalid_input for anything but an http(s) URL with a host.
 BaseUrl parse_base_url(std::string_view url);
 
-// How long to wait before retrying: the larger of current_delay_s and a
-// Retry-After header in seconds (capped at 60 s); an absent or unreadable
-// header (e.g. an HTTP date) leaves current_delay_s.
-double retry_delay_s(double current_delay_s, std::string_view retry_after_header);
-
 }  // namespace kioku

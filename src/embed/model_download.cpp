@@ -1,13 +1,12 @@
 #include "embed/model_download.h"
 
-#include <httplib.h>
 #include <openssl/evp.h>
 
 #include <fstream>
 #include <memory>
 
 #include "core/error.h"
-#include "core/url.h"
+#include "net/http_client.h"
 
 namespace kioku {
 
@@ -36,11 +35,10 @@ std::string sha256_of_file(const std::filesystem::path& path) {
 
 // The hub's checksum header: a quoted 64-hex SHA-256 for LFS files. Short
 // (40-hex) ETags are git blob ids, not checksums of the bytes: ignored.
-std::string expected_sha256(const httplib::Headers& headers) {
-  for (const char* name : {"X-Linked-ETag", "x-linked-etag", "ETag", "etag"}) {
-    auto it = headers.find(name);
-    if (it == headers.end()) continue;
-    std::string v = it->second;
+std::string expected_sha256(const net::Response& head) {
+  for (const char* name : {"X-Linked-ETag", "ETag"}) {
+    std::string v = head.header(name);
+    if (v.empty()) continue;
     if (v.rfind("W/", 0) == 0) v = v.substr(2);
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     if (v.size() == 64 && v.find_first_not_of("0123456789abcdef") == std::string::npos) return v;
@@ -48,60 +46,54 @@ std::string expected_sha256(const httplib::Headers& headers) {
   return "";
 }
 
-void download_one(const ModelDownloadRequest& req, const std::string& file, std::string& sha_out) {
-  const BaseUrl base = parse_base_url(req.endpoint);
+void download_one(const ModelDownloadRequest& req, net::HttpClient& http, const std::string& file,
+                  std::string& sha_out) {
   const std::filesystem::path final_path = req.destination / file;
   const std::filesystem::path part_path = final_path.string() + ".part";
   std::filesystem::create_directories(final_path.parent_path());
-  const std::string target = base.path + "/" + req.repo + "/resolve/" + req.revision + "/" + file;
 
   if (std::filesystem::exists(final_path) && !std::filesystem::exists(part_path)) {
     sha_out = sha256_of_file(final_path);  // pulled before: nothing to do
     return;
   }
   uint64_t have = std::filesystem::exists(part_path) ? std::filesystem::file_size(part_path) : 0;
-  httplib::Client client(base.origin());
-  client.set_follow_location(true);
-  client.set_connection_timeout(static_cast<time_t>(req.timeout_s));
-  client.set_read_timeout(static_cast<time_t>(req.timeout_s));
-  httplib::Headers headers;
-  if (have > 0) headers.emplace("Range", "bytes=" + std::to_string(have) + "-");
+  net::Request r;
+  r.path = "/" + req.repo + "/resolve/" + req.revision + "/" + file;
+  if (have > 0) r.headers.emplace_back("Range", "bytes=" + std::to_string(have) + "-");
 
   std::ofstream out;
   uint64_t total = 0;
   std::string expected;
-  auto res = client.Get(
-      target, headers,
-      [&](const httplib::Response& response) {
-        expected = expected_sha256(response.headers);
-        if (response.status == 206) {
-          out.open(part_path, std::ios::binary | std::ios::app);
-        } else if (response.status == 200) {
-          // The server ignored the Range: start over.
-          have = 0;
-          out.open(part_path, std::ios::binary | std::ios::trunc);
-        } else {
-          return true;  // 416 (already complete) or an error status, judged below
-        }
-        const auto len = response.get_header_value("Content-Length");
-        total = len.empty() ? 0 : have + std::stoull(len);
-        return static_cast<bool>(out);
-      },
-      [&](const char* data, size_t size) {
-        if (!out.is_open()) return true;  // an error page: not part of the file
-        out.write(data, static_cast<std::streamsize>(size));
-        have += size;
-        if (req.on_progress) req.on_progress({file, have, total});
-        return static_cast<bool>(out);
-      });
+  // Only a 2xx answer reaches on_head and on_body (after redirects); an
+  // error page stays in the Response.
+  r.on_head = [&](const net::Response& head) {
+    expected = expected_sha256(head);
+    if (head.status == 206) {
+      out.open(part_path, std::ios::binary | std::ios::app);
+    } else {
+      // The server ignored the Range: start over.
+      have = 0;
+      out.open(part_path, std::ios::binary | std::ios::trunc);
+    }
+    const auto len = head.header("Content-Length");
+    total = len.empty() ? 0 : have + std::stoull(len);
+    return static_cast<bool>(out);
+  };
+  r.on_body = [&](std::string_view data) {
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    have += data.size();
+    if (req.on_progress) req.on_progress({file, have, total});
+    return static_cast<bool>(out);
+  };
+  const net::Response res = http.send(r);
   out.close();
-  if (!res) {
-    throw unavailable("cannot download " + file + " from " + base.host + " (" + httplib::to_string(res.error()) +
-                      "): are you online? Partial data is kept and the next pull resumes");
-  }
-  if (res->status == 404) throw not_found("the hub has no file " + req.repo + "/" + file);
-  if (res->status != 200 && res->status != 206 && res->status != 416) {
-    throw unavailable("downloading " + file + " failed: HTTP " + std::to_string(res->status));
+  if (res.outcome == net::Outcome::kCancelled)  // on_head or on_body could not write
+    throw io_error("cannot write " + part_path.string() + ": is the disk full?");
+  if (!res.ok() && res.status != 416) {  // 416: the part file is already complete
+    if (res.status == 404) throw not_found("the hub has no file " + req.repo + "/" + file);
+    const Error e = http.error_for(res, "downloading " + file);
+    if (e.code() != ErrorCode::kUnavailable) throw e;
+    throw unavailable(std::string(e.what()) + ": are you online? Partial data is kept and the next pull resumes");
   }
   const std::string actual = sha256_of_file(part_path);
   if (!expected.empty() && actual != expected) {
@@ -118,11 +110,18 @@ void download_one(const ModelDownloadRequest& req, const std::string& file, std:
 std::vector<std::string> download_model(const ModelDownloadRequest& request) {
   if (request.repo.empty() || request.files.empty()) throw invalid_input("nothing to download");
   std::vector<std::string> shas(request.files.size());
+  net::ClientOptions options;
+  options.base_url = request.endpoint;
+  options.service.name = "the model hub";
+  options.connect_timeout_s = std::min(request.timeout_s, 30.0);
+  options.read_timeout_s = request.timeout_s;
+  options.follow_redirects = true;  // the hub answers with a CDN address for large files
+  net::HttpClient http(options);
   for (size_t i = 0; i < request.files.size(); ++i) {
     const auto& file = request.files[i];
     if (file.find("..") != std::string::npos || file.empty() || file.front() == '/')
       throw invalid_input("refusing model file path '" + file + "'");
-    download_one(request, file, shas[i]);
+    download_one(request, http, file, shas[i]);
   }
   return shas;
 }

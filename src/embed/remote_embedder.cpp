@@ -1,22 +1,31 @@
 #include "embed/remote_embedder.h"
 
-#include <httplib.h>
-
-#include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "core/error.h"
-#include "core/url.h"
+#include "net/http_client.h"
 
 namespace kioku {
 
 namespace {
 
+net::ClientOptions client_options(const RemoteEmbedderConfig& c) {
+  net::ClientOptions o;
+  o.base_url = c.url;
+  o.service.name = c.provider + " embedder";
+  o.service.secrets = {c.api_key};
+  o.connect_timeout_s = std::min(c.timeout_s, 10.0);
+  o.read_timeout_s = c.timeout_s;
+  o.retry.max_attempts = c.max_retries + 1;
+  o.retry.initial_backoff_s = c.backoff_s;
+  return o;
+}
+
 class RemoteEmbedder final : public Embedder {
  public:
-  explicit RemoteEmbedder(RemoteEmbedderConfig config) : config_(std::move(config)), base_(parse_base_url(config_.url)) {
+  explicit RemoteEmbedder(RemoteEmbedderConfig config) : config_(std::move(config)), http_(client_options(config_)) {
     if (config_.provider != "ollama" && config_.provider != "openai")
       throw invalid_input("embedding provider must be ollama or openai, not '" + config_.provider + "'");
     if (config_.model.empty()) throw invalid_input("embedding provider " + config_.provider + " needs a model name");
@@ -54,43 +63,15 @@ class RemoteEmbedder final : public Embedder {
 
  private:
   std::vector<std::vector<float>> request(const nlohmann::json& input) {
-    const bool ollama = config_.provider == "ollama";
-    const std::string path = base_.path + (ollama ? "/api/embed" : "/embeddings");
-    const std::string body = nlohmann::json{{"model", config_.model}, {"input", input}}.dump();
-    httplib::Headers headers;
-    if (!config_.api_key.empty()) headers.emplace("Authorization", "Bearer " + config_.api_key);
-    std::string last_error;
-    double delay = config_.backoff_s;
-    for (int attempt = 0; attempt <= config_.max_retries; ++attempt) {
-      if (attempt > 0) {
-        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
-        delay *= 2;
-      }
-      httplib::Client client(base_.origin());
-      const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::duration<double>(config_.timeout_s));
-      client.set_connection_timeout(std::chrono::duration_cast<std::chrono::seconds>(timeout).count(),
-                                    static_cast<time_t>(timeout.count() % 1000000));
-      client.set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(timeout).count(),
-                              static_cast<time_t>(timeout.count() % 1000000));
-      auto res = client.Post(path, headers, body, "application/json");
-      if (!res) {
-        last_error = "cannot reach " + base_.origin() + " (" + httplib::to_string(res.error()) + ")";
-        continue;
-      }
-      if (res->status == 429 || res->status >= 500) {
-        last_error = "HTTP " + std::to_string(res->status);
-        delay = retry_delay_s(delay, res->get_header_value("Retry-After"));
-        continue;
-      }
-      if (res->status != 200) {
-        throw unavailable(config_.provider + " embedder at " + base_.origin() + " answered HTTP " +
-                          std::to_string(res->status));
-      }
-      return parse(res->body);
-    }
-    throw unavailable(config_.provider + " embedder at " + base_.origin() + " failed after " +
-                      std::to_string(config_.max_retries + 1) + " attempts: " + last_error);
+    net::Request r;
+    r.method = "POST";
+    r.path = config_.provider == "ollama" ? "/api/embed" : "/embeddings";
+    r.body = nlohmann::json{{"model", config_.model}, {"input", input}}.dump();
+    r.content_type = "application/json";
+    if (!config_.api_key.empty()) r.headers.emplace_back("Authorization", "Bearer " + config_.api_key);
+    net::Response res = http_.send(r);
+    if (!res.ok()) throw http_.error_for(res);
+    return parse(res.body);
   }
 
   std::vector<std::vector<float>> parse(const std::string& body) {
@@ -129,7 +110,7 @@ class RemoteEmbedder final : public Embedder {
   }
 
   RemoteEmbedderConfig config_;
-  BaseUrl base_;
+  net::HttpClient http_;
   int dimension_ = 0;
 };
 

@@ -2,9 +2,10 @@
 //   Ollama            POST {url}/api/embed        {"model", "input": [...]} -> {"embeddings": [[...]]}
 //   OpenAI-compatible POST {url}/embeddings       {"model", "input": [...]} -> {"data": [{"index", "embedding"}]}
 //                     (url includes /v1: llama.cpp's llama-server, LM Studio, vLLM, OpenAI)
-// Texts are sent in batches; 429/5xx and connection errors are retried with
-// exponential backoff; every failure ends as kioku::Error(kUnavailable) with a
-// message that never contains the API key. Vectors are L2-normalised here
+// Texts are sent in batches over net::HttpClient: 429/5xx and connection
+// errors are retried with jittered backoff (honouring Retry-After) and end as
+// kioku::Error(kUnavailable); a refused key is kAuthFailed and other 4xx
+// kInvalidInput / kNotFound, not retried. Messages never contain the API key. Vectors are L2-normalised here
 // because not every server does it. Thread safety: one request at a time.
 #pragma once
 

@@ -36,7 +36,8 @@ TimePoint plus(TimePoint t, JobDuration d) { return t + std::chrono::duration_ca
 
 // Errors that no retry can fix: the job fails at once.
 bool permanent(ErrorCode code) {
-  return code != ErrorCode::kUnavailable && code != ErrorCode::kIo && code != ErrorCode::kInternal;
+  return code != ErrorCode::kUnavailable && code != ErrorCode::kAuthFailed && code != ErrorCode::kIo &&
+         code != ErrorCode::kInternal;
 }
 
 }  // namespace
@@ -141,7 +142,10 @@ bool JobRunner::run_one(const Job& job, const JobRegistry::Entry& entry, JobRunR
     }
     return true;
   } catch (const Error& e) {
-    if (e.code() == ErrorCode::kUnavailable) return wait(e.what(), JobDuration{0}, true);
+    // A service that is down, or refuses the key: the job waits (no attempt
+    // counted) until it is back or the key is fixed, and so does its kind.
+    if (e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kAuthFailed)
+      return wait(e.what(), JobDuration{0}, true);
     return failed_attempt(e.what(), permanent(e.code()));
   } catch (const std::exception& e) {
     return failed_attempt(e.what(), false);

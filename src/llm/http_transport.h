@@ -1,20 +1,22 @@
-// The HTTP part shared by the providers: JSON POSTs with retries, and
+// The HTTP part shared by the providers, on net::HttpClient: JSON POSTs and
 // streaming bodies cut into lines (SSE and NDJSON are both line-based).
-// Private to src/llm.
+// Retries, timeouts and the mapping of failures to kioku::Error are the net
+// layer's: auth failures (a wrong key) and bad requests are never retried.
+// Private to src/llm. Thread safety: one request at a time.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
-#include "core/url.h"
 #include "llm/llm_client.h"
+#include "net/http_client.h"
+#include "net/lines.h"
 
 namespace kioku::llm {
 
-using Headers = std::vector<std::pair<std::string, std::string>>;
+using Headers = net::Headers;
+using net::sse_data;
 
 struct HttpReply {
   int status = 0;
@@ -25,24 +27,18 @@ class HttpTransport {
  public:
   HttpTransport(const LlmConfig& config, std::string provider_label);
   // POSTs json to path. Without on_line the body is returned whole; with
-  // on_line every complete line of a 200 body is passed on as it arrives.
-  // Retries (connection errors, 429, 5xx) happen only before any line was
-  // delivered, so a caller never sees text twice.
+  // on_line every complete line of a 2xx body is passed on as it arrives.
+  // Throws the net layer's error for a failed request.
   HttpReply post(const std::string& path, const Headers& headers, const std::string& body,
                  const std::function<void(std::string_view line)>& on_line = {});
   HttpReply get(const std::string& path, const Headers& headers);
-  const BaseUrl& base() const { return base_; }
+  const BaseUrl& base() const { return http_.base(); }
+  // A reply that arrived but makes no sense (malformed JSON, a cut stream): kUnavailable.
   [[noreturn]] void fail(const std::string& what) const;
 
  private:
-  HttpReply request(bool is_post, const std::string& path, const Headers& headers, const std::string& body,
-                    const std::function<void(std::string_view)>& on_line);
-  LlmConfig config_;
-  std::string label_;
-  BaseUrl base_;
+  HttpReply request(net::Request request, const std::function<void(std::string_view)>& on_line);
+  net::HttpClient http_;
 };
-
-// The payload of an SSE "data:" line, or nullopt for other lines.
-std::optional<std::string_view> sse_data(std::string_view line);
 
 }  // namespace kioku::llm

@@ -3,10 +3,13 @@
 //              llama-server, DeepSeek, vLLM, LM Studio, OpenAI. SSE streaming.
 //   ollama     POST {url}/api/chat, models from GET {url}/api/tags. NDJSON streaming.
 //   anthropic  POST {url}/v1/messages (x-api-key, anthropic-version). SSE events.
-// Failures: connection errors, timeouts, 429 and 5xx are retried with
-// exponential backoff (honouring Retry-After) up to max_retries; what still
-// fails throws kioku::Error(kUnavailable) with one line that never contains
-// the API key. A stream cut mid-way or malformed JSON is kUnavailable too.
+// Failures (net::HttpClient): connection errors, timeouts, 429 and 5xx are
+// retried with jittered exponential backoff (honouring Retry-After) up to
+// max_retries; what still fails throws kioku::Error(kUnavailable). A refused
+// key (401/403) throws kAuthFailed ("the API key was refused by Anthropic")
+// and other 4xx kInvalidInput / kNotFound, at once: retrying cannot help.
+// Messages never contain the API key. A stream cut mid-way or malformed JSON
+// is kUnavailable too.
 // Thread safety: a client may be used by one thread at a time.
 #pragma once
 

@@ -1,13 +1,9 @@
-#include <httplib.h>
-
 #include <cctype>
-#include <chrono>
-#include <functional>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "core/error.h"
 #include "core/url.h"
+#include "net/http_client.h"
 #include "voice/voice.h"
 
 namespace kioku {
@@ -21,74 +17,26 @@ std::string endpoint_path(const BaseUrl& base, const std::string& endpoint) {
   return base.path + (has_v1 ? "" : "/v1") + endpoint;
 }
 
-std::string redact(std::string text, const std::string& secret) {
-  if (secret.empty()) return text;
-  for (size_t p; (p = text.find(secret)) != std::string::npos;) text.replace(p, secret.size(), "***");
-  return text;
-}
-
-// A short reason from an error body: OpenAI's {"error": {"message"}} or
-// {"error": "..."}, else the start of the body.
-std::string error_detail(const std::string& body) {
-  std::string detail = body;
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("error")) {
-    const auto& e = j["error"];
-    detail = e.is_string() ? e.get<std::string>() : e.is_object() ? e.value("message", e.dump()) : e.dump();
-  }
-  if (detail.size() > 300) detail = detail.substr(0, 300) + "...";
-  return detail;
-}
-
-void set_timeouts(httplib::Client& client, const RemoteVoiceOptions& options) {
-  const auto split = [](double s) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::duration<double>(s)).count();
-    return std::make_pair(static_cast<time_t>(us / 1000000), static_cast<time_t>(us % 1000000));
-  };
-  const auto [cs, cus] = split(options.connect_timeout_s);
-  const auto [rs, rus] = split(options.timeout_s);
-  client.set_connection_timeout(cs, cus);
-  client.set_read_timeout(rs, rus);
-  client.set_write_timeout(rs, rus);
-}
-
-// Sends one request (through send) with retries on connection errors, 429
-// and 5xx; returns the body of a 200. Messages name the server, never the key.
-std::string post_with_retries(const RemoteVoiceOptions& options, const BaseUrl& base, const std::string& label,
-                              const std::function<httplib::Result(httplib::Client&, const httplib::Headers&)>& send) {
-  const std::string who = label + " at " + base.origin();
-  httplib::Headers headers;
-  if (!options.api_key.empty()) headers.emplace("Authorization", "Bearer " + options.api_key);
-  double delay = options.backoff_s;
-  std::string last_error;
-  for (int attempt = 0; attempt <= options.max_retries; ++attempt) {
-    if (attempt > 0) {
-      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
-      delay *= 2;
-    }
-    httplib::Client client(base.origin());
-    set_timeouts(client, options);
-    auto res = send(client, headers);
-    if (!res) {
-      last_error = "cannot reach the server (" + httplib::to_string(res.error()) + ")";
-      continue;
-    }
-    const int status = res->status;
-    if (status == 429 || status >= 500) {
-      last_error = "HTTP " + std::to_string(status);
-      delay = retry_delay_s(delay, res->get_header_value("Retry-After"));
-      continue;
-    }
-    if (status == 200) return std::move(res->body);
-    const std::string detail = redact(error_detail(res->body), options.api_key);
-    const std::string message = who + " answered HTTP " + std::to_string(status) + (detail.empty() ? "" : ": " + detail);
-    // 400-class answers about the content are the caller's input, not an outage.
-    if (status == 400 || status == 415 || status == 422) throw invalid_input(message);
-    if (status == 413) throw too_large(message);
-    throw unavailable(message);
-  }
-  throw unavailable(who + ": gave up after " + std::to_string(options.max_retries + 1) +
-                    (options.max_retries == 0 ? " attempt: " : " attempts: ") + last_error);
+// Sends one request with the net layer's retries (connection errors, 429,
+// 5xx); returns the body of a 2xx. A 400/415/422 about the content is the
+// caller's input (kInvalidInput), 413 kTooLarge, a refused key kAuthFailed.
+// Messages name the server, never the key.
+std::string send(const RemoteVoiceOptions& options, const BaseUrl& base, const std::string& label,
+                 net::Request request) {
+  net::ClientOptions o;
+  o.base_url = base.origin();
+  o.service.name = label;
+  o.service.secrets = {options.api_key};
+  o.connect_timeout_s = options.connect_timeout_s;
+  o.read_timeout_s = options.timeout_s;
+  o.retry.max_attempts = options.max_retries + 1;
+  o.retry.initial_backoff_s = options.backoff_s;
+  net::HttpClient http(o);
+  request.method = "POST";
+  if (!options.api_key.empty()) request.headers.emplace_back("Authorization", "Bearer " + options.api_key);
+  net::Response r = http.send(request);
+  if (!r.ok()) throw http.error_for(r);
+  return std::move(r.body);
 }
 
 std::string audio_content_type(const std::string& filename) {
@@ -136,11 +84,12 @@ VoiceNote RemoteSynthesizer::synthesize(const std::string& text) {
                                           {"voice", options_.voice},
                                           {"response_format", "opus"}}
                                .dump();
+  net::Request request;
+  request.path = path;
+  request.body = body;
+  request.content_type = "application/json";
   VoiceNote note;
-  note.ogg_opus = post_with_retries(options_, base_, "speech server",
-                                    [&](httplib::Client& client, const httplib::Headers& headers) {
-                                      return client.Post(path, headers, body, "application/json");
-                                    });
+  note.ogg_opus = send(options_, base_, "speech server", std::move(request));
   if (!looks_like_ogg_opus(note.ogg_opus))
     throw unavailable("speech server at " + base_.origin() + " sent " + describe_format(note.ogg_opus) +
                       ", not OGG/Opus (does it support response_format \"opus\"?)");
@@ -156,16 +105,14 @@ RemoteTranscriber::RemoteTranscriber(RemoteVoiceOptions options)
 std::string RemoteTranscriber::transcribe(const std::string& audio, const std::string& filename) {
   if (audio.empty()) throw invalid_input("no audio to transcribe");
   const std::string name = filename.empty() ? "audio.ogg" : filename;
-  const httplib::MultipartFormDataItems items = {
+  net::Request request;
+  request.path = endpoint_path(base_, "/audio/transcriptions");
+  request.parts = {
       {"file", audio, name, audio_content_type(name)},
       {"model", options_.model, "", ""},
       {"response_format", "json", "", ""},
   };
-  const std::string path = endpoint_path(base_, "/audio/transcriptions");
-  const std::string body = post_with_retries(options_, base_, "transcription server",
-                                             [&](httplib::Client& client, const httplib::Headers& headers) {
-                                               return client.Post(path, headers, items);
-                                             });
+  const std::string body = send(options_, base_, "transcription server", std::move(request));
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
     throw unavailable("transcription server at " + base_.origin() + " sent no {\"text\": ...} reply");

@@ -25,8 +25,10 @@
 // "http://host:8880/v1" both reach http://host:8880/v1/audio/speech.
 //
 // Errors: kioku::Error — kUnavailable when a remote server is down or no
-// engine is configured, kInvalidInput for empty text or undecodable audio,
-// kTooLarge for text over the synthesizer's limit. Details: docs/VOICE.md.
+// engine is configured, kAuthFailed when it refuses the API key (not
+// retried), kInvalidInput for empty text or undecodable audio, kTooLarge for
+// text over the synthesizer's limit. Remote calls go through net::HttpClient.
+// Details: docs/VOICE.md.
 #pragma once
 
 #include <cstdint>

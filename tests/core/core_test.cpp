@@ -165,14 +165,7 @@ TEST(Config, DataDirResolutionOrder) {
 namespace kioku {
 namespace {
 
-TEST(RetryDelay, HonoursRetryAfterSecondsWithinACap) {
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, ""), 0.5);
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "3"), 3.0);
-  EXPECT_DOUBLE_EQ(retry_delay_s(4.0, "1"), 4.0);
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "86400"), 60.0);
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "Wed, 21 Oct 2026 07:28:00 GMT"), 0.5);
-  EXPECT_DOUBLE_EQ(retry_delay_s(0.5, "-5"), 0.5);
-}
+// Retry-After parsing moved to the net layer: tests/net/retry_test.cpp.
 
 // Issue 16, defect 1: the depth bound holds while parsing, before a tree exists.
 TEST(Json, Defect1_NestingDepthIsBoundedAtParseTime) {

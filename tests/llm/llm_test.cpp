@@ -130,12 +130,11 @@ TEST(OpenAi, FailuresAreClearAndNeverShowTheKey) {
     });
   });
   std::vector<std::pair<std::string, bool>> cases = {
-      {server.url(), false},                    // always 503: gives up
-      {broken.url("/v1/malformed"), false},     // malformed JSON
-      {broken.url("/v1/cut"), true},            // stream without an end
-      {broken.url("/v1/slow"), false},          // slower than the timeout
-      {broken.url("/v1/denied"), false},        // 401 with the key echoed back
-      {"http://127.0.0.1:9/v1", false},         // nothing listening
+      {server.url(), false},                 // always 503: gives up
+      {broken.url("/v1/malformed"), false},  // malformed JSON
+      {broken.url("/v1/cut"), true},         // stream without an end
+      {broken.url("/v1/slow"), false},       // slower than the timeout
+      {"http://127.0.0.1:9/v1", false},      // nothing listening
   };
   for (const auto& [url, stream] : cases) {
     auto c = config_for("openai", url);
@@ -150,6 +149,17 @@ TEST(OpenAi, FailuresAreClearAndNeverShowTheKey) {
       EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << url;
       EXPECT_EQ(std::string(e.what()).find("sk-secret-key-123"), std::string::npos) << e.what();
     }
+  }
+  // A 401 with the key echoed back is not an outage: the key was refused (no retry, no queue).
+  auto c = config_for("openai", broken.url("/v1/denied"));
+  c.api_key = "sk-secret-key-123";
+  try {
+    make_llm_client(c)->chat(hello());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kAuthFailed);
+    EXPECT_NE(std::string(e.what()).find("the API key was refused by"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("sk-secret-key-123"), std::string::npos) << e.what();
   }
 }
 

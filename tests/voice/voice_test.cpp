@@ -304,9 +304,10 @@ TEST(RemoteSynthesizer, AnErrorBodyEchoingTheKeyIsRedacted) {
     });
   });
   RemoteSynthesizer tts(options_for(server.url()));
-  EXPECT_EQ(code_of([&] { tts.synthesize("hello"); }), ErrorCode::kUnavailable);
+  EXPECT_EQ(code_of([&] { tts.synthesize("hello"); }), ErrorCode::kAuthFailed);
   const std::string message = message_of([&] { tts.synthesize("hello"); });
   EXPECT_EQ(message.find(kSecret), std::string::npos) << message;
+  EXPECT_NE(message.find("the API key was refused by speech server"), std::string::npos) << message;
   EXPECT_NE(message.find("401"), std::string::npos) << message;
   EXPECT_NE(message.find("***"), std::string::npos) << message;
 }

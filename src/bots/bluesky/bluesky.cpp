@@ -1,7 +1,5 @@
 #include "bots/bluesky/bluesky.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -13,7 +11,7 @@
 #include "core/hash.h"
 #include "core/text.h"
 #include "core/time.h"
-#include "core/url.h"
+#include "net/http_client.h"
 
 namespace kioku {
 
@@ -34,11 +32,13 @@ constexpr const char* kImported = "imported";
 // Where an import cut short by max_posts goes on next time: a feed cursor.
 constexpr const char* kResumeCursor = "bsky_import_resume";
 
+using Params = net::Headers;  // query parameters
+
 struct XrpcReply {
+  net::Response response;
   int status = 0;  // 0: no HTTP answer at all
-  std::string transport_error;
   nlohmann::json body;
-  bool ok() const { return status >= 200 && status < 300; }
+  bool ok() const { return response.ok(); }
   std::string error_name() const { return body.is_object() ? body.value("error", std::string()) : std::string(); }
   std::string message() const { return body.is_object() ? body.value("message", std::string()) : std::string(); }
 };
@@ -89,6 +89,7 @@ struct BlueskyService::Impl {
   std::string app_password;
   std::string pds_url;
   double timeout_s = 30;
+  std::unique_ptr<net::HttpClient> http_client;
 
   struct Session {
     std::string access_jwt;
@@ -108,44 +109,43 @@ struct BlueskyService::Impl {
 
   // --- XRPC ---
 
-  XrpcReply call(const std::string& method, const std::string& nsid, const httplib::Params& query,
-                 const nlohmann::json* body, const std::string& bearer) {
-    const BaseUrl base = parse_base_url(pds_url);
-    httplib::Client client(base.origin());
-    const auto secs = static_cast<time_t>(timeout_s);
-    const auto usecs = static_cast<time_t>((timeout_s - static_cast<double>(secs)) * 1e6);
-    client.set_connection_timeout(std::min<time_t>(secs, 10), usecs);
-    client.set_read_timeout(secs, usecs);
-    client.set_write_timeout(secs, usecs);
-    httplib::Headers headers;
-    if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
-    const std::string path = base.path + "/xrpc/" + nsid;
-    httplib::Result res = method == "POST"
-                              ? client.Post(httplib::append_query_params(path, query), headers,
-                                            body ? body->dump() : std::string(), "application/json")
-                              : client.Get(path, query, headers);
-    XrpcReply reply;
-    if (!res) {
-      reply.transport_error = httplib::to_string(res.error());
-      return reply;
+  // One client per service: a retry here covers a blip; a PDS that stays
+  // down leaves the post pending for retry_pending().
+  net::HttpClient& http() {
+    if (!http_client) {
+      net::ClientOptions o;
+      o.base_url = pds_url;
+      o.service = {"Bluesky", "app password", {app_password}};
+      o.connect_timeout_s = std::min(timeout_s, 10.0);
+      o.read_timeout_s = timeout_s;
+      o.retry.max_attempts = 2;
+      o.retry.initial_backoff_s = 0.25;
+      http_client = std::make_unique<net::HttpClient>(o);
     }
-    reply.status = res->status;
-    reply.body = nlohmann::json::parse(res->body, nullptr, false);
+    return *http_client;
+  }
+
+  XrpcReply call(const std::string& method, const std::string& nsid, const Params& query, const nlohmann::json* body,
+                 const std::string& bearer) {
+    net::Request r;
+    r.method = method;
+    r.path = "/xrpc/" + nsid + net::query_string(query);
+    if (!bearer.empty()) r.headers.emplace_back("Authorization", "Bearer " + bearer);
+    if (method == "POST") {
+      r.body = body ? body->dump() : std::string();
+      r.content_type = "application/json";
+    }
+    XrpcReply reply;
+    reply.response = http().send(r);
+    reply.status = reply.response.status;
+    reply.body = nlohmann::json::parse(reply.response.body, nullptr, false);
     if (reply.body.is_discarded()) reply.body = nlohmann::json();
     return reply;
   }
 
-  // Turns a failed reply into the Error the rest of Kioku understands.
-  [[noreturn]] void fail(const XrpcReply& r, const std::string& what) const {
-    const std::string where = "Bluesky (" + what + " at " + parse_base_url(pds_url).origin() + ")";
-    if (r.status == 0) throw unavailable(where + ": cannot reach the server (" + r.transport_error + ")");
-    std::string detail = r.error_name();
-    if (!r.message().empty()) detail += (detail.empty() ? "" : ": ") + r.message();
-    detail = truncate_utf8(redact(detail), 300);
-    const std::string msg = where + ": HTTP " + std::to_string(r.status) + (detail.empty() ? "" : " " + detail);
-    if (r.status == 429 || r.status >= 500) throw unavailable(msg);
-    throw invalid_input(msg);
-  }
+  // Turns a failed reply into the Error the rest of Kioku understands (the
+  // net layer's one mapping: a wrong app password is kAuthFailed).
+  [[noreturn]] void fail(const XrpcReply& r, const std::string& what) { throw http().error_for(r.response, what); }
 
   static bool expired(const XrpcReply& r) {
     return (r.status == 400 || r.status == 401) && r.error_name() == "ExpiredToken";
@@ -188,7 +188,7 @@ struct BlueskyService::Impl {
     return *session;
   }
 
-  nlohmann::json authed(const std::string& method, const std::string& nsid, const httplib::Params& query,
+  nlohmann::json authed(const std::string& method, const std::string& nsid, const Params& query,
                         const nlohmann::json* body, const std::string& what) {
     ensure_session();
     XrpcReply r = call(method, nsid, query, body, session->access_jwt);
@@ -354,13 +354,13 @@ struct BlueskyService::Impl {
   // Pages through a feed newest first. With stop_at_imported the walk ends at
   // the first post a previous import stored (the incremental case); without
   // it, known posts are skipped and the walk goes to the end of the feed.
-  void walk_feed(const std::string& nsid, httplib::Params base_query, std::string cursor, bool stop_at_imported,
-                 bool own_posts, const KnownPosts& known, size_t max_posts, Walk& walk) {
+  void walk_feed(const std::string& nsid, Params base_query, std::string cursor, bool stop_at_imported, bool own_posts,
+                 const KnownPosts& known, size_t max_posts, Walk& walk) {
     const std::string my_did = ensure_session().did;
     while (true) {
-      httplib::Params query = base_query;
-      query.emplace("limit", std::to_string(kFeedPageSize));
-      if (!cursor.empty()) query.emplace("cursor", cursor);
+      Params query = base_query;
+      query.emplace_back("limit", std::to_string(kFeedPageSize));
+      if (!cursor.empty()) query.emplace_back("cursor", cursor);
       nlohmann::json page = authed("GET", nsid, query, nullptr, "reading " + nsid);
       const auto& feed = page.contains("feed") && page["feed"].is_array() ? page["feed"] : nlohmann::json::array();
       bool page_added = false;
@@ -512,8 +512,9 @@ int BlueskyService::retry_pending() {
       impl_->send_and_record(*fresh);
       ++sent;
     } catch (const Error& e) {
-      // The server being down fails every later post too: stop, keep order.
-      if (e.code() == ErrorCode::kUnavailable) break;
+      // The server being down (or refusing the password) fails every later
+      // post too: stop, keep order.
+      if (e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kAuthFailed) break;
     }
   }
   return sent;

@@ -1,119 +1,93 @@
 #include "bots/telegram/bot_api.h"
 
-#include <httplib.h>
-
 #include <algorithm>
-#include <chrono>
-#include <thread>
 
 #include "core/error.h"
-#include "core/url.h"
+#include "net/http_client.h"
 
 namespace kioku::telegram {
 
 namespace {
 
-void set_timeouts(httplib::Client& client, double connect_s, double read_s) {
-  const auto split = [](double s) {
-    return std::make_pair(static_cast<time_t>(s), static_cast<time_t>((s - static_cast<time_t>(s)) * 1e6));
-  };
-  auto [cs, cus] = split(connect_s);
-  auto [rs, rus] = split(read_s);
-  client.set_connection_timeout(cs, cus);
-  client.set_read_timeout(rs, rus);
-  client.set_write_timeout(rs, rus);
-}
-
 // Telegram answers {"ok":false,"error_code":429,"parameters":{"retry_after":N}}
 // when a bot sends too fast.
-double retry_after_s(const nlohmann::json& reply) {
-  if (reply.is_object() && reply.contains("parameters") && reply["parameters"].is_object())
-    return reply["parameters"].value("retry_after", 0.0);
-  return 0;
+std::optional<double> retry_after_in_body(const net::Response& r) {
+  auto reply = nlohmann::json::parse(r.body, nullptr, false);
+  if (reply.is_object() && reply.contains("parameters") && reply["parameters"].is_object() &&
+      reply["parameters"].contains("retry_after") && reply["parameters"]["retry_after"].is_number())
+    return reply["parameters"]["retry_after"].get<double>();
+  return std::nullopt;
+}
+
+net::ClientOptions client_options(const BotApiConfig& config) {
+  net::ClientOptions o;
+  o.base_url = config.base_url;
+  o.service = {"Telegram", "bot token", {config.token}};
+  o.connect_timeout_s = config.connect_timeout_s;
+  o.read_timeout_s = config.send_timeout_s;
+  o.keep_alive = true;
+  o.retry.max_attempts = std::max(1, config.send_attempts);
+  o.retry.initial_backoff_s = config.retry_backoff_s;
+  o.retry_after_hint = retry_after_in_body;
+  return o;
 }
 
 }  // namespace
 
 struct BotApi::Clients {
-  Clients(const std::string& origin) : origin(origin), poll(origin), send(origin) {}
-  std::string origin;
-  httplib::Client poll;
-  std::mutex send_mutex;
-  httplib::Client send;
+  explicit Clients(const BotApiConfig& config)
+      : poll(client_options(config)), send(client_options(config)), files(client_options(config)) {}
+  net::HttpClient poll;   // getUpdates only: cancel_poll() interrupts it
+  net::HttpClient send;   // every other method
+  net::HttpClient files;  // downloads: a large one must not hold up replies
+
+  // The result of a Bot API reply, or the Error it stands for.
+  static nlohmann::json result_of(const net::HttpClient& http, const std::string& method, const net::Response& r) {
+    auto reply = nlohmann::json::parse(r.body, nullptr, false);
+    if (r.ok()) {
+      if (reply.is_object() && reply.value("ok", false) && reply.contains("result")) return reply["result"];
+      throw http.protocol_error("malformed reply", method);
+    }
+    // A 403 is about one chat (e.g. "Forbidden: bot was blocked by the
+    // user"), not the token: the request is refused, the bot works on.
+    if (r.outcome == net::Outcome::kAuth && r.status == 403)
+      throw invalid_input(http.redact("Telegram " + method + ": " + net::error_detail(r.body)));
+    throw http.error_for(r, method);
+  }
 };
 
 BotApi::BotApi(BotApiConfig config) : config_(std::move(config)) {
   if (config_.token.empty()) throw invalid_input("the Telegram bot token is empty (set TELEGRAM_BOT_TOKEN)");
-  const BaseUrl base = parse_base_url(config_.base_url);
-  prefix_ = base.path + "/bot" + config_.token;
-  clients_ = std::make_unique<Clients>(base.origin());
-  clients_->poll.set_keep_alive(true);
-  clients_->send.set_keep_alive(true);
-  set_timeouts(clients_->send, config_.connect_timeout_s, config_.send_timeout_s);
+  clients_ = std::make_unique<Clients>(config_);
+  prefix_ = "/bot" + config_.token;
 }
 
 BotApi::~BotApi() = default;
 
-std::string BotApi::redact(std::string text) const {
-  for (size_t p; !config_.token.empty() && (p = text.find(config_.token)) != std::string::npos;)
-    text.replace(p, config_.token.size(), "***");
-  return text;
-}
-
-nlohmann::json BotApi::result_of(const std::string& method, int status, const std::string& body) {
-  auto reply = nlohmann::json::parse(body, nullptr, false);
-  if (status == 200 && reply.is_object() && reply.value("ok", false) && reply.contains("result")) return reply["result"];
-  std::string detail = reply.is_object() ? reply.value("description", std::string()) : std::string();
-  if (detail.empty()) detail = status == 200 ? "malformed reply" : "HTTP " + std::to_string(status);
-  if (detail.size() > 300) detail = detail.substr(0, 300) + "...";
-  detail = redact("Telegram " + method + ": " + detail);
-  if (status == 429 || status >= 500 || status == 200) {
-    Error e = unavailable(detail);
-    throw e;
-  }
-  throw invalid_input(detail);
-}
-
-template <typename PostFn>
-nlohmann::json BotApi::send_with_retries(const std::string& method, PostFn post) {
-  double delay = config_.retry_backoff_s;
-  std::string last_error;
-  for (int attempt = 0; attempt < std::max(1, config_.send_attempts); ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::duration<double>(delay)), delay *= 2;
-    httplib::Result res = [&] {
-      std::lock_guard<std::mutex> lock(clients_->send_mutex);
-      return post(clients_->send);
-    }();
-    if (!res) {
-      last_error = "Telegram " + method + ": cannot reach the Bot API (" + httplib::to_string(res.error()) + ")";
-      continue;
-    }
-    if (res->status == 429 || res->status >= 500) {
-      auto reply = nlohmann::json::parse(res->body, nullptr, false);
-      delay = std::max(delay, std::min(30.0, retry_after_s(reply)));
-      last_error = "Telegram " + method + ": HTTP " + std::to_string(res->status);
-      continue;
-    }
-    return result_of(method, res->status, res->body);
-  }
-  throw unavailable(redact(last_error));
-}
+std::string BotApi::redact(std::string text) const { return net::redact(std::move(text), {config_.token}); }
 
 nlohmann::json BotApi::call(const std::string& method, const nlohmann::json& params) {
-  const std::string body = params.dump();
-  return send_with_retries(method, [&](httplib::Client& client) {
-    return client.Post(prefix_ + "/" + method, body, "application/json");
-  });
+  net::Request r;
+  r.method = "POST";
+  r.path = prefix_ + "/" + method;
+  r.body = params.dump();
+  r.content_type = "application/json";
+  return Clients::result_of(clients_->send, method, clients_->send.send(r));
 }
 
 std::vector<nlohmann::json> BotApi::get_updates(int64_t offset, int timeout_s) {
   nlohmann::json params = {{"offset", offset}, {"timeout", timeout_s}, {"allowed_updates", {"message"}}};
-  // The server holds the request up to timeout_s: read a little longer.
-  set_timeouts(clients_->poll, config_.connect_timeout_s, timeout_s + 15.0);
-  auto res = clients_->poll.Post(prefix_ + "/getUpdates", params.dump(), "application/json");
-  if (!res) throw unavailable("Telegram getUpdates: cannot reach the Bot API (" + httplib::to_string(res.error()) + ")");
-  auto result = result_of("getUpdates", res->status, res->body);
-  if (!result.is_array()) throw unavailable("Telegram getUpdates: malformed reply");
+  net::Request r;
+  r.method = "POST";
+  r.path = prefix_ + "/getUpdates";
+  r.body = params.dump();
+  r.content_type = "application/json";
+  // The server holds the request up to timeout_s: read a little longer. The
+  // bot's poll loop has its own backoff, so no retries here.
+  r.read_timeout_s = timeout_s + 15.0;
+  r.retry = net::RetryPolicy::never();
+  auto result = Clients::result_of(clients_->poll, "getUpdates", clients_->poll.send(r));
+  if (!result.is_array()) throw clients_->poll.protocol_error("malformed reply", "getUpdates");
   std::vector<nlohmann::json> updates(result.begin(), result.end());
   std::sort(updates.begin(), updates.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
     return a.value("update_id", int64_t{0}) < b.value("update_id", int64_t{0});
@@ -121,7 +95,7 @@ std::vector<nlohmann::json> BotApi::get_updates(int64_t offset, int timeout_s) {
   return updates;
 }
 
-void BotApi::cancel_poll() { clients_->poll.stop(); }
+void BotApi::cancel_poll() { clients_->poll.cancel(); }
 
 int64_t BotApi::send_message(int64_t chat_id, const std::string& text, ParseMode mode) {
   nlohmann::json params = {{"chat_id", chat_id}, {"text", text}};
@@ -135,14 +109,15 @@ void BotApi::send_chat_action(int64_t chat_id, const std::string& action) {
 }
 
 int64_t BotApi::send_voice(int64_t chat_id, const std::string& ogg_opus, const std::string& caption) {
-  httplib::MultipartFormDataItems items = {
+  net::Request r;
+  r.method = "POST";
+  r.path = prefix_ + "/sendVoice";
+  r.parts = {
       {"chat_id", std::to_string(chat_id), "", ""},
       {"voice", ogg_opus, "voice.ogg", "audio/ogg"},
   };
-  if (!caption.empty()) items.push_back({"caption", caption, "", ""});
-  auto result = send_with_retries("sendVoice", [&](httplib::Client& client) {
-    return client.Post(prefix_ + "/sendVoice", items);
-  });
+  if (!caption.empty()) r.parts.push_back({"caption", caption, "", ""});
+  auto result = Clients::result_of(clients_->send, "sendVoice", clients_->send.send(r));
   return result.is_object() ? result.value("message_id", int64_t{0}) : 0;
 }
 
@@ -154,26 +129,19 @@ std::string BotApi::download_file(const std::string& file_id, size_t max_bytes) 
     throw too_large("the file is larger than " + std::to_string(max_bytes >> 20) + " MB");
   std::string bytes;
   bool too_big = false;
-  // Its own connection: a large download must not hold up replies.
-  httplib::Client client(clients_->origin);
-  set_timeouts(client, config_.connect_timeout_s, config_.send_timeout_s);
-  const std::string base_path = prefix_.substr(0, prefix_.rfind("/bot"));
-  httplib::Result res = client.Get(base_path + "/file/bot" + config_.token + "/" + path,
-                                   [&](const char* data, size_t len) {
-                                     if (bytes.size() + len > max_bytes) {
-                                       too_big = true;
-                                       return false;
-                                     }
-                                     bytes.append(data, len);
-                                     return true;
-                                   });
+  net::Request r;
+  r.path = "/file/bot" + config_.token + "/" + path;
+  r.on_body = [&](std::string_view data) {
+    if (bytes.size() + data.size() > max_bytes) {
+      too_big = true;
+      return false;
+    }
+    bytes.append(data);
+    return true;
+  };
+  const net::Response res = clients_->files.send(r);
   if (too_big) throw too_large("the file is larger than " + std::to_string(max_bytes >> 20) + " MB");
-  if (!res) throw unavailable("Telegram file download: cannot reach the Bot API (" + httplib::to_string(res.error()) + ")");
-  if (res->status != 200) {
-    Error e = res->status >= 500 ? unavailable("Telegram file download: HTTP " + std::to_string(res->status))
-                                 : invalid_input("Telegram file download: HTTP " + std::to_string(res->status));
-    throw e;
-  }
+  if (!res.ok()) throw clients_->files.error_for(res, "file download");
   return bytes;
 }
 

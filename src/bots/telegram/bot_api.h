@@ -7,17 +7,18 @@
 // method and Telegram's description, with the token redacted in case the
 // server echoes it.
 //
-// Errors: kioku::Error — kUnavailable when Telegram cannot be reached, times
-// out, answers 429 or 5xx; kInvalidInput when it refuses the request (4xx,
-// e.g. unparsable MarkdownV2 or a bad token); kTooLarge for downloads over
-// the limit.
+// Errors (net::HttpClient's mapping): kioku::Error — kUnavailable when
+// Telegram cannot be reached, times out, answers 429 or 5xx (sends are
+// retried first, honouring retry_after); kAuthFailed for a refused token
+// (401); kInvalidInput when it refuses the request (other 4xx, e.g.
+// unparsable MarkdownV2, or 403 "bot was blocked by the user"); kNotFound
+// for 404; kTooLarge for downloads over the limit.
 // Thread safety: poll() may run on one thread while the send methods run on
-// others; the send methods share one connection behind a mutex.
+// others; the send methods share one keep-alive connection, one request at a time.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -66,15 +67,10 @@ class BotApi {
 
  private:
   nlohmann::json call(const std::string& method, const nlohmann::json& params);
-  // Sends with post(client) on the send connection, retrying connection
-  // failures, 429 and 5xx with backoff (defined and used in bot_api.cpp).
-  template <typename PostFn>
-  nlohmann::json send_with_retries(const std::string& method, PostFn post);
-  nlohmann::json result_of(const std::string& method, int status, const std::string& body);
 
-  struct Clients;
+  struct Clients;  // the net::HttpClients (bot_api.cpp)
   BotApiConfig config_;
-  std::string prefix_;  // base path + "/bot<token>"
+  std::string prefix_;  // "/bot<token>", after the base URL's path
   std::unique_ptr<Clients> clients_;
 };
 

@@ -433,7 +433,8 @@ struct TelegramBot::Impl {
                  try {
                    description = w.companion().describe_image(prepared.jpeg);
                  } catch (const Error& e) {
-                   if (e.code() != ErrorCode::kUnavailable) throw;
+                   // The photo is kept either way (a refused key included).
+                   if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kAuthFailed) throw;
                  }
                }
                Memory m;
@@ -477,7 +478,7 @@ struct TelegramBot::Impl {
         const std::string text = trim(transcriber->transcribe(audio, "voice.ogg"));
         if (!text.empty()) return handle_text(in, text);
       } catch (const Error& e) {
-        if (e.code() != ErrorCode::kUnavailable) throw;
+        if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kAuthFailed) throw;
         log(std::string("telegram: transcription failed, keeping the audio: ") + e.what());
       }
     }
