@@ -313,7 +313,7 @@ ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory
   try {
     response = run_loop(request, user_id, user_message.id, on_delta, r);
   } catch (const Error& e) {
-    if (!(offer && e.code() == ErrorCode::kUnavailable && r.tool_calls.empty() && r.prompt.steps == 1 &&
+    if (!(offer && (e.code() == ErrorCode::kInvalidInput || e.code() == ErrorCode::kUnavailable) && r.tool_calls.empty() && r.prompt.steps == 1 &&
           refused_tools(e)))
       throw;
     // The model (or server) does not take tools: the plain turn, as before tools.
