@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "app/engine.h"
 #include "core/error.h"
 #include "media/image.h"
 #include "store/sqlite/sqlite_store.h"
@@ -236,6 +237,20 @@ const JobRegistry& AppContext::job_registry() {
       const auto removed = jobs().prune_finished(system_time().now() - std::chrono::hours(24 * 7));
       return JobOutcome::finished({{"removed", removed}});
     });
+    // Upkeep can take minutes at 100k memories (docs/LIFECYCLE.md): a long
+    // lease; a crash in the middle is finished by the next claim (idempotent).
+    JobKindPolicy upkeep;
+    upkeep.lease = std::chrono::minutes(30);
+    upkeep.max_attempts = 3;
+    for (Period p : {Period::kHourly, Period::kDaily, Period::kWeekly}) {
+      registry->add("maintain_" + std::string(to_string(p)), [this, p](const Job&) {
+        const MaintenanceReport r = maintain(*this, p, "");
+        nlohmann::json counts = r.to_json();
+        if (!r.errors.empty() && r.memories_extracted == 0 && r.duplicates_merged == 0 && r.promoted() == 0)
+          throw Error(ErrorCode::kIo, "maintenance did nothing: " + r.errors.front());
+        return JobOutcome::finished(counts);
+      }, upkeep);
+    }
     for (auto& extra : engine_->extra_job_kinds()) {
       auto handler = extra.handler;
       registry->add(extra.kind, [this, handler](const Job& j) { return handler(*this, j); }, extra.policy);

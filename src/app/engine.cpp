@@ -209,6 +209,26 @@ std::vector<Schedule> Engine::schedules() {
     backup.period = std::chrono::milliseconds(static_cast<int64_t>(hours * 3600 * 1000));
     out.push_back(backup);
   }
+  // [maintenance] hourly / daily / weekly (each on by default): the upkeep of
+  // src/lifecycle for every user. Daily at 03:00 UTC, weekly on Monday 04:00
+  // UTC (slots count from the epoch, a Thursday).
+  const bool maintenance_on = cfg->get_bool("maintenance.enabled").value_or(true);
+  struct Upkeep {
+    Period period;
+    JobDuration every, offset;
+  };
+  for (const Upkeep& u : {Upkeep{Period::kHourly, std::chrono::hours(1), std::chrono::minutes(5)},
+                          Upkeep{Period::kDaily, std::chrono::hours(24), std::chrono::hours(3)},
+                          Upkeep{Period::kWeekly, std::chrono::hours(24 * 7), std::chrono::hours(24 * 4 + 4)}}) {
+    const std::string name(to_string(u.period));
+    if (!maintenance_on || !cfg->get_bool("maintenance." + name).value_or(true)) continue;
+    Schedule upkeep;
+    upkeep.name = "maintain-" + name;
+    upkeep.kind = "maintain_" + name;
+    upkeep.period = u.every;
+    upkeep.offset = u.offset;
+    out.push_back(upkeep);
+  }
   Schedule prune;
   prune.name = "prune-jobs";
   prune.kind = "prune_jobs";
@@ -293,6 +313,16 @@ nlohmann::json store_imports(AppContext& ctx, std::vector<ParsedImport> files) {
 
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder) {
   backup_sqlite_data(ctx.memories(), ctx.drafts(), folder);
+}
+
+MaintenanceReport maintain(AppContext& ctx, Period period, const std::string& user_id,
+                           const std::function<void(std::string_view, int64_t)>& on_progress) {
+  ctx.ensure_initialized();
+  MaintenanceDeps deps{ctx.memories(), ctx.knowledge(), ctx.embedder(), &ctx.searcher(), ctx.llm()};
+  MaintenanceOptions options;
+  options.user_id = user_id;
+  options.on_progress = on_progress;
+  return run_maintenance(period, system_time(), deps, options);
 }
 
 }  // namespace kioku

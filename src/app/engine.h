@@ -42,6 +42,7 @@
 #include "ingest/importer.h"
 #include "embed/embedder.h"
 #include "jobs/jobs.h"
+#include "lifecycle/maintenance.h"
 #include "search/vector_catalog.h"
 
 namespace kioku {
@@ -184,5 +185,12 @@ nlohmann::json store_imports(AppContext& ctx, std::vector<ParsedImport> files);
 
 // Writes a consistent backup of the databases into folder (a new folder).
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder);
+
+// Scheduled upkeep (src/lifecycle/maintenance.h) for one user, or every user
+// with memories when user_id is empty: `kioku maintain` and the scheduled
+// maintain_hourly/daily/weekly jobs. Idempotent: a run stopped in the middle
+// is finished by the next. Errors of single units are in the report.
+MaintenanceReport maintain(AppContext& ctx, Period period, const std::string& user_id,
+                           const std::function<void(std::string_view, int64_t)>& on_progress = {});
 
 }  // namespace kioku

@@ -3,6 +3,7 @@
 #include <memory>
 #include <ostream>
 
+#include "app/engine.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "lifecycle/entity_resolver.h"
@@ -227,14 +228,11 @@ void register_graph_commands(CLI::App& app, CommandTable& table) {
       if (*weekly) periods.push_back(Period::kWeekly);
       if (periods.empty()) throw invalid_input("say which: kioku maintain --hourly, --daily or --weekly");
       ctx.ensure_initialized();
-      MaintenanceDeps deps{ctx.memories(), ctx.knowledge(), ctx.embedder(), &ctx.searcher(), ctx.llm()};
       if (!ctx.embedder_notice().empty()) io.err << "kioku: " << ctx.embedder_notice() << "\n";
-      MaintenanceOptions options;
-      options.user_id = ctx.user_id();
       nlohmann::json reports = nlohmann::json::array();
       bool failed = false;
       for (Period p : periods) {
-        MaintenanceReport r = run_maintenance(p, system_time(), deps, options);
+        MaintenanceReport r = maintain(ctx, p, ctx.user_id());
         failed = failed || !r.errors.empty();
         if (io.json) {
           reports.push_back(r.to_json());

@@ -233,6 +233,12 @@ suggestions = false          # AI-suggested memories (off by default)
 # interval_hours = 24        # kioku serve writes <data>/backups/auto-* this often (0 = never)
 # keep = 7                   # automatic backups kept
 
+[maintenance]                # scheduled upkeep: graph extraction, merges, promotion, review (docs/LIFECYCLE.md)
+# enabled = true             # false: no scheduled upkeep (kioku maintain still runs it by hand)
+# hourly = true
+# daily = true
+# weekly = true
+
 [telegram]                   # kioku telegram, and kioku serve when a token is set (docs/TELEGRAM.md)
 # token = ""                 # from @BotFather                      [TELEGRAM_BOT_TOKEN]
 # allowed_users = [123456789]  # numeric Telegram user ids          [KIOKU_TELEGRAM_ALLOWED_USERS]

@@ -34,7 +34,7 @@ std::filesystem::path VectorCatalog::index_path(const std::string& model, const 
 }
 
 // Called with e.mutex held exclusively.
-void VectorCatalog::load(Entry& e, MemoryStore& store, int dim) {
+void VectorCatalog::load(Entry& e, VectorStore& store, int dim) {
   auto ids = store.embedding_ids(e.model, e.user_id);
   if (ids.size() >= config_.hnsw_threshold) {
     e.approximate = true;
@@ -76,7 +76,7 @@ void VectorCatalog::load(Entry& e, MemoryStore& store, int dim) {
   }
 }
 
-void VectorCatalog::read(MemoryStore& store, const std::string& model, int dimension, const std::string& user_id,
+void VectorCatalog::read(VectorStore& store, const std::string& model, int dimension, const std::string& user_id,
                          const std::function<void(const VectorIndex&)>& fn) {
   auto e = entry(model, user_id);
   {
@@ -121,7 +121,7 @@ void VectorCatalog::clear() {
   entries_.clear();
 }
 
-std::string VectorCatalog::kind(MemoryStore& store, const std::string& model, int dimension, const std::string& user_id) {
+std::string VectorCatalog::kind(VectorStore& store, const std::string& model, int dimension, const std::string& user_id) {
   read(store, model, dimension, user_id, [](const VectorIndex&) {});
   auto e = entry(model, user_id);
   std::shared_lock<std::shared_mutex> shared(e->mutex);

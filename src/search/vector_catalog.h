@@ -57,7 +57,7 @@ class VectorCatalog {
 
   // Runs fn on the index of (model, user) under a shared lock, loading it
   // from store first if needed (store is the caller's session).
-  void read(MemoryStore& store, const std::string& model, int dimension, const std::string& user_id,
+  void read(VectorStore& store, const std::string& model, int dimension, const std::string& user_id,
             const std::function<void(const VectorIndex&)>& fn);
   // Adds or replaces vectors of memories of user_id, when that user's index
   // is loaded (an index not loaded yet will read them from the store).
@@ -68,7 +68,7 @@ class VectorCatalog {
   void clear();
 
   // "exact" or "hnsw" (loading the index if needed).
-  std::string kind(MemoryStore& store, const std::string& model, int dimension, const std::string& user_id);
+  std::string kind(VectorStore& store, const std::string& model, int dimension, const std::string& user_id);
   // Saves approximate indexes that changed since they were loaded or saved.
   void save();
 
@@ -82,7 +82,7 @@ class VectorCatalog {
     std::string user_id;
   };
   std::shared_ptr<Entry> entry(const std::string& model, const std::string& user_id);
-  void load(Entry& e, MemoryStore& store, int dimension);
+  void load(Entry& e, VectorStore& store, int dimension);
   std::filesystem::path index_path(const std::string& model, const std::string& user_id) const;
 
   SearcherConfig config_;

@@ -63,10 +63,16 @@ struct StoreStats {
   int64_t database_bytes = 0;
 };
 
-class MemoryStore {
- public:
-  virtual ~MemoryStore() = default;
+// The memory database is one backend object that implements five narrow
+// interfaces, one per concern, so that a caller asks for only what it uses
+// and a second backend can implement and test them one by one. Each is
+// scoped per user where it takes a user_id, follows the shared contracts
+// above, and is used from one thread at a time.
 
+// Memory records: the universal record, its dedup on content, listing.
+class MemoryRecords {
+ public:
+  virtual ~MemoryRecords() = default;
   // Stores m, assigning id, content_hash and timestamps when empty; a zero
   // event_time becomes the record time.
   virtual AddOutcome add(Memory m) = 0;
@@ -83,11 +89,6 @@ class MemoryStore {
   virtual bool remove(const std::string& user_id, const std::string& id) = 0;
   virtual std::vector<Memory> list(const MemoryFilter& filter, ListOrder order, int limit, int offset) = 0;
   virtual int64_t count(const MemoryFilter& filter) = 0;
-
-  // Full-text search: the terms are ORed, ranked by BM25 with stemming. Terms
-  // are plain words; the backend quotes them, so no query syntax leaks in.
-  virtual std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,
-                                              int limit) = 0;
   // Marks memories as read: last_accessed = at, access_count + 1.
   virtual void record_access(const std::string& user_id, const std::vector<std::string>& ids, TimePoint at) = 0;
   // The neighbours of each given memory in its stream: the memory of the same
@@ -96,10 +97,31 @@ class MemoryStore {
   // id -> {previous id, next id}, "" where there is none; unknown ids are absent.
   virtual std::map<std::string, std::pair<std::string, std::string>> adjacent(
       const std::string& user_id, const std::vector<std::string>& ids) = 0;
+  virtual StoreStats stats(const std::string& user_id) = 0;
+};
 
+// Full text over the records, kept in step with them by the backend.
+class FullTextIndex {
+ public:
+  virtual ~FullTextIndex() = default;
+  // The terms are ORed, ranked by BM25 with stemming (or the backend's
+  // equivalent). Terms are plain words; the backend quotes them, so no query
+  // syntax leaks in.
+  virtual std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,
+                                              int limit) = 0;
+};
+
+// Typed links between memories of one user.
+class RelationStore {
+ public:
+  virtual ~RelationStore() = default;
   virtual void add_relation(const std::string& user_id, const std::string& from_id, const Relation& relation) = 0;
+};
 
-  // Vectors, one per (memory, model).
+// Vectors, one per (memory, model), and the embedding queue.
+class VectorStore {
+ public:
+  virtual ~VectorStore() = default;
   virtual void put_embeddings(const std::string& model, const std::vector<StoredVector>& vectors) = 0;
   virtual std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) = 0;
   // Memories (any user) with no vector for model yet, oldest first. This is
@@ -117,7 +139,12 @@ class MemoryStore {
                                                                      const std::vector<std::string>& text_hashes) = 0;
   virtual void cache_embeddings(const std::string& model,
                                 const std::vector<std::pair<std::string, std::vector<float>>>& by_text_hash) = 0;
+};
 
+// Compiled journals, each mirrored by a memory record.
+class JournalStore {
+ public:
+  virtual ~JournalStore() = default;
   // Stores a compiled journal and its memory mirror in one transaction.
   // Idempotent on journal.id: storing the same journal twice changes nothing
   // and returns false the second time.
@@ -127,8 +154,17 @@ class MemoryStore {
   // Replaces title/body/tags/markdown_path/needs_recompile of a journal and
   // the content of its memory mirror (used when an LLM re-compiles it).
   virtual void update_journal(const Journal& journal) = 0;
+};
 
-  virtual StoreStats stats(const std::string& user_id) = 0;
+// The memory database as one object: every interface above, the core memory
+// blocks kept in the same database, and backups.
+class MemoryStore : public MemoryRecords,
+                    public FullTextIndex,
+                    public RelationStore,
+                    public VectorStore,
+                    public JournalStore {
+ public:
+  ~MemoryStore() override = default;
   // Core memory blocks and their versions, in the same database.
   virtual CoreMemoryStore& core_memory() = 0;
   // A consistent copy of the whole database while it is in use.

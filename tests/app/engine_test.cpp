@@ -2,6 +2,7 @@
 // settings snapshot) and the background round.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -105,6 +106,68 @@ TEST(Engine, SettingsChangesReachNewSessionsOnly) {
   EXPECT_EQ(before->config().get_number("search.limit").value_or(10), 10) << "a session keeps its snapshot";
   auto fresh = engine->open_session();
   EXPECT_EQ(fresh->config().get_number("search.limit").value_or(10), 3);
+}
+
+}  // namespace
+}  // namespace kioku
+
+namespace kioku {
+namespace {
+
+// Issue 12: upkeep runs as scheduled jobs. One background round enqueues the
+// hourly, daily and weekly slots once each, runs them, and records each run;
+// the graph gets the entities of memories added before it.
+TEST(Engine, MaintenanceRunsAsScheduledJobsAndIsRecorded) {
+  testing::TempDir dir;
+  auto engine = hashing_engine(dir);
+  {
+    auto s = engine->session();
+    s->ensure_initialized();
+    for (const char* text : {"Alice moved to Lisbon in March.", "Alice works at Acme Robotics with Bob.",
+                             "Bob and Alice went hiking in Sintra."}) {
+      Memory m;
+      m.user_id = s->user_id();
+      m.content = text;
+      s->memories().add(m);
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& sched : engine->schedules()) names.push_back(sched.name);
+  for (const char* want : {"maintain-hourly", "maintain-daily", "maintain-weekly"})
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+
+  const auto first = engine->run_background(std::chrono::seconds(30));
+  auto s = engine->session();
+  for (const char* schedule : {"maintain-hourly", "maintain-daily", "maintain-weekly"}) {
+    const auto runs = s->jobs().list_runs(schedule, 10);
+    ASSERT_EQ(runs.size(), 1u) << schedule << " ran once in its slot";
+    EXPECT_EQ(runs[0].status, "done") << schedule << ": " << runs[0].error;
+  }
+  const auto daily = s->jobs().list_runs("maintain-daily", 1);
+  EXPECT_GE(daily[0].counts.value("memories_extracted", 0), 3) << daily[0].counts.dump();
+  const auto alice = s->knowledge().entities_by_alias(s->user_id(), "alice");
+  EXPECT_EQ(alice.size(), 1u) << "the graph knows Alice after the scheduled run";
+
+  // The same slot is not run twice.
+  engine->run_background(std::chrono::seconds(5));
+  EXPECT_EQ(s->jobs().list_runs("maintain-daily", 10).size(), 1u);
+  (void)first;
+}
+
+TEST(Engine, MaintenanceSchedulesCanBeTurnedOff) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "data");
+  std::ofstream(dir / "data" / "config.toml")
+      << "[embed]\nprovider = \"hashing\"\n[maintenance]\nweekly = false\n";
+  auto engine = Engine::open(EngineOptions{dir / "data", "", no_env()});
+  std::vector<std::string> names;
+  for (const auto& sched : engine->schedules()) names.push_back(sched.name);
+  EXPECT_NE(std::find(names.begin(), names.end(), "maintain-daily"), names.end());
+  EXPECT_EQ(std::find(names.begin(), names.end(), "maintain-weekly"), names.end());
+  std::ofstream(dir / "data" / "config.toml", std::ios::trunc)
+      << "[embed]\nprovider = \"hashing\"\n[maintenance]\nenabled = false\n";
+  auto off = Engine::open(EngineOptions{dir / "data", "", no_env()});
+  for (const auto& sched : off->schedules()) EXPECT_EQ(sched.name.rfind("maintain-", 0), std::string::npos) << sched.name;
 }
 
 }  // namespace

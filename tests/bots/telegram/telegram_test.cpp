@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "app/app_context.h"
+#include "app/engine.h"
 #include "bots/telegram/bot_api.h"
 #include "bots/telegram/telegram_bot.h"
 #include "core/error.h"
@@ -22,6 +23,7 @@
 #include "testing/run_binary.h"
 #include "testing/background_process.h"
 #include "testing/run_binary.h"
+#include "testing/real_model.h"
 #include "testing/temp_dir.h"
 
 namespace kioku::telegram {
@@ -335,6 +337,8 @@ std::string model_reply(const json& request) {
     for (int i = 0; i < 60; ++i) text += "Paragraph " + std::to_string(i) + ": " + std::string(140, 'x') + "\n\n";
     return text;
   }
+  if (question.find("dog") != std::string::npos)
+    return all.find("Mochi") != std::string::npos ? "Yes: Mochi, your puppy." : "I don't know of a dog.";
   if (question.find("Hana") != std::string::npos)
     return all.find("Osaka") != std::string::npos ? "Hana lives in Osaka." : "I don't know where Hana lives.";
   return "Nice to hear from you!";
@@ -582,6 +586,34 @@ TEST_F(TelegramBotTest, ChatTurnIsAnsweredFromMemory) {
   api_.push_text(kAlice, "give me a long answer");
   ASSERT_TRUE(wait_until([&] { return api_.count_text(kAlice, "Paragraph 59") == 1; }));
   EXPECT_GE(api_.texts(kAlice).size() - before, 3u);
+}
+
+// Issue 10: a memory added after the bot started (by another session of the
+// same engine, as the web app does in kioku serve) is found by meaning, with
+// the real MiniLM weights: no word of the question is in the memory.
+TEST_F(TelegramBotTest, FindsByMeaningAMemoryAddedAfterTheBotStarted) {
+  KIOKU_REQUIRE_REAL_MINILM();
+  std::filesystem::create_directories(dir_ / "models");
+  std::filesystem::create_directory_symlink(testing::real_minilm_dir(), dir_ / "models" / "all-MiniLM-L6-v2");
+  env_["KIOKU_EMBED_PROVIDER"] = "local";
+  auto engine = Engine::open(EngineOptions{dir_.path(), "", env()});
+  TelegramBotOptions o = options();
+  o.engine = engine;
+  start(o);
+  say("do I have a dog?");
+  EXPECT_EQ(last(), "I don't know of a dog.");  // the bot's session has its (empty) index now
+
+  {
+    auto web = engine->session();
+    Memory m;
+    m.user_id = web->user_id();
+    m.content = "Last week I adopted a little puppy called Mochi";
+    m.created_at = system_time().now() - std::chrono::hours(72);  // not in "the last 24 hours"
+    web->memories().add(m);
+  }
+  engine->run_background(std::chrono::seconds(30));  // embeds it (kioku serve's background round)
+  say("do I have a dog?");
+  EXPECT_EQ(last(), "Yes: Mochi, your puppy.");
 }
 
 TEST_F(TelegramBotTest, ChatIsQueuedWhenTheModelIsDownAndAnsweredLater) {
