@@ -227,6 +227,9 @@ struct TelegramBot::Impl {
     worker_ctx = engine->open_session();
     user = ctx->user_id();
     current_user = user;
+    // Mapped users are users of the data directory (kioku users list shows
+    // them; kioku token --user gives them the web app too).
+    for (const auto& [id, u] : settings.users) ctx->users().ensure_user(u, /*admin=*/false);
   }
 
   void log(const std::string& line) {

@@ -572,6 +572,7 @@ TEST_F(TelegramBotTest, EachMappedTelegramUserLandsInTheirOwnKiokuUsersMemory) {
   EXPECT_EQ(ctx.drafts().entries(bobs->id)[0].content, "Bob's quiet evening");
   EXPECT_FALSE(ctx.drafts().open_session("alice"));
   EXPECT_FALSE(ctx.drafts().open_session(ctx.user_id()));
+  EXPECT_TRUE(ctx.users().get_user("bob")) << "mapped Telegram users become users of the data directory";
 
   // A restarted bot finds Bob's journal open, and only Bob's.
   start();
