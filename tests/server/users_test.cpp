@@ -208,7 +208,8 @@ TEST_F(UsersTest, NothingOfUserBEverAppearsToUserAThroughAnyRouteOrMcpTool) {
   call(b, "PUT", "/api/core/human", 200, {{"value", "quokkahuman zebra is Bob"}});
   // No model is configured: the chat turn is stored and queued as B's job.
   call(b, "POST", "/api/chat", 200, {{"message", "quokkachat zebra hello"}});
-  for (const auto& j : call(b, "GET", "/api/jobs", 200)["jobs"]) bd.job_id = j["id"];
+  const json b_jobs = call(b, "GET", "/api/jobs", 200);
+  for (const auto& j : b_jobs["jobs"]) bd.job_id = j["id"];
   ASSERT_FALSE(bd.job_id.empty());
   ASSERT_EQ(mcp(b, {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
                     {"params", {{"name", "add_memory"}, {"arguments", {{"content", "quokkamcp zebra via mcp"}}}}}})
@@ -236,14 +237,15 @@ TEST_F(UsersTest, NothingOfUserBEverAppearsToUserAThroughAnyRouteOrMcpTool) {
   const std::vector<std::string> b_ids = {bd.memory_id, bd.suggestion_id, bd.journal_id, bd.job_id,
                                           bd.media_name, bd.upload_memory_id, bd.entity_id};
 
-  // Every response A gets: no marker of B, no id of B.
+  // Every response A gets: no marker of B, no id of B (but the one A sent,
+  // which "no memory with id ..." may echo).
   auto clean = [&](const std::string& what, const Reply& r) {
     EXPECT_LT(r.status, 500) << what << ": " << r.body;
     std::string lower = r.body;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     EXPECT_EQ(lower.find(kBMarker), std::string::npos) << what << " leaked B's data: " << r.body;
     for (const auto& id : b_ids)
-      if (!id.empty()) {
+      if (!id.empty() && what.find(id) == std::string::npos) {
         EXPECT_EQ(r.body.find(id), std::string::npos) << what << " leaked B's id " << id << ": " << r.body;
       }
   };
@@ -257,7 +259,7 @@ TEST_F(UsersTest, NothingOfUserBEverAppearsToUserAThroughAnyRouteOrMcpTool) {
     return [&, method, path, body] { clean(method + " " + path, send(a, method, path, body)); };
   };
   auto b_id = [&](const std::string& method, const std::string& pattern, const std::string& id, const std::string& body = "",
-                  std::initializer_list<int> allowed = {403, 404}) {
+                  std::vector<int> allowed = {403, 404}) {
     return [&, method, pattern, id, body, allowed] {
       std::string path = pattern;
       path.replace(path.find('{'), path.find('}') - path.find('{') + 1, id);
@@ -372,7 +374,8 @@ TEST_F(UsersTest, NothingOfUserBEverAppearsToUserAThroughAnyRouteOrMcpTool) {
     for (const auto& tool : tools) {
       for (const char* label : {"human", "bobs_block"}) {
         json args = json::object();
-        for (const auto& [name, prop] : tool["inputSchema"].value("properties", json::object()).items()) {
+        const json props = tool["inputSchema"].value("properties", json::object());
+        for (const auto& [name, prop] : props.items()) {
           const std::string type = prop.value("type", "string");
           if (type == "integer" || type == "number") args[name] = 1;
           else if (type == "boolean") args[name] = false;
@@ -411,7 +414,8 @@ TEST_F(UsersTest, NothingOfUserBEverAppearsToUserAThroughAnyRouteOrMcpTool) {
   // The route table and the OpenAPI document list the same routes, and
   // every one of them has a case above.
   std::set<std::string> documented;
-  for (const auto& [path, ops] : server->openapi()["paths"].items())
+  const json openapi = server->openapi();
+  for (const auto& [path, ops] : openapi["paths"].items())
     for (const auto& [method, op] : ops.items()) {
       std::string m = method;
       for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -441,7 +445,7 @@ TEST_F(UsersTest, NothingOfUserBEverAppearsToUserAThroughAnyRouteOrMcpTool) {
   EXPECT_EQ(call(b, "GET", "/api/suggestions", 200).dump().find(bd.suggestion_id) != std::string::npos, true);
   EXPECT_EQ(send(b, "GET", "/api/media/" + bd.media_name).status, 200);
   const std::string b_everything = call(b, "GET", "/api/memory?limit=500", 200).dump() +
-                                   call(b, "GET", "/api/memory/search?q=wombat", 200).dump() +
+                                   call(b, "GET", "/api/memory/search?q=wombat", 200)["items"].dump() +
                                    call(b, "GET", "/api/core", 200).dump();
   EXPECT_EQ(b_everything.find("wombat"), std::string::npos) << "A's writes reached B: " << b_everything;
   const std::string a_memories = call(a, "GET", "/api/memory?limit=500", 200).dump();
