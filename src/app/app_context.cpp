@@ -28,11 +28,28 @@ const Config& AppContext::config() {
 }
 
 const std::string& AppContext::user_id() {
-  if (user_id_.empty()) {
-    const std::string& override_id = engine_->options().user;
-    user_id_ = !override_id.empty() ? override_id : config().get_string_or("user.id", "local", "KIOKU_USER");
-  }
+  if (user_id_.empty()) user_id_ = default_user_id();
   return user_id_;
+}
+
+std::string AppContext::default_user_id() {
+  const std::string& override_id = engine_->options().user;
+  return !override_id.empty() ? override_id : config().get_string_or("user.id", "local", "KIOKU_USER");
+}
+
+void AppContext::act_as(const std::string& user_id) { user_id_ = user_id; }
+
+UserStore& AppContext::users() {
+  if (!users_) {
+    memories();  // creates the data directory and migrates memory.db first
+    users_ = open_user_store();
+  }
+  return *users_;
+}
+
+std::unique_ptr<UserStore> AppContext::open_user_store() {
+  memories();
+  return open_sqlite_user_store(memory_db_path());
 }
 
 bool AppContext::ensure_initialized() {
@@ -253,7 +270,19 @@ const JobRegistry& AppContext::job_registry() {
     }
     for (auto& extra : engine_->extra_job_kinds()) {
       auto handler = extra.handler;
-      registry->add(extra.kind, [this, handler](const Job& j) { return handler(*this, j); }, extra.policy);
+      // The edge's handler reads the session's user: the job's, not the default.
+      registry->add(extra.kind, [this, handler](const Job& j) {
+        const std::string before = user_id_;
+        act_as(j.user_id);
+        try {
+          JobOutcome outcome = handler(*this, j);
+          act_as(before);
+          return outcome;
+        } catch (...) {
+          act_as(before);
+          throw;
+        }
+      }, extra.policy);
     }
     job_registry_ = std::move(registry);
   }

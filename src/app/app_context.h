@@ -24,6 +24,7 @@
 #include "search/searcher.h"
 #include "store/knowledge.h"
 #include "store/store.h"
+#include "store/user_store.h"
 
 namespace kioku {
 
@@ -42,7 +43,15 @@ class AppContext {
   std::filesystem::path memory_db_path() const { return data_dir_ / "memory.db"; }
   std::filesystem::path journal_db_path() const { return data_dir_ / "journal.db"; }
   const Config& config();
+  // Whose data this session reads and writes: the user it acts as, else the
+  // default user (--user, [user] id, KIOKU_USER, or "local").
   const std::string& user_id();
+  // The default user, whoever the session acts as.
+  std::string default_user_id();
+  // Acts as user_id from now on ("" = the default user again). The server
+  // sets the user of each request's token; a session returned to the pool
+  // acts as the default user again (Engine::release).
+  void act_as(const std::string& user_id);
 
   // Creates the data directory, databases and a default config.toml if missing.
   // Returns true if anything was created.
@@ -50,6 +59,10 @@ class AppContext {
 
   MemoryStore& memories();
   JobStore& jobs();
+  // The users of this data directory and their token hashes (memory.db).
+  UserStore& users();
+  // Another connection to the same users (for a thread-safe owner).
+  std::unique_ptr<UserStore> open_user_store();
   JournalDraftStore& drafts();
   // The knowledge graph and memory lifecycle tables of memory.db (issue 12).
   KnowledgeStore& knowledge();
@@ -93,6 +106,7 @@ class AppContext {
   std::string user_id_;
   std::unique_ptr<MemoryStore> memories_;
   std::unique_ptr<JobStore> jobs_;
+  std::unique_ptr<UserStore> users_;
   std::unique_ptr<JournalDraftStore> drafts_;
   std::unique_ptr<KnowledgeStore> knowledge_;
   std::unique_ptr<JournalCompiler> compiler_;

@@ -169,6 +169,7 @@ Engine::Lease Engine::session() {
 }
 
 void Engine::release(std::unique_ptr<AppContext> ctx, uint64_t generation) {
+  if (ctx) ctx->act_as("");  // the next lease starts as the default user, never as the last request's
   {
     std::lock_guard<std::mutex> lock(pool_mutex_);
     --leased_;

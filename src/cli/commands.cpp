@@ -10,6 +10,7 @@ void register_commands(CLI::App& app, CommandTable& table) {
   register_companion_commands(app, table);
   register_job_commands(app, table);
   register_server_commands(app, table);
+  register_user_commands(app, table);
   register_telegram_commands(app, table);
   register_bluesky_commands(app, table);
   register_core_commands(app, table);

@@ -55,6 +55,7 @@ void register_model_commands(CLI::App& app, CommandTable& table);    // models l
 void register_companion_commands(CLI::App& app, CommandTable& table);  // chat rate suggestions context
 void register_job_commands(CLI::App& app, CommandTable& table);        // jobs list | run | retry | cancel
 void register_server_commands(CLI::App& app, CommandTable& table);     // serve token
+void register_user_commands(CLI::App& app, CommandTable& table);       // users add | list | remove
 void register_telegram_commands(CLI::App& app, CommandTable& table);   // telegram
 void register_bluesky_commands(CLI::App& app, CommandTable& table);    // bsky post | import | sync
 void register_core_commands(CLI::App& app, CommandTable& table);       // core list | show | edit | history | ...

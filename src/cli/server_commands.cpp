@@ -14,6 +14,7 @@
 #include "cli/long_running.h"
 #include "core/error.h"
 #include "app/engine.h"
+#include "app/users.h"
 #include "server/server.h"
 
 namespace kioku::cli {
@@ -140,10 +141,14 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
     };
   }
   {
-    auto* cmd = app.add_subcommand("token", "Print the API token (for Authorization: Bearer)");
+    auto* cmd = app.add_subcommand(
+        "token", "Print the API token (for Authorization: Bearer); with --user NAME, make a new token for NAME");
     table[cmd] = [](AppContext& ctx, CommandIo& io) {
       ctx.ensure_initialized();  // creates the token if missing
-      const std::string token = ctx.api_token();
+      // --user NAME: a new token of that user, shown only now (only its hash is kept).
+      const std::string& user = ctx.engine().options().user;
+      if (!user.empty()) ensure_default_user(ctx);
+      const std::string token = user.empty() ? ctx.api_token() : issue_token(ctx.users(), user, "kioku token");
       if (io.json) io.out << nlohmann::json{{"token", token}}.dump() << "\n";
       else io.out << token << "\n";
       return 0;

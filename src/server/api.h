@@ -35,6 +35,10 @@ struct ApiRequest {
   std::string body;
   bool wants_event_stream = false;  // Accept: text/event-stream or ?stream=1
   std::map<std::string, std::string> headers;  // names lower-cased (Authorization is not copied)
+  // Who the request's token belongs to (set by the server before routing;
+  // every handler reads and writes this user's data only).
+  std::string user_id;
+  bool admin = false;
 
   // A request header by lower-case name, or "".
   std::string header(const std::string& lower_name) const {
@@ -89,6 +93,7 @@ struct Route {
   bool multipart = false;
   bool streams = false;  // may answer text/event-stream
   std::function<ApiResponse(Services&, const ApiRequest&)> handler;
+  bool admin_only = false;  // 403 for a token of a user who is not an admin
 };
 
 // Under <data>/uploads: files of uploads whose memories are not committed

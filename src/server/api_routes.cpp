@@ -494,13 +494,13 @@ ApiResponse health(Services&, const ApiRequest&) {
 }
 
 ApiResponse create_memory(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   Memory m = memory_from_request(*ctx, req);
   return created(*ctx, ctx->memories().add(m));
 }
 
 ApiResponse list_memories(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   MemoryFilter f = filter_from(req, ctx->user_id());
   const int limit = int_param(req, "limit", 50, 1, 500);
   const int offset = int_param(req, "offset", 0, 0, 1 << 30);
@@ -518,14 +518,14 @@ ApiResponse list_memories(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse get_memory(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ApiResponse r;
   r.body = to_json(require_memory(*ctx, req.path_params.at(0)));
   return r;
 }
 
 ApiResponse update_memory(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   Memory m = require_memory(*ctx, req.path_params.at(0));
   json j = req.json();
   apply_edits(m, j, ctx->data_dir());
@@ -539,7 +539,7 @@ ApiResponse update_memory(Services& s, const ApiRequest& req) {
 ApiResponse delete_memory(Services& s, const ApiRequest& req) {
   const std::string id = req.path_params.at(0);
   {
-    auto ctx = s.context();
+    auto ctx = s.context(req);
     if (!ctx->memories().remove(ctx->user_id(), id)) throw not_found("no memory with id " + id);
     ctx->searcher().forget(ctx->user_id(), id);
   }
@@ -596,7 +596,7 @@ ApiResponse search_memories(Services& s, const ApiRequest& req) {
   std::vector<std::string> found;
   ApiResponse r;
   {
-    auto ctx = s.context();
+    auto ctx = s.context(req);
     user_id = ctx->user_id();
     const std::string asked = req.param("mode");
     mode = parse_search_mode(!asked.empty() ? asked : ctx->config().get_string_or("search.mode", "hybrid"));
@@ -610,7 +610,7 @@ ApiResponse search_memories(Services& s, const ApiRequest& req) {
   }
   // Vectors live in the one search context's index (services.h, note 2).
   if (mode != SearchMode::kLexical)
-    s.with_search([&](AppContext& ctx) { r = run_search(s, ctx, req, mode, notice, found); });
+    s.with_search(req, [&](AppContext& ctx) { r = run_search(s, ctx, req, mode, notice, found); });
   s.note_access(user_id, std::move(found));
   return r;
 }
@@ -625,7 +625,7 @@ ApiResponse upload(Services& s, const ApiRequest& req) {
     throw too_large("the file is " + std::to_string(file->content.size() >> 20) + " MiB; the limit is " +
                     std::to_string(limit >> 20) + " MiB");
   const std::string name = sanitize_file_name(file->filename);
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ImportOptions options;
   options.user_id = ctx->user_id();
   options.display_name = name;
@@ -664,7 +664,7 @@ ApiResponse upload(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse list_suggestions(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   MemoryFilter f;
   f.user_id = ctx->user_id();
   f.approved = false;
@@ -677,7 +677,7 @@ ApiResponse list_suggestions(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse suggest_memory(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   Memory m = memory_from_request(*ctx, req);
   m.approved = false;
   m.source = Source::kAiSuggested;
@@ -685,7 +685,7 @@ ApiResponse suggest_memory(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse approve_suggestion(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   Memory m = require_suggestion(*ctx, req.path_params.at(0));
   m.approved = true;
   ctx->memories().update(m);
@@ -695,7 +695,7 @@ ApiResponse approve_suggestion(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse reject_suggestion(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   Memory m = require_suggestion(*ctx, req.path_params.at(0));
   ctx->memories().remove(ctx->user_id(), m.id);
   ApiResponse r;
@@ -704,7 +704,7 @@ ApiResponse reject_suggestion(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse edit_suggestion(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   Memory m = require_suggestion(*ctx, req.path_params.at(0));
   apply_edits(m, req.json(), ctx->data_dir());
   ctx->memories().update(m);
@@ -713,8 +713,8 @@ ApiResponse edit_suggestion(Services& s, const ApiRequest& req) {
   return r;
 }
 
-ApiResponse journal_start(Services& s, const ApiRequest&) {
-  auto ctx = s.context();
+ApiResponse journal_start(Services& s, const ApiRequest& req) {
+  auto ctx = s.context(req);
   JournalSession session = ctx->journal().start(ctx->user_id());
   ApiResponse r;
   r.status = 201;
@@ -723,7 +723,7 @@ ApiResponse journal_start(Services& s, const ApiRequest&) {
 }
 
 ApiResponse journal_add(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ApiResponse r;
   r.status = 201;
   for (const auto& f : req.files) {
@@ -754,23 +754,23 @@ ApiResponse journal_add(Services& s, const ApiRequest& req) {
   return r;
 }
 
-ApiResponse journal_done(Services& s, const ApiRequest&) {
-  auto ctx = s.context();
+ApiResponse journal_done(Services& s, const ApiRequest& req) {
+  auto ctx = s.context(req);
   ApiResponse r;
   r.body = journal_json(ctx->journal().done(ctx->user_id()));
   return r;
 }
 
-ApiResponse journal_cancel(Services& s, const ApiRequest&) {
-  auto ctx = s.context();
+ApiResponse journal_cancel(Services& s, const ApiRequest& req) {
+  auto ctx = s.context(req);
   ctx->journal().cancel(ctx->user_id(), /*confirmed=*/true);
   ApiResponse r;
   r.body = {{"cancelled", true}};
   return r;
 }
 
-ApiResponse journal_status(Services& s, const ApiRequest&) {
-  auto ctx = s.context();
+ApiResponse journal_status(Services& s, const ApiRequest& req) {
+  auto ctx = s.context(req);
   ApiResponse r;
   auto status = ctx->journal().status(ctx->user_id());
   if (!status) {
@@ -792,7 +792,7 @@ ApiResponse journal_status(Services& s, const ApiRequest&) {
 // The knowledge graph as it stood at a date: live entities and the facts
 // valid then (as known now), for the web app's graph page.
 ApiResponse graph_at(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   const std::string at_text = req.param("at");
   const TimePoint at = at_text.empty() ? system_time().now() : parse_iso8601_or_throw(at_text, "at");
   int limit = 300;
@@ -819,7 +819,7 @@ ApiResponse graph_at(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse list_journals(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   json items = json::array();
   for (const auto& j : ctx->memories().list_journals(ctx->user_id(), int_param(req, "limit", 50, 1, 500)))
     items.push_back(journal_json(j));
@@ -829,7 +829,7 @@ ApiResponse list_journals(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse get_journal(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   auto j = ctx->memories().get_journal(ctx->user_id(), req.path_params.at(0));
   if (!j) throw not_found("no journal with id " + req.path_params.at(0));
   ApiResponse r;
@@ -845,6 +845,17 @@ ApiResponse get_media(Services& s, const ApiRequest& req) {
   const auto path = s.data_dir() / "media" / name;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw not_found("no media file named " + name);
+  {
+    // Only a file this user's memories or open journal name: the same 404
+    // as a missing one, so another user's files cannot even be confirmed.
+    auto ctx = s.context(req);
+    bool owned = ctx->memories().references_media(ctx->user_id(), name);
+    if (!owned)
+      if (auto open = ctx->journal().status(ctx->user_id()))
+        for (const auto& e : open->entries)
+          owned = owned || std::filesystem::path(e.media_path).filename().string() == name;
+    if (!owned) throw not_found("no media file named " + name);
+  }
   ApiResponse r;
   r.content_type = media_content_type(name);
   r.raw = slurp(path);
@@ -867,7 +878,7 @@ ApiResponse chat(Services& s, const ApiRequest& req) {
   const std::string message = require_text(req.json(), "message");
   ApiResponse r;
   if (!req.wants_event_stream) {
-    s.with_chat([&](AppContext& ctx, Companion& companion) {
+    s.with_chat(req, [&](AppContext& ctx, Companion& companion) {
       const ChatTurnResult turn = companion.chat(ctx.user_id(), message);
       log_turn(s, turn);
       r.body = turn_json(ctx, turn);
@@ -875,10 +886,15 @@ ApiResponse chat(Services& s, const ApiRequest& req) {
     return r;
   }
   // Streamed: the turn runs while the response is being written.
-  r.stream = [&s, message](EventSink& sink) {
+  // The stream runs after this handler returned: it keeps the request's user.
+  ApiRequest as_user;
+  as_user.path = req.path;
+  as_user.user_id = req.user_id;
+  as_user.admin = req.admin;
+  r.stream = [&s, message, req = std::move(as_user)](EventSink& sink) {
     bool client_gone = false;
     try {
-      s.with_chat([&](AppContext& ctx, Companion& companion) {
+      s.with_chat(req, [&](AppContext& ctx, Companion& companion) {
         std::function<void(std::string_view)> on_delta = [&](std::string_view delta) {
           if (!client_gone) client_gone = !sink.write("delta", json{{"text", std::string(delta)}}.dump());
         };
@@ -896,7 +912,7 @@ ApiResponse chat(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse chat_history(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   MemoryFilter f;
   f.user_id = ctx->user_id();
   f.types = {std::string(memory_types::kChat)};
@@ -931,8 +947,8 @@ ApiResponse chat_history(Services& s, const ApiRequest& req) {
   return r;
 }
 
-ApiResponse get_settings(Services& s, const ApiRequest&) {
-  auto ctx = s.context();
+ApiResponse get_settings(Services& s, const ApiRequest& req) {
+  auto ctx = s.context(req);
   ApiResponse r;
   r.body = settings_json(*ctx);
   return r;
@@ -940,17 +956,17 @@ ApiResponse get_settings(Services& s, const ApiRequest&) {
 
 ApiResponse put_settings(Services& s, const ApiRequest& req) {
   {
-    auto ctx = s.context();
+    auto ctx = s.context(req);
     write_settings(s, *ctx, req.json());
   }
-  auto fresh = s.context();  // opened under the new settings
+  auto fresh = s.context(req);  // opened under the new settings
   ApiResponse r;
   r.body = settings_json(*fresh);
   return r;
 }
 
-ApiResponse models_available(Services& s, const ApiRequest&) {
-  auto ctx = s.context();
+ApiResponse models_available(Services& s, const ApiRequest& req) {
+  auto ctx = s.context(req);
   auto client = probe_client(*ctx);
   if (!client) throw invalid_input("no LLM provider is configured (choose one in settings)");
   ApiResponse r;
@@ -968,29 +984,31 @@ ApiResponse models_available(Services& s, const ApiRequest&) {
   return r;
 }
 
-ApiResponse status(Services& s, const ApiRequest&) {
-  auto ctx = s.context();
+ApiResponse status(Services& s, const ApiRequest& req) {
+  auto ctx = s.context(req);
   ApiResponse r;
   r.body = status_document(*ctx);
+  if (!req.admin) r.body["scheduled_runs"] = json::array();  // server-wide work: an admin's business
   return r;
 }
 
 ApiResponse list_jobs(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   JobFilter f;
   f.user_id = ctx->user_id();
   f.limit = int_param(req, "limit", 50, 1, 500);
   if (const std::string state = req.param("state"); !state.empty()) f.states.push_back(parse_job_state(state));
   json items = json::array(), runs = json::array();
   for (const auto& j : ctx->jobs().list(f)) items.push_back(to_json(j));
-  for (const auto& r : ctx->jobs().list_runs("", 20)) runs.push_back(to_json(r));
+  if (req.admin)  // scheduled runs are server-wide
+    for (const auto& r : ctx->jobs().list_runs("", 20)) runs.push_back(to_json(r));
   ApiResponse r;
   r.body = {{"jobs", items}, {"by_state", ctx->jobs().count_by_state(ctx->user_id())}, {"scheduled_runs", runs}};
   return r;
 }
 
 ApiResponse retry_job(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ctx->jobs().retry(ctx->user_id(), req.path_params.at(0), system_time().now());
   ApiResponse r;
   r.body = to_json(*ctx->jobs().get(req.path_params.at(0)));
@@ -998,7 +1016,7 @@ ApiResponse retry_job(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse cancel_job(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ctx->jobs().cancel(ctx->user_id(), req.path_params.at(0), system_time().now());
   ApiResponse r;
   r.body = to_json(*ctx->jobs().get(req.path_params.at(0)));
@@ -1153,11 +1171,13 @@ std::vector<Route> api_routes() {
           {"properties", {{"persona", {{"type", "string"}}}, {"suggestions", {{"type", "boolean"}}}}}}}}}};
   add({"GET", "/api/settings", "Provider, model, suggestion toggle, persona (the API key is never returned)",
        "settings", true, {}, nullptr, false, false, get_settings});
-  add({"PUT", "/api/settings", "Change settings (written to config.toml)", "settings", true, {}, settings_schema, false,
-       false, put_settings});
+  // Server-wide (one provider and persona for everyone): an admin's.
+  add({"PUT", "/api/settings", "Change settings (written to config.toml; admin)", "settings", true, {}, settings_schema,
+       false, false, put_settings, true});
   add({"GET", "/api/models/available", "Models of the configured provider (502 when it does not answer)", "settings",
        true, {}, nullptr, false, false, models_available});
   for (auto& route : memory_agent_routes()) add(std::move(route));  // /api/core/..., /mcp
+  for (auto& route : user_routes()) add(std::move(route));          // /api/me, /api/users/...
   return r;
 }
 

@@ -19,6 +19,8 @@
 namespace kioku::server {
 
 std::vector<Route> memory_agent_routes();
+// /api/me and the admin's /api/users routes (user_routes.cpp).
+std::vector<Route> user_routes();
 
 // An Origin may use /mcp when it is listed in [mcp] allowed_origins or is
 // this server itself on a loopback name (http://127.0.0.1:PORT,

@@ -39,8 +39,8 @@ int version_param(const std::string& text, const char* what) {
   throw invalid_input(std::string(what) + " must be a positive version number");
 }
 
-ApiResponse list_blocks(Services& s, const ApiRequest&) {
-  auto ctx = s.context();
+ApiResponse list_blocks(Services& s, const ApiRequest& req) {
+  auto ctx = s.context(req);
   auto cm = core_of(*ctx);
   json items = json::array();
   for (const auto& b : cm.blocks()) items.push_back(to_json(b));
@@ -51,7 +51,7 @@ ApiResponse list_blocks(Services& s, const ApiRequest&) {
 }
 
 ApiResponse get_block(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ApiResponse r;
   r.body = to_json(core_of(*ctx).get(req.path_params.at(0)));
   return r;
@@ -65,7 +65,7 @@ ApiResponse create_block(Services& s, const ApiRequest& req) {
   b.description = j.value("description", "");
   b.limit = j.value("limit", 2048);
   b.read_only = j.value("read_only", false);
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ApiResponse r;
   r.status = 201;
   r.body = to_json(core_of(*ctx).create(b));
@@ -80,14 +80,14 @@ ApiResponse edit_block(Services& s, const ApiRequest& req) {
   if (j.contains("limit")) e.limit = j.at("limit").get<int>();
   if (j.contains("read_only")) e.read_only = j.at("read_only").get<bool>();
   if (j.contains("expected_version")) e.expected_version = j.at("expected_version").get<int>();
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ApiResponse r;
   r.body = to_json(core_of(*ctx).edit(req.path_params.at(0), e));
   return r;
 }
 
 ApiResponse delete_block(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   core_of(*ctx).remove(req.path_params.at(0));
   ApiResponse r;
   r.body = {{"label", req.path_params.at(0)}, {"removed", true}};
@@ -95,7 +95,7 @@ ApiResponse delete_block(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse block_history(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   json items = json::array();
   for (const auto& v : core_of(*ctx).history(req.path_params.at(0))) items.push_back(to_json(v));
   ApiResponse r;
@@ -104,7 +104,7 @@ ApiResponse block_history(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse block_version(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   auto cm = core_of(*ctx);
   const std::string label = req.path_params.at(0);
   const int version = version_param(req.path_params.at(1), "version");
@@ -118,7 +118,7 @@ ApiResponse block_version(Services& s, const ApiRequest& req) {
 }
 
 ApiResponse block_diff(Services& s, const ApiRequest& req) {
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   const std::string label = req.path_params.at(0);
   const int from = version_param(req.param("from"), "from");
   const int to = req.param("to").empty() ? 0 : version_param(req.param("to"), "to");
@@ -130,7 +130,7 @@ ApiResponse block_diff(Services& s, const ApiRequest& req) {
 ApiResponse rollback_block(Services& s, const ApiRequest& req) {
   const json j = req.json();
   if (!j.contains("version") || !j["version"].is_number_integer()) throw invalid_input("send {\"version\": N}");
-  auto ctx = s.context();
+  auto ctx = s.context(req);
   ApiResponse r;
   r.body = to_json(core_of(*ctx).rollback(req.path_params.at(0), j["version"].get<int>()));
   return r;
@@ -179,7 +179,7 @@ ApiResponse mcp_post(Services& s, const ApiRequest& req) {
   }
   std::optional<json> answer;
   // Any session: its Searcher shares the engine's vector indexes.
-  s.with_search([&](AppContext& ctx) {
+  s.with_search(req, [&](AppContext& ctx) {
     const Config& config = ctx.config();
     MemoryToolOptions o;
     o.inserts_need_approval =

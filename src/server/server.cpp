@@ -15,6 +15,7 @@
 #include <regex>
 #include <thread>
 
+#include "app/users.h"
 #include "core/error.h"
 #include "server/api.h"
 #include "server/mcp_http.h"
@@ -71,15 +72,6 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
   res.set_content(json{{"error", message}, {"code", std::string(code)}}.dump(), "application/json");
 }
 
-// Tokens are compared without an early exit, so timing does not reveal how
-// much of a guess was right.
-bool same_secret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 // "/api/memory/{id}" -> "/api/memory/([^/]+)", with regex characters escaped.
 std::string route_regex(const std::string& path) {
   std::string out;
@@ -127,7 +119,7 @@ struct Server::Impl {
   std::vector<Route> routes = server::api_routes();
   std::unique_ptr<server::Services> services;
   server::GuardedHttpServer http;
-  std::string token;
+  std::unique_ptr<TokenAuthenticator> auth;
   int port = 0;
   bool bound = false;
   std::vector<std::string> allowed_origins;  // [mcp] allowed_origins
@@ -142,8 +134,18 @@ struct Server::Impl {
     if (options.log) options.log(line);
   }
 
-  ApiRequest to_api_request(const httplib::Request& req) const {
+  // The user of the request's bearer token (nullopt: none or unknown).
+  std::optional<Principal> principal_of(const httplib::Request& req) const {
+    const std::string header = req.get_header_value("Authorization");
+    const std::string_view prefix = "Bearer ";
+    if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    return auth->authenticate(std::string_view(header).substr(prefix.size()));
+  }
+
+  ApiRequest to_api_request(const httplib::Request& req, const Principal& who) const {
     ApiRequest a;
+    a.user_id = who.user_id;
+    a.admin = who.admin;
     a.method = req.method;
     a.path = req.path;
     for (size_t i = 1; i < req.matches.size(); ++i) a.path_params.push_back(req.matches[i].str());
@@ -166,7 +168,18 @@ struct Server::Impl {
   void handle(const Route& route, const httplib::Request& req, httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");
     try {
-      ApiResponse out = route.handler(*services, to_api_request(req));
+      // Checked before routing too; asked again here so the handler gets the
+      // user from the token itself, not from anything a client can send.
+      std::optional<Principal> who = route.auth ? principal_of(req) : Principal{};
+      if (!who) {
+        send_error(res, 401, "wrong API token", "unauthorized");
+        return;
+      }
+      if (route.admin_only && !who->admin) {
+        send_error(res, 403, route.method + " " + route.path + " needs an admin's token", "forbidden");
+        return;
+      }
+      ApiResponse out = route.handler(*services, to_api_request(req, *who));
       for (const auto& [name, value] : out.headers) res.set_header(name, value);
       if (out.stream) {
         res.status = out.status;
@@ -311,11 +324,7 @@ struct Server::Impl {
       if (!mcp && (req.path.rfind("/api/", 0) != 0 || req.path == "/api/health"))
         return httplib::Server::HandlerResponse::Unhandled;
       const std::string header = req.get_header_value("Authorization");
-      const std::string_view prefix = "Bearer ";
-      if (header.size() > prefix.size() && header.compare(0, prefix.size(), prefix) == 0 &&
-          same_secret(std::string_view(header).substr(prefix.size()), token)) {
-        return httplib::Server::HandlerResponse::Unhandled;
-      }
+      if (principal_of(req)) return httplib::Server::HandlerResponse::Unhandled;
       res.set_header("WWW-Authenticate", "Bearer");
       send_error(res, 401,
                  header.empty() ? "missing API token: send Authorization: Bearer <token> (see kioku token)"
@@ -409,15 +418,16 @@ int Server::bind() {
   so.engine = d.options.engine;
   d.services = std::make_unique<server::Services>(std::move(so));  // creates data dir and token
   {
-    auto probe = d.services->context();
-    d.token = probe->api_token();
+    auto probe = d.services->system_context();
+    const std::string legacy_token = probe->api_token();
+    if (legacy_token.empty()) throw io_error("no API token in " + (d.options.data_dir / "token").string());
+    d.auth = std::make_unique<TokenAuthenticator>(probe->open_user_store(), legacy_token, probe->default_user_id());
     const auto& data = probe->config().data();
     if (data.contains("mcp") && data["mcp"].is_object() && data["mcp"].contains("allowed_origins") &&
         data["mcp"]["allowed_origins"].is_array())
       for (const auto& o : data["mcp"]["allowed_origins"])
         if (o.is_string()) d.allowed_origins.push_back(o.get<std::string>());
   }
-  if (d.token.empty()) throw io_error("no API token in " + (d.options.data_dir / "token").string());
   d.install_handlers();
   d.register_routes();
   if (d.options.port == 0) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "app/users.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "store/sqlite/sqlite_store.h"
@@ -22,6 +23,9 @@ Services::Services(ServicesOptions options) : options_(std::move(options)) {
   }
   auto s = engine_->session();
   s->ensure_initialized();
+  ensure_default_user(*s);
+  // The token file's user (--user of kioku serve, or the owner) is an admin.
+  s->users().ensure_user(s->default_user_id(), /*admin=*/true);
   engine_->embedder();  // load the model once, before the first request needs it
 }
 
@@ -54,7 +58,7 @@ size_t Services::flush_access() {
     batch.swap(pending_access_);
   }
   if (batch.empty()) return 0;
-  auto ctx = context();
+  auto ctx = system_context();
   size_t written = 0;
   for (const auto& a : batch) {
     ctx->memories().record_access(a.user_id, a.ids, a.at);
@@ -63,14 +67,21 @@ size_t Services::flush_access() {
   return written;
 }
 
-void Services::with_search(const std::function<void(AppContext&)>& fn) {
-  auto s = context();
+Services::Lease Services::context(const ApiRequest& req) {
+  if (req.user_id.empty()) throw Error(ErrorCode::kInternal, "a request without a user reached " + req.path);
+  auto lease = engine_->session();
+  lease->act_as(req.user_id);
+  return lease;
+}
+
+void Services::with_search(const ApiRequest& req, const std::function<void(AppContext&)>& fn) {
+  auto s = context(req);
   fn(*s);
 }
 
-void Services::with_chat(const std::function<void(AppContext&, Companion&)>& fn) {
+void Services::with_chat(const ApiRequest& req, const std::function<void(AppContext&, Companion&)>& fn) {
   std::lock_guard<std::mutex> lock(chat_mutex_);
-  auto s = context();
+  auto s = context(req);
   Companion& companion = options_.companion_factory ? options_.companion_factory(*s)
                                                     : static_cast<Companion&>(s->companion());
   fn(*s, companion);

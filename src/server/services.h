@@ -29,6 +29,7 @@
 
 #include "app/app_context.h"
 #include "app/engine.h"
+#include "server/api.h"
 #include "server/server.h"
 
 namespace kioku::server {
@@ -57,12 +58,20 @@ class Services {
   Engine& engine() { return *engine_; }
 
   using Lease = Engine::Lease;
-  Lease context() { return engine_->session(); }
+  // A session acting as the user of the request's token (never the default
+  // user: a request without one is a bug, kInternal). There is no other way
+  // for a handler to get a session, so a new route cannot forget the user.
+  Lease context(const ApiRequest& req);
+  // A session as the default user, for work outside any request (startup,
+  // access-time flushes that carry their own user ids).
+  Lease system_context() { return engine_->session(); }
 
-  // Runs fn with a session for vector search (any pooled session can).
-  void with_search(const std::function<void(AppContext&)>& fn);
-  // Runs fn with a session and its companion; one turn at a time.
-  void with_chat(const std::function<void(AppContext&, Companion&)>& fn);
+  // Runs fn with a session of the request's user for vector search (any
+  // pooled session can).
+  void with_search(const ApiRequest& req, const std::function<void(AppContext&)>& fn);
+  // Runs fn with a session of the request's user and its companion; one turn
+  // at a time.
+  void with_chat(const ApiRequest& req, const std::function<void(AppContext&, Companion&)>& fn);
 
   // The config changed on disk: sessions reopen on their next use.
   void settings_changed() { engine_->settings_changed(); }

@@ -97,6 +97,26 @@ class MemoryRecords {
   // id -> {previous id, next id}, "" where there is none; unknown ids are absent.
   virtual std::map<std::string, std::pair<std::string, std::string>> adjacent(
       const std::string& user_id, const std::vector<std::string>& ids) = 0;
+  // Whether a memory of user_id (pending suggestions and journal mirrors
+  // included) names the media file file_name, as its media_path or in its
+  // text: GET /api/media serves a user only their own files. The default
+  // reads every memory of the user; backends answer it with one query.
+  virtual bool references_media(const std::string& user_id, const std::string& file_name) {
+    MemoryFilter f;
+    f.user_id = user_id;
+    f.approved = std::nullopt;
+    for (int offset = 0;; offset += 500) {
+      const auto page = list(f, ListOrder::kOldestFirst, 500, offset);
+      for (const auto& m : page) {
+        const std::string& p = m.media_path;
+        if (p == file_name || (p.size() > file_name.size() && p.compare(p.size() - file_name.size(), file_name.size(), file_name) == 0 &&
+                               p[p.size() - file_name.size() - 1] == '/'))
+          return true;
+        if (m.content.find(file_name) != std::string::npos) return true;
+      }
+      if (page.size() < 500) return false;
+    }
+  }
   virtual StoreStats stats(const std::string& user_id) = 0;
 };
 

@@ -663,3 +663,60 @@ TEST_F(Cli, RealMiniLmAddedOfflineFindsByMeaning) {
 
 }  // namespace
 }  // namespace kioku
+
+namespace kioku {
+namespace {
+
+// kioku users add | list | remove and kioku token --user (issue 14).
+TEST_F(Cli, UsersTheirTokensAndRemovingTheirData) {
+  ASSERT_EQ(kioku({"init"}).exit_code, 0);
+  const std::string owner_token = kioku({"token"}).out;
+
+  auto added = kioku_json({"users", "add", "alice"});
+  EXPECT_EQ(added["user"], "alice");
+  const std::string alice_token = added["token"];
+  ASSERT_EQ(alice_token.size(), 64u);
+  EXPECT_EQ(kioku({"users", "add", "alice"}).exit_code, 4);
+  EXPECT_EQ(kioku({"users", "add", "no/slashes"}).exit_code, 2);
+  auto text = kioku({"users", "add", "bob", "--admin"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("shown only now"), std::string::npos) << text.out;
+
+  const std::string again = kioku({"token", "--user", "alice"}).out;
+  EXPECT_EQ(again.size(), 65u) << again;  // a new token and its newline
+  EXPECT_NE(again.substr(0, 64), alice_token);
+  EXPECT_EQ(kioku({"token"}).out, owner_token) << "plain `kioku token` still prints the data directory's token";
+  EXPECT_EQ(kioku({"token", "--user", "nobody"}).exit_code, 3);
+
+  const auto list = kioku_json({"users", "list"});
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& u : list["items"]) by_name[u["user"]] = u;
+  ASSERT_EQ(by_name.size(), 3u) << list.dump();
+  EXPECT_TRUE(by_name["local"]["admin"].get<bool>());
+  EXPECT_FALSE(by_name["alice"]["admin"].get<bool>());
+  EXPECT_TRUE(by_name["bob"]["admin"].get<bool>());
+  EXPECT_EQ(by_name["alice"]["tokens"], 2);
+  EXPECT_EQ(list.dump().find(alice_token), std::string::npos) << "tokens are never listed";
+
+  // Alice's data is hers; removing her needs --delete-data, which takes it all.
+  ASSERT_EQ(kioku({"--user", "alice", "add", "Alice's secret garden"}).exit_code, 0);
+  ASSERT_EQ(kioku({"--user", "alice", "journal", "start"}).exit_code, 0);
+  ASSERT_EQ(kioku({"--user", "alice", "journal", "add", "a draft"}).exit_code, 0);
+  ASSERT_EQ(kioku({"add", "The owner's own note"}).exit_code, 0);
+  EXPECT_EQ(kioku({"search", "garden"}).out.find("secret garden"), std::string::npos);
+  auto refused = kioku({"users", "remove", "alice"});
+  EXPECT_EQ(refused.exit_code, 4);
+  EXPECT_NE(refused.err.find("--delete-data"), std::string::npos) << refused.err;
+  EXPECT_EQ(kioku_json({"--user", "alice", "list"}).size(), 1u);
+  auto removed = kioku_json({"users", "remove", "alice", "--delete-data"});
+  EXPECT_GE(removed["data_rows"].get<int>(), 1);
+  EXPECT_EQ(removed["draft_entries"], 1);
+  EXPECT_EQ(removed["tokens"], 2);
+  EXPECT_TRUE(kioku_json({"--user", "alice", "list"}).empty());
+  EXPECT_EQ(kioku_json({"list"}).size(), 1u) << "the owner's data stays";
+  EXPECT_EQ(kioku({"users", "remove", "local", "--delete-data"}).exit_code, 4);
+  EXPECT_EQ(kioku({"users", "remove", "alice"}).exit_code, 3);
+}
+
+}  // namespace
+}  // namespace kioku

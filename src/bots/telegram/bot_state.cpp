@@ -95,14 +95,15 @@ std::vector<BotState::QueuedTurn> BotState::queued_turns() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<QueuedTurn> out;
   if (data_.contains("queued_turns") && data_["queued_turns"].is_array())
-    for (const auto& t : data_["queued_turns"]) out.push_back({t.value("memory_id", ""), t.value("chat_id", int64_t{0})});
+    for (const auto& t : data_["queued_turns"])
+      out.push_back({t.value("memory_id", ""), t.value("chat_id", int64_t{0}), t.value("user", "")});
   return out;
 }
 
 void BotState::add_queued_turn(const QueuedTurn& turn) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!data_.contains("queued_turns") || !data_["queued_turns"].is_array()) data_["queued_turns"] = nlohmann::json::array();
-  data_["queued_turns"].push_back({{"memory_id", turn.memory_id}, {"chat_id", turn.chat_id}});
+  data_["queued_turns"].push_back({{"memory_id", turn.memory_id}, {"chat_id", turn.chat_id}, {"user", turn.user}});
   save();
 }
 
@@ -125,6 +126,36 @@ std::string BotState::warned_session() const {
 void BotState::set_warned_session(const std::string& session_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   data_["warned_session"] = session_id;
+  save();
+}
+
+std::optional<int64_t> BotState::last_chat_of(const std::string& user) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!data_.contains("last_chats") || !data_["last_chats"].is_object()) return std::nullopt;
+  const auto& chats = data_["last_chats"];
+  if (!chats.contains(user) || !chats[user].is_number_integer()) return std::nullopt;
+  return chats[user].get<int64_t>();
+}
+
+void BotState::set_last_chat_of(const std::string& user, int64_t chat_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!data_.contains("last_chats") || !data_["last_chats"].is_object()) data_["last_chats"] = nlohmann::json::object();
+  if (data_["last_chats"].value(user, int64_t{0}) == chat_id) return;
+  data_["last_chats"][user] = chat_id;
+  save();
+}
+
+std::string BotState::warned_session_of(const std::string& user) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!data_.contains("warned_sessions") || !data_["warned_sessions"].is_object()) return "";
+  return data_["warned_sessions"].value(user, std::string());
+}
+
+void BotState::set_warned_session_of(const std::string& user, const std::string& session_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!data_.contains("warned_sessions") || !data_["warned_sessions"].is_object())
+    data_["warned_sessions"] = nlohmann::json::object();
+  data_["warned_sessions"][user] = session_id;
   save();
 }
 

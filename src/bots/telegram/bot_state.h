@@ -48,11 +48,15 @@ class BotState {
   // Where journal reminders go (the chat that last talked to the bot).
   std::optional<int64_t> last_chat() const;
   void set_last_chat(int64_t chat_id);
+  // The chat a Kioku user last wrote from (reminders to that user go there).
+  std::optional<int64_t> last_chat_of(const std::string& user) const;
+  void set_last_chat_of(const std::string& user, int64_t chat_id);
   // Chat turns queued while the model was down (the user's message memory
   // id and its chat), so their answers can be sent once they exist.
   struct QueuedTurn {
     std::string memory_id;
     int64_t chat_id = 0;
+    std::string user;  // whose turn ("" in older files: the bot's own user)
   };
   std::vector<QueuedTurn> queued_turns() const;
   void add_queued_turn(const QueuedTurn& turn);
@@ -61,6 +65,9 @@ class BotState {
   // The journal session already warned about being idle.
   std::string warned_session() const;
   void set_warned_session(const std::string& session_id);
+  // The same per Kioku user (each has a journal of their own).
+  std::string warned_session_of(const std::string& user) const;
+  void set_warned_session_of(const std::string& user, const std::string& session_id);
 
  private:
   void save();  // caller holds mutex_

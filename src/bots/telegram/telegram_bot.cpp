@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/app_context.h"
+#include "app/users.h"
 #include "bots/bluesky/bluesky.h"
 #include "bots/telegram/bot_api.h"
 #include "bots/telegram/bot_state.h"
@@ -100,6 +101,32 @@ TelegramSettings load_telegram_settings(const Config& config) {
     word = trim(word);
     if (!word.empty()) s.allowed_users.insert(parse_id(word));
   }
+  const auto map_user = [&](const std::string& id_text, const std::string& name) {
+    const std::string kioku_user = trim(name);
+    check_user_id(kioku_user);
+    const int64_t id = parse_id(trim(id_text));
+    s.users[id] = kioku_user;
+    s.allowed_users.insert(id);
+  };
+  if (auto env = config.env() ? config.env()("KIOKU_TELEGRAM_USERS") : std::nullopt; env) {
+    std::stringstream pairs(*env);
+    for (std::string pair; std::getline(pairs, pair, ',');) {
+      if (trim(pair).empty()) continue;
+      const auto eq = pair.find('=');
+      if (eq == std::string::npos)
+        throw invalid_input("KIOKU_TELEGRAM_USERS takes TELEGRAM_ID=KIOKU_USER pairs, got '" + trim(pair) + "'");
+      map_user(pair.substr(0, eq), pair.substr(eq + 1));
+    }
+  } else if (const auto& data = config.data(); data.contains("telegram") && data["telegram"].is_object() &&
+                                               data["telegram"].contains("users")) {
+    const auto& users = data["telegram"]["users"];
+    if (!users.is_object())
+      throw invalid_input("telegram.users must be a table of Telegram ids to Kioku users, e.g. {\"12345\" = \"alice\"}");
+    for (const auto& [id, name] : users.items()) {
+      if (!name.is_string()) throw invalid_input("telegram.users: Telegram user " + id + " must map to a user name");
+      map_user(id, name.get<std::string>());
+    }
+  }
   return s;
 }
 
@@ -144,7 +171,8 @@ struct TelegramBot::Impl {
   std::shared_ptr<Engine> engine;      // shared with kioku serve when it runs the bot
   std::unique_ptr<AppContext> ctx;     // the polling thread's
   std::unique_ptr<AppContext> worker_ctx;  // the worker's
-  std::string user;
+  std::string user;          // the bot's own Kioku user (unmapped Telegram ids act as it)
+  std::string current_user;  // the Kioku user of the update being handled (polling thread)
 
   std::unique_ptr<BlueskyService> bsky;
   std::unique_ptr<SpeechSynthesizer> synthesizer;
@@ -161,7 +189,28 @@ struct TelegramBot::Impl {
   bool worker_quit = false;
   std::thread worker;
 
-  std::atomic<bool> journal_mode{false};
+  // The Kioku users in journal mode (an open session in journal.db).
+  std::mutex mode_mutex;
+  std::set<std::string> journaling;
+  bool in_journal(const std::string& u) {
+    std::lock_guard<std::mutex> lock(mode_mutex);
+    return journaling.count(u) > 0;
+  }
+  void set_journal(const std::string& u, bool on) {
+    std::lock_guard<std::mutex> lock(mode_mutex);
+    if (on) journaling.insert(u);
+    else journaling.erase(u);
+  }
+  std::string user_of(int64_t telegram_id) const {
+    auto it = settings.users.find(telegram_id);
+    return it == settings.users.end() ? user : it->second;
+  }
+  // Every Kioku user this bot serves.
+  std::set<std::string> served_users() const {
+    std::set<std::string> out{user};
+    for (const auto& [id, u] : settings.users) out.insert(u);
+    return out;
+  }
   std::set<int64_t> replayed;  // updates found in the inbox at start
   std::chrono::steady_clock::time_point next_maintenance{};
 
@@ -177,6 +226,10 @@ struct TelegramBot::Impl {
     ctx->ensure_initialized();
     worker_ctx = engine->open_session();
     user = ctx->user_id();
+    current_user = user;
+    // Mapped users are users of the data directory (kioku users list shows
+    // them; kioku token --user gives them the web app too).
+    for (const auto& [id, u] : settings.users) ctx->users().ensure_user(u, /*admin=*/false);
   }
 
   void log(const std::string& line) {
@@ -280,31 +333,31 @@ struct TelegramBot::Impl {
   // --- journal mode (every step runs on the worker, in order) ---
 
   void journal_start(const Incoming& in) {
-    if (journal_mode) {
+    if (in_journal(current_user)) {
       reply(in.chat_id, "You're already in journal mode. /journal done compiles it, /journal cancel discards it.");
       state.mark_done(in.update_id);
       return;
     }
-    journal_mode = true;
+    set_journal(current_user, true);
     const int64_t chat = in.chat_id;
-    enqueue({in.update_id, chat, [this, chat](AppContext& w) {
+    enqueue({in.update_id, chat, [this, chat, user = current_user](AppContext& w) {
                try {
                  w.journal().start(user);
                } catch (const Error& e) {
                  if (e.code() != ErrorCode::kConflict) {
-                   journal_mode = false;
+                   set_journal(user, false);
                    throw;
                  }
                }
-               state.set_warned_session("");
+               state.set_warned_session_of(user, "");
                reply(chat,
                      "📓 Journal mode. Everything you send now is kept silently (✓). "
                      "/journal done compiles it into an article, /journal cancel discards it.");
              }});
   }
 
-  void compile_journal(int64_t update_id, int64_t chat) {
-    enqueue({update_id, chat, [this, chat, update_id](AppContext& w) {
+  void compile_journal(int64_t update_id, int64_t chat, const std::string& of_user) {
+    enqueue({update_id, chat, [this, chat, update_id, user = of_user](AppContext& w) {
                Journal j;
                try {
                  j = w.journal().done(user);
@@ -322,25 +375,25 @@ struct TelegramBot::Impl {
   }
 
   void journal_done(const Incoming& in) {
-    if (!journal_mode) {
+    if (!in_journal(current_user)) {
       reply(in.chat_id, "No journal session is open. Start one with /journal start.");
       state.mark_done(in.update_id);
       return;
     }
-    journal_mode = false;
+    set_journal(current_user, false);
     reply(in.chat_id, "Compiling journal...");
-    compile_journal(in.update_id, in.chat_id);
+    compile_journal(in.update_id, in.chat_id, current_user);
   }
 
   void journal_cancel(const Incoming& in) {
-    if (!journal_mode) {
+    if (!in_journal(current_user)) {
       reply(in.chat_id, "No journal session is open.");
       state.mark_done(in.update_id);
       return;
     }
-    journal_mode = false;
+    set_journal(current_user, false);
     const int64_t chat = in.chat_id;
-    enqueue({in.update_id, chat, [this, chat](AppContext& w) {
+    enqueue({in.update_id, chat, [this, chat, user = current_user](AppContext& w) {
                try {
                  w.journal().cancel(user, true);
                } catch (const Error& e) {
@@ -351,8 +404,8 @@ struct TelegramBot::Impl {
   }
 
   // True when a replayed update's entry is already in the open session.
-  bool already_stored(AppContext& w, const Incoming& in, const std::string& type, const std::string& content,
-                      const std::string& media_path) {
+  bool already_stored(AppContext& w, const std::string& user, const Incoming& in, const std::string& type,
+                      const std::string& content, const std::string& media_path) {
     if (!replayed.count(in.update_id)) return false;
     auto status = w.journal().status(user);
     if (!status) return false;
@@ -364,20 +417,21 @@ struct TelegramBot::Impl {
   }
 
   void journal_text(const Incoming& in, const std::string& text) {
-    enqueue({in.update_id, in.chat_id, [this, in, text](AppContext& w) {
-               if (!already_stored(w, in, "text", text, "")) add_entry(w, in.chat_id, [&] { w.journal().add_text(user, text); });
+    enqueue({in.update_id, in.chat_id, [this, in, text, user = current_user](AppContext& w) {
+               if (!already_stored(w, user, in, "text", text, ""))
+                 add_entry(w, user, [&] { w.journal().add_text(user, text); });
                reply(in.chat_id, "✓");
              }});
   }
 
   // Runs an add; without an open session (cancelled or compiled meanwhile)
   // tells the user instead of failing silently.
-  void add_entry(AppContext& w, int64_t chat, const std::function<void()>& add) {
+  void add_entry(AppContext&, const std::string& user, const std::function<void()>& add) {
     try {
       add();
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kConflict) throw;
-      journal_mode = false;
+      set_journal(user, false);
       throw conflict("no journal session is open any more; /journal start begins a new one");
     }
   }
@@ -392,13 +446,13 @@ struct TelegramBot::Impl {
 
   void journal_photo(const Incoming& in) {
     action(in.chat_id, "upload_photo");
-    enqueue({in.update_id, in.chat_id, [this, in](AppContext& w) {
+    enqueue({in.update_id, in.chat_id, [this, in, user = current_user](AppContext& w) {
                const std::string bytes = api.download_file(in.photo_file_id);
                std::optional<JournalEntry> entry;
                if (replayed.count(in.update_id)) {
                  const auto prepared = shrink_to_jpeg(bytes, kPhotoMaxSide, kPhotoQuality);
                  const std::string path = (options.data_dir / "media" / (sha256_hex(prepared.jpeg) + ".jpg")).string();
-                 if (already_stored(w, in, "image", "", path)) {
+                 if (already_stored(w, user, in, "image", "", path)) {
                    const auto status = w.journal().status(user);
                    for (const auto& e : status->entries)
                      if (e.media_path == path) entry = e;
@@ -407,7 +461,7 @@ struct TelegramBot::Impl {
                if (!entry) {
                  const auto file = temp_file("telegram-" + std::to_string(in.update_id) + ".img", bytes);
                  try {
-                   add_entry(w, in.chat_id, [&] { entry = w.journal().add_image(user, file, in.text); });
+                   add_entry(w, user, [&] { entry = w.journal().add_image(user, file, in.text); });
                  } catch (...) {
                    std::filesystem::remove(file);
                    throw;
@@ -424,7 +478,7 @@ struct TelegramBot::Impl {
 
   void normal_photo(const Incoming& in) {
     reply(in.chat_id, "Processing image...");
-    enqueue({in.update_id, in.chat_id, [this, in](AppContext& w) {
+    enqueue({in.update_id, in.chat_id, [this, in, user = current_user](AppContext& w) {
                const auto prepared = shrink_to_jpeg(api.download_file(in.photo_file_id), kPhotoMaxSide, kPhotoQuality);
                const auto path = options.data_dir / "media" / (sha256_hex(prepared.jpeg) + ".jpg");
                if (!std::filesystem::exists(path)) write_file_atomically(path, prepared.jpeg);
@@ -459,9 +513,9 @@ struct TelegramBot::Impl {
     // once and answer it once.
     const CompanionService::IncomingMessage incoming{
         "telegram:" + std::to_string(in.chat_id) + ":" + std::to_string(in.message_id), from_millis(in.date * 1000)};
-    ChatTurnResult r = ctx->companion().chat_incoming(user, text, incoming);
+    ChatTurnResult r = ctx->companion().chat_incoming(current_user, text, incoming);
     if (r.queued) {
-      state.add_queued_turn({r.user_memory_id, in.chat_id});
+      state.add_queued_turn({r.user_memory_id, in.chat_id, current_user});
       reply(in.chat_id, r.notice.empty() ? "I can't reach my AI model right now; I'll answer once it is back." : r.notice);
       return;
     }
@@ -488,7 +542,7 @@ struct TelegramBot::Impl {
     const auto path = options.data_dir / "media" / (hash + ".ogg");
     if (!std::filesystem::exists(path)) write_file_atomically(path, audio);
     Memory m;
-    m.user_id = user;
+    m.user_id = current_user;
     m.type = "audio";
     m.content = "Voice message (not transcribed yet)";
     m.content_hash = hash;
@@ -497,17 +551,17 @@ struct TelegramBot::Impl {
     m.provenance.kind = "telegram";
     m.provenance.message_id = std::to_string(in.message_id);
     m.event_time = from_millis(in.date * 1000);
-    m.metadata = {{"transcribed", false}, {"journal", journal_mode.load()}};
+    m.metadata = {{"transcribed", false}, {"journal", in_journal(current_user)}};
     const AddOutcome added = ctx->memories().add(m);
     if (added.created) {
       kioku::Job job;
-      job.user_id = user;
+      job.user_id = current_user;
       job.kind = "transcribe_audio";
       job.payload = {{"memory_id", added.id}, {"media_path", path.string()}};
       job.dedupe_key = "transcribe_audio:" + added.id;
       ctx->jobs().enqueue(job);
     }
-    reply(in.chat_id, journal_mode ? "✓ (voice kept; it will be transcribed later)"
+    reply(in.chat_id, in_journal(current_user) ? "✓ (voice kept; it will be transcribed later)"
                                    : "I saved your voice message. I can't transcribe it yet; it will be turned "
                                      "into text once a transcription server is configured.");
     return true;
@@ -518,6 +572,11 @@ struct TelegramBot::Impl {
   void bsky_post(const Incoming& in, const std::string& text) {
     if (text.empty()) {
       reply(in.chat_id, "Usage: /bsky <text>");
+      return;
+    }
+    if (current_user != user) {
+      // One Bluesky account, the bot's own user's: not anyone's to post as.
+      reply(in.chat_id, "Bluesky posting is set up for the bot's own user only.");
       return;
     }
     if (!bsky) bsky = std::make_unique<BlueskyService>(*ctx);
@@ -551,13 +610,13 @@ struct TelegramBot::Impl {
   }
 
   void status(const Incoming& in) {
-    const StoreStats stats = ctx->memories().stats(user);
+    const StoreStats stats = ctx->memories().stats(current_user);
     std::ostringstream s;
-    s << "Mode: " << (journal_mode ? "journal" : "normal") << "\n";
-    if (auto session = ctx->drafts().open_session(user))
+    s << "Mode: " << (in_journal(current_user) ? "journal" : "normal") << "\n";
+    if (auto session = ctx->drafts().open_session(current_user))
       s << "Journal: " << ctx->drafts().entries(session->id).size() << " entries since " << format_iso8601(session->started_at) << "\n";
     s << "Memories: " << stats.memories << "\nJournals: " << stats.journals << "\n";
-    s << "Waiting for the AI: " << ctx->jobs().count_open(user) << " job(s)\n";
+    s << "Waiting for the AI: " << ctx->jobs().count_open(current_user) << " job(s)\n";
     s << "Voice replies: " << (state.chat(in.chat_id).voice ? "on" : "off");
     reply(in.chat_id, s.str());
   }
@@ -581,7 +640,7 @@ struct TelegramBot::Impl {
       reply(in.chat_id, "Usage: /rate <1-5>");
       return;
     }
-    ctx->companion().rate_last_reply(user, rating);
+    ctx->companion().rate_last_reply(current_user, rating);
     reply(in.chat_id, "Thanks! Rated " + std::to_string(rating) + "/5.");
   }
 
@@ -590,7 +649,7 @@ struct TelegramBot::Impl {
   // Returns true when the update is finished; false when a worker job owns it.
   bool handle_text(const Incoming& in, const std::string& text) {
     if (text.empty() || text[0] != '/') {
-      if (journal_mode) {
+      if (in_journal(current_user)) {
         journal_text(in, text);
         return false;
       }
@@ -614,7 +673,7 @@ struct TelegramBot::Impl {
       }
       return false;  // each of them marks the update done itself
     } else if (command == "/bsky") {
-      if (journal_mode) reply(in.chat_id, "Bluesky posts work in normal mode: finish the journal first (/journal done).");
+      if (in_journal(current_user)) reply(in.chat_id, "Bluesky posts work in normal mode: finish the journal first (/journal done).");
       else bsky_post(in, args);
     } else if (command == "/status") {
       status(in);
@@ -636,12 +695,14 @@ struct TelegramBot::Impl {
       return;
     }
     bool finished = true;
+    current_user = user_of(in->from_id);
     try {
       state.set_last_chat(in->chat_id);
+      state.set_last_chat_of(current_user, in->chat_id);
       if (!in->voice_file_id.empty()) {
         finished = voice_message(*in);
       } else if (!in->photo_file_id.empty()) {
-        if (journal_mode) journal_photo(*in);
+        if (in_journal(current_user)) journal_photo(*in);
         else normal_photo(*in);
         finished = false;
       } else if (in->text.empty()) {
@@ -659,21 +720,28 @@ struct TelegramBot::Impl {
 
   // --- timers and maintenance ---
 
+  // Reminds, then compiles, each served user's journal that has gone quiet,
+  // in the chat that user last wrote from.
   void check_journal_idle() {
-    if (!journal_mode || !worker_idle()) return;
-    auto session = ctx->drafts().open_session(user);
-    auto chat = state.last_chat();
-    if (!session || !chat) return;
-    const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(system_time().now() - session->last_activity);
-    if (idle >= options.idle_compile) {
-      journal_mode = false;
-      reply(*chat, "Nothing new in your journal for " + human_duration(options.idle_compile) + ": compiling journal...");
-      compile_journal(0, *chat);
-    } else if (idle >= options.idle_warn && state.warned_session() != session->id) {
-      state.set_warned_session(session->id);
-      reply(*chat, "Your journal has been quiet for " + human_duration(options.idle_warn) +
-                       ". Send /journal done to compile it, or keep writing; I'll compile it myself after " +
-                       human_duration(options.idle_compile) + ".");
+    if (!worker_idle()) return;
+    for (const std::string& u : served_users()) {
+      if (!in_journal(u)) continue;
+      auto session = ctx->drafts().open_session(u);
+      auto chat = state.last_chat_of(u);
+      if (!chat && u == user) chat = state.last_chat();  // state files from before per-user chats
+      if (!session || !chat) continue;
+      const auto idle =
+          std::chrono::duration_cast<std::chrono::milliseconds>(system_time().now() - session->last_activity);
+      if (idle >= options.idle_compile) {
+        set_journal(u, false);
+        reply(*chat, "Nothing new in your journal for " + human_duration(options.idle_compile) + ": compiling journal...");
+        compile_journal(0, *chat, u);
+      } else if (idle >= options.idle_warn && state.warned_session_of(u) != session->id) {
+        state.set_warned_session_of(u, session->id);
+        reply(*chat, "Your journal has been quiet for " + human_duration(options.idle_warn) +
+                         ". Send /journal done to compile it, or keep writing; I'll compile it myself after " +
+                         human_duration(options.idle_compile) + ".");
+      }
     }
   }
 
@@ -708,12 +776,17 @@ struct TelegramBot::Impl {
   void deliver_queued_answers() {
     const auto waiting = state.queued_turns();
     if (waiting.empty()) return;
-    MemoryFilter f;
-    f.user_id = user;
-    f.types = {std::string(memory_types::kChat)};
-    const auto recent = ctx->memories().list(f, ListOrder::kNewestFirst, 200, 0);
+    std::map<std::string, std::vector<Memory>> recent_of;  // each user's recent chat turns
     for (const auto& turn : waiting) {
-      if (!ctx->memories().get(user, turn.memory_id)) {
+      const std::string& of = turn.user.empty() ? user : turn.user;
+      if (!recent_of.count(of)) {
+        MemoryFilter f;
+        f.user_id = of;
+        f.types = {std::string(memory_types::kChat)};
+        recent_of[of] = ctx->memories().list(f, ListOrder::kNewestFirst, 200, 0);
+      }
+      const auto& recent = recent_of[of];
+      if (!ctx->memories().get(of, turn.memory_id)) {
         state.remove_queued_turn(turn.memory_id);  // deleted meanwhile
         continue;
       }
@@ -736,9 +809,13 @@ struct TelegramBot::Impl {
     worker = std::thread([this] { worker_loop(); });
     log("telegram: bot started (" + std::to_string(settings.allowed_users.size()) + " allowed user(s))");
 
-    if (auto session = ctx->drafts().open_session(user)) {
-      journal_mode = true;
-      if (auto chat = state.last_chat()) {
+    for (const std::string& u : served_users()) {
+      auto session = ctx->drafts().open_session(u);
+      if (!session) continue;
+      set_journal(u, true);
+      auto chat = state.last_chat_of(u);
+      if (!chat && u == user) chat = state.last_chat();  // state files from before per-user chats
+      if (chat) {
         reply(*chat, "Your journal from " + format_iso8601(session->started_at).substr(0, 16) + " is still open (" +
                          std::to_string(ctx->drafts().entries(session->id).size()) +
                          " entries). Carry on; /journal done compiles it.");

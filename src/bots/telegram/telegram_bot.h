@@ -27,9 +27,12 @@
 //  - Mode: journal mode is "this user has an open session in journal.db";
 //    the bot tracks the mode it has asked the worker for, and reads it back
 //    from journal.db on start, so an open session continues after a restart.
-//  - All whitelisted Telegram accounts act as one Kioku user (the context's
-//    user): this is a personal memory. Others get no answer at all and are
-//    logged by id only, never with content.
+//  - Each whitelisted Telegram account acts as one Kioku user: the one
+//    [telegram] users maps it to, else the context's user (a personal
+//    memory). Journal mode, queued answers and reminders are per Kioku user;
+//    an update's user is fixed when it is handled and travels with the
+//    worker's job. Others get no answer at all and are logged by id only,
+//    never with content.
 #pragma once
 
 #include <atomic>
@@ -37,6 +40,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -54,6 +58,11 @@ struct TelegramSettings {
   std::string token;  // TELEGRAM_BOT_TOKEN or telegram.token (secret)
   std::string api_url = "https://api.telegram.org";  // KIOKU_TELEGRAM_API_URL or telegram.api_url
   std::set<int64_t> allowed_users;  // KIOKU_TELEGRAM_ALLOWED_USERS "1,2" or telegram.allowed_users [1, 2]
+  // Telegram user id -> Kioku user (KIOKU_TELEGRAM_USERS "1=alice,2=bob" or
+  // telegram.users = {"1" = "alice"}): these are allowed too, and their
+  // messages land in that user's memory. Allowed ids not mapped act as the
+  // bot's own Kioku user.
+  std::map<int64_t, std::string> users;
   bool configured() const { return !token.empty(); }
 };
 

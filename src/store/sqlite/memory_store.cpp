@@ -369,6 +369,24 @@ WHEN old.tier != new.tier AND NOT EXISTS (
   VALUES (new.id, new.user_id, old.tier, new.tier, 'manual', '{}', new.updated_at);
 END;
 )sql",
+    // users (issue 14): the users of this data directory and the SHA-256 of
+    // their API tokens (never the tokens). Existing rows keep their user_id:
+    // the default user is added at startup, other ids when `kioku users add`
+    // names them.
+    R"sql(
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  admin INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE user_tokens (
+  token_sha256 TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  label TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX idx_user_tokens_user ON user_tokens(user_id);
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
@@ -477,6 +495,17 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   CoreMemoryStore& core_memory() override { return core_; }
+
+  bool references_media(const std::string& user_id, const std::string& file_name) override {
+    if (file_name.empty()) return false;
+    auto st = db_.prepare(
+        "SELECT 1 FROM memories WHERE user_id = ?1 AND (media_path = ?2 OR substr(media_path, -length(?2) - 1) = "
+        "'/' || ?2 OR instr(content, ?2) > 0) LIMIT 1");
+    st.bind(1, user_id).bind(2, file_name);
+    const bool found = st.step();
+    st.reset();
+    return found;
+  }
 
   AddOutcome add(Memory m) override {
     AddOutcome out;

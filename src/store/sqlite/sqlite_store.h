@@ -7,6 +7,7 @@
 #include "core/time.h"
 #include "store/job_store.h"
 #include "store/store.h"
+#include "store/user_store.h"
 
 namespace kioku {
 
@@ -17,6 +18,9 @@ std::unique_ptr<MemoryStore> open_sqlite_memory_store(const std::filesystem::pat
 // migrating the database like open_sqlite_memory_store).
 std::unique_ptr<JobStore> open_sqlite_job_store(const std::filesystem::path& path,
                                                 const TimeSource& clock = system_time());
+// The users and token hashes of memory.db at path, on a connection of its own.
+std::unique_ptr<UserStore> open_sqlite_user_store(const std::filesystem::path& path,
+                                                  const TimeSource& clock = system_time());
 // Opens (creating and migrating) journal.db at path.
 std::unique_ptr<JournalDraftStore> open_sqlite_journal_store(const std::filesystem::path& path,
                                                              const TimeSource& clock = system_time());

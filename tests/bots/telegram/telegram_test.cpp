@@ -474,6 +474,11 @@ TEST(TelegramSettingsTest, ReadsEnvironmentAndRefusesBadIds) {
   EXPECT_EQ(s.api_url, "http://127.0.0.1:9");
   EXPECT_EQ(s.allowed_users, (std::set<int64_t>{12, 34}));
   EXPECT_THROW(load_telegram_settings(Config::empty(env_of({{"KIOKU_TELEGRAM_ALLOWED_USERS", "12,bob"}}))), Error);
+  const auto mapped = load_telegram_settings(Config::empty(env_of({{"KIOKU_TELEGRAM_USERS", "12=alice,56=bob"}})));
+  EXPECT_EQ(mapped.users, (std::map<int64_t, std::string>{{12, "alice"}, {56, "bob"}}));
+  EXPECT_EQ(mapped.allowed_users, (std::set<int64_t>{12, 56})) << "mapped users are allowed";
+  EXPECT_THROW(load_telegram_settings(Config::empty(env_of({{"KIOKU_TELEGRAM_USERS", "12"}}))), Error);
+  EXPECT_THROW(load_telegram_settings(Config::empty(env_of({{"KIOKU_TELEGRAM_USERS", "12=../x"}}))), Error);
 
   testing::TempDir dir;
   TelegramBotOptions o;
@@ -516,6 +521,71 @@ TEST_F(TelegramBotTest, IgnoresUsersNotOnTheWhitelistAndLogsNoContent) {
   auto ctx = context();
   MemoryFilter f;
   EXPECT_EQ(ctx.memories().count(f), 0);
+}
+
+// Issue 14: each whitelisted Telegram user maps to a Kioku user; their
+// messages, journals and answers stay theirs.
+TEST_F(TelegramBotTest, EachMappedTelegramUserLandsInTheirOwnKiokuUsersMemory) {
+  constexpr int64_t kBob = 2002, kCarol = 3003;
+  env_["KIOKU_TELEGRAM_USERS"] = std::to_string(kAlice) + "=alice, " + std::to_string(kBob) + "=bob";
+  env_["KIOKU_TELEGRAM_ALLOWED_USERS"] = std::to_string(kCarol);  // allowed, not mapped: the bot's own user
+  {
+    AppContext ctx(dir_.path(), "", env());
+    ctx.ensure_initialized();
+    Memory m;
+    m.user_id = "alice";
+    m.content = "My sister Hana lives in Osaka";
+    ctx.memories().add(m);
+  }
+  start();
+  auto say_as = [&](int64_t who, const std::string& text) {
+    const size_t before = api_.texts(who).size();
+    api_.push_text(who, text);
+    EXPECT_TRUE(wait_until([&] { return api_.texts(who).size() > before; })) << "no reply to " << text;
+    return api_.texts(who).empty() ? std::string() : api_.texts(who).back();
+  };
+  EXPECT_EQ(say_as(kAlice, "where does Hana live?"), "Hana lives in Osaka.");
+  EXPECT_EQ(say_as(kBob, "where does Hana live?"), "I don't know where Hana lives.");
+  EXPECT_NE(say_as(kBob, "/journal start").find("Journal mode"), std::string::npos);
+  EXPECT_EQ(say_as(kBob, "Bob's quiet evening"), "✓");
+  // Bob's journal mode is Bob's: Alice still chats.
+  EXPECT_NE(say_as(kAlice, "/status").find("Mode: normal"), std::string::npos);
+  EXPECT_EQ(say_as(kAlice, "hello"), "Nice to hear from you!");
+  EXPECT_EQ(say_as(kCarol, "hello from carol"), "Nice to hear from you!");
+  EXPECT_NE(say_as(kBob, "/status").find("Mode: journal"), std::string::npos);
+  say_as(kAlice, "/help");  // the last chat is Alice's: Bob's reminders still go to Bob
+  stop();
+
+  AppContext ctx(dir_.path(), "", env());
+  auto chats_of = [&](const std::string& user) {
+    MemoryFilter f;
+    f.user_id = user;
+    f.types = {"chat"};
+    std::string all;
+    for (const auto& m : ctx.memories().list(f, ListOrder::kOldestFirst, 100, 0)) all += m.content + "\n";
+    return all;
+  };
+  EXPECT_NE(chats_of("alice").find("hello"), std::string::npos);
+  EXPECT_EQ(chats_of("alice").find("carol"), std::string::npos);
+  EXPECT_NE(chats_of("bob").find("where does Hana live?"), std::string::npos);
+  EXPECT_NE(chats_of(ctx.user_id()).find("hello from carol"), std::string::npos);
+  EXPECT_EQ(chats_of(ctx.user_id()).find("Hana"), std::string::npos);
+  auto bobs = ctx.drafts().open_session("bob");
+  ASSERT_TRUE(bobs);
+  ASSERT_EQ(ctx.drafts().entries(bobs->id).size(), 1u);
+  EXPECT_EQ(ctx.drafts().entries(bobs->id)[0].content, "Bob's quiet evening");
+  EXPECT_FALSE(ctx.drafts().open_session("alice"));
+  EXPECT_FALSE(ctx.drafts().open_session(ctx.user_id()));
+  EXPECT_TRUE(ctx.users().get_user("bob")) << "mapped Telegram users become users of the data directory";
+
+  // A restarted bot finds Bob's journal open, and only Bob's.
+  start();
+  ASSERT_TRUE(wait_until([&] { return api_.count_text(kBob, "journal from") == 1; }));
+  EXPECT_EQ(say_as(kBob, "more of Bob's evening"), "✓");
+  EXPECT_EQ(say_as(kAlice, "hello again"), "Nice to hear from you!");
+  for (const auto& sent : api_.sent()) {
+    if (sent.chat_id == kAlice || sent.chat_id == kCarol) EXPECT_EQ(sent.text.find("journal from"), std::string::npos) << sent.text;
+  }
 }
 
 TEST_F(TelegramBotTest, JournalSessionWithTextAndPhotoCompilesIntoAnArticle) {
