@@ -9,6 +9,11 @@
 //             exact top-k over raw float32 rows: p50/p95 ms per query
 //   bandwidth --mb M --threads N [--rounds 20]
 //             STREAM-like read of M MiB on N threads: GB/s, p50 ms
+//   serve     --model DIR --ids FILE --data FILE --queries FILE [--dim 384]
+//             keeps the encoders and the index loaded and answers commands on
+//             stdin, one JSON line each, so the harness can alternate Kioku
+//             and a peer every few seconds: "encode THREADS PASSES",
+//             "scan THREADS", "bandwidth THREADS", "quit"
 //   int8      --n N --dim D [--queries 200] [--encoding float|int8]
 //             clustered synthetic unit vectors: RSS with the index built and,
 //             for int8, recall@10 of int8 + float rescoring against exact float
@@ -145,14 +150,9 @@ int scan(const std::map<std::string, std::string>& a) {
   return 0;
 }
 
-int bandwidth(const std::map<std::string, std::string>& a) {
-  const size_t bytes = std::stoul(arg(a, "--mb", "147")) << 20;
-  const int threads = std::stoi(arg(a, "--threads", "2"));
-  const int rounds = std::stoi(arg(a, "--rounds", "20"));
-  const size_t n = bytes / sizeof(float);
-  std::vector<float> buf(n);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < n; ++i) buf[i] = static_cast<float>(i & 1023) * 1e-3f;  // each thread touches its own half
+// The floor: one read of buf on `threads` threads, the median of `rounds`.
+nlohmann::json read_bandwidth(const std::vector<float>& buf, int threads, int rounds) {
+  const size_t n = buf.size();
   std::vector<double> ms;
   volatile float sink = 0;
   for (int r = 0; r < rounds; ++r) {
@@ -161,7 +161,7 @@ int bandwidth(const std::map<std::string, std::string>& a) {
 #pragma omp parallel num_threads(threads) reduction(+ : total)
     {
       const size_t t = static_cast<size_t>(omp_get_thread_num()), nt = static_cast<size_t>(omp_get_num_threads());
-      const size_t begin = (n * t / nt) & ~size_t{63}, end = t + 1 == nt ? n : (n * (t + 1) / nt) & ~size_t{63};
+      const size_t begin = n * t / nt, end = n * (t + 1) / nt;
       // SSE2 (every x86-64): four independent chains are enough to saturate
       // memory from one core.
       __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(), a3 = _mm_setzero_ps();
@@ -183,13 +183,95 @@ int bandwidth(const std::map<std::string, std::string>& a) {
     sink = sink + total;
   }
   const double p50 = pct(ms, 0.5), best = *std::min_element(ms.begin(), ms.end());
-  std::cout << nlohmann::json{{"bytes", bytes},
-                              {"threads", threads},
-                              {"p50_ms", p50},
-                              {"best_ms", best},
-                              {"gb_per_s", static_cast<double>(bytes) / 1e6 / p50}}
-                   .dump()
-            << std::endl;
+  return {{"bytes", n * sizeof(float)}, {"threads", threads}, {"p50_ms", p50}, {"best_ms", best},
+          {"gb_per_s", static_cast<double>(n * sizeof(float)) / 1e6 / p50}};
+}
+
+int bandwidth(const std::map<std::string, std::string>& a) {
+  const size_t bytes = std::stoul(arg(a, "--mb", "147")) << 20;
+  const int threads = std::stoi(arg(a, "--threads", "2"));
+  std::vector<float> buf(bytes / sizeof(float));
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<float>(i & 1023) * 1e-3f;
+  std::cout << read_bandwidth(buf, threads, std::stoi(arg(a, "--rounds", "20"))).dump() << std::endl;
+  return 0;
+}
+
+struct ScanSet {
+  int dim = 384;
+  std::vector<float> queries;
+  std::map<int, std::unique_ptr<ExactVectorIndex>> by_threads;
+};
+
+nlohmann::json scan_once(ScanSet& set, const std::vector<float>& data, int threads, size_t k) {
+  auto& index = set.by_threads[threads];
+  const size_t dim = static_cast<size_t>(set.dim);
+  if (!index) {
+    index = std::make_unique<ExactVectorIndex>(set.dim, VectorEncoding::kFloat32, threads);
+    std::vector<float> row(dim);
+    for (size_t i = 0; i < data.size() / dim; ++i) {
+      std::copy_n(data.begin() + static_cast<long>(i * dim), dim, row.begin());
+      index->upsert(std::to_string(i), row);
+    }
+  }
+  std::vector<float> q(dim);
+  std::vector<double> ms;
+  nlohmann::json first = nlohmann::json::array();
+  std::copy_n(set.queries.begin(), dim, q.begin());
+  index->search(q, k);
+  for (size_t i = 0; i < set.queries.size() / dim; ++i) {
+    std::copy_n(set.queries.begin() + static_cast<long>(i * dim), dim, q.begin());
+    const auto t0 = BenchClock::now();
+    const auto hits = index->search(q, k);
+    ms.push_back(ms_since(t0));
+    if (i == 0)
+      for (const auto& h : hits) first.push_back(std::stoul(h.id));
+  }
+  return {{"n", index->size()}, {"threads", threads}, {"kernel", ExactVectorIndex::kernel_name()},
+          {"p50_ms", pct(ms, 0.5)}, {"p95_ms", pct(ms, 0.95)}, {"first_query_top", first}};
+}
+
+int serve(const std::map<std::string, std::string>& a) {
+  std::ifstream in(arg(a, "--ids"));
+  const auto ids = nlohmann::json::parse(in).get<std::vector<std::vector<int32_t>>>();
+  std::vector<std::vector<std::vector<int32_t>>> batches;
+  for (size_t i = 0; i < ids.size(); i += 32)
+    batches.emplace_back(ids.begin() + static_cast<long>(i), ids.begin() + static_cast<long>(std::min(ids.size(), i + 32)));
+  std::map<int, std::unique_ptr<BertEmbedder>> encoders;
+  ScanSet set;
+  set.dim = std::stoi(arg(a, "--dim", "384"));
+  const auto data = read_floats(arg(a, "--data"));
+  set.queries = read_floats(arg(a, "--queries"));
+  std::string cmd;
+  int threads = 0, passes = 0;
+  while (std::cin >> cmd) {
+    if (cmd == "quit") break;
+    std::cin >> threads;
+    nlohmann::json out;
+    if (cmd == "encode") {
+      std::cin >> passes;
+      auto& e = encoders[threads];
+      if (!e) {
+        e = std::make_unique<BertEmbedder>(arg(a, "--model"), threads);
+        e->embed_ids(batches.front());
+      }
+      std::vector<double> per_pass;
+      for (int p = 0; p < passes; ++p) {
+        const auto t0 = BenchClock::now();
+        for (const auto& b : batches) e->embed_ids(b);
+        per_pass.push_back(ms_since(t0));
+      }
+      out = {{"threads", threads}, {"sentences", ids.size()},
+             {"sentences_per_s", 1000.0 * static_cast<double>(ids.size()) / pct(per_pass, 0.5)}};
+    } else if (cmd == "scan") {
+      out = scan_once(set, data, threads, 10);
+    } else if (cmd == "bandwidth") {
+      out = read_bandwidth(data, threads, 20);
+    } else {
+      out = {{"error", "unknown command " + cmd}};
+    }
+    std::cout << out.dump() << std::endl;
+  }
   return 0;
 }
 
@@ -304,6 +386,7 @@ int main(int argc, char** argv) {
     if (mode == "scan") return scan(a);
     if (mode == "bandwidth") return bandwidth(a);
     if (mode == "int8") return int8(a);
+    if (mode == "serve") return serve(a);
     std::cerr << "unknown mode " << mode << "\n";
     return 2;
   } catch (const std::exception& e) {

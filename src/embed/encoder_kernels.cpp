@@ -112,13 +112,13 @@ void dense(const float* x, int rows, const PackedLinear& w, float* y, Epilogue e
            int threads) {
   const int panels = (w.out + kPanel - 1) / kPanel;
   const int blocks = (rows + kRows - 1) / kRows;
-  // A task is one panel of weights against a run of row blocks; static
-  // scheduling gives each thread a contiguous range of panels, so each
-  // streams its half of the weights once while the activations stay in cache.
+  // A task is one panel of weights (in L2) against a run of row blocks.
+  // Tasks are handed out dynamically: on a shared machine a thread that loses
+  // its core for a while must not leave the other waiting at the barrier.
   constexpr int kBlocksPerTask = 8;
   const int runs = (blocks + kBlocksPerTask - 1) / kBlocksPerTask;
   const int tasks = panels * runs;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && tasks > 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && tasks > 1)
   for (int t = 0; t < tasks; ++t) {
     const int p = t / runs, run = t % runs;
     const float* b = w.panels.get() + static_cast<size_t>(p) * w.in * kPanel;
