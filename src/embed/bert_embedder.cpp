@@ -298,25 +298,53 @@ std::vector<std::vector<float>> BertEmbedder::embed_ids(const std::vector<std::v
   }
 
   if (w.packed) {
-    // Every stage on the vector kernels and on all threads; the residual adds
-    // and GELU ride in the GEMMs' epilogues.
+    // Every stage on the vector kernels; the residual adds and GELU ride in
+    // the GEMMs' epilogues. forward() runs the layers over a run of whole
+    // sequences (rows of x), in place.
     using encoder_kernels::Epilogue;
     const int I = config_.intermediate_size;
-    encoder_kernels::layer_norm(x.data(), total, H, w.embedding_norm.gamma.data(), w.embedding_norm.beta.data(), eps, threads);
-    Matrix qkv(total, 3 * H), context(total, H), attended(total, H), inner(total, I);
-    for (const Layer& layer : w.layers) {
-      encoder_kernels::dense(x.data(), total, layer.qkv, qkv.data(), Epilogue::kBias, nullptr, threads);
-      encoder_kernels::attention(qkv.data(), offsets, H, heads, context.data(), threads);
-      encoder_kernels::dense(context.data(), total, layer.attention_out_packed, attended.data(), Epilogue::kBiasResidual,
-                             x.data(), threads);
-      encoder_kernels::layer_norm(attended.data(), total, H, layer.attention_norm.gamma.data(),
-                                  layer.attention_norm.beta.data(), eps, threads);
-      encoder_kernels::dense(attended.data(), total, layer.intermediate_packed, inner.data(), Epilogue::kBiasGelu, nullptr,
-                             threads);
-      encoder_kernels::dense(inner.data(), total, layer.output_packed, x.data(), Epilogue::kBiasResidual, attended.data(),
-                             threads);
-      encoder_kernels::layer_norm(x.data(), total, H, layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps,
-                                  threads);
+    auto forward = [&](float* rows, int first_seq, int last_seq, int kernel_threads) {
+      std::vector<int> local = {0};
+      for (int s = first_seq; s < last_seq; ++s)
+        local.push_back(local.back() + offsets[static_cast<size_t>(s) + 1] - offsets[static_cast<size_t>(s)]);
+      const int n = local.back();
+      encoder_kernels::layer_norm(rows, n, H, w.embedding_norm.gamma.data(), w.embedding_norm.beta.data(), eps,
+                                  kernel_threads);
+      Matrix qkv(n, 3 * H), context(n, H), attended(n, H), inner(n, I);
+      for (const Layer& layer : w.layers) {
+        encoder_kernels::dense(rows, n, layer.qkv, qkv.data(), Epilogue::kBias, nullptr, kernel_threads);
+        encoder_kernels::attention(qkv.data(), local, H, heads, context.data(), kernel_threads);
+        encoder_kernels::dense(context.data(), n, layer.attention_out_packed, attended.data(), Epilogue::kBiasResidual,
+                               rows, kernel_threads);
+        encoder_kernels::layer_norm(attended.data(), n, H, layer.attention_norm.gamma.data(),
+                                    layer.attention_norm.beta.data(), eps, kernel_threads);
+        encoder_kernels::dense(attended.data(), n, layer.intermediate_packed, inner.data(), Epilogue::kBiasGelu, nullptr,
+                               kernel_threads);
+        encoder_kernels::dense(inner.data(), n, layer.output_packed, rows, Epilogue::kBiasResidual, attended.data(),
+                               kernel_threads);
+        encoder_kernels::layer_norm(rows, n, H, layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps,
+                                    kernel_threads);
+      }
+    };
+    if (threads > 1 && sequences >= 2 * threads) {
+      // A batch: each thread runs whole sequences through every layer, two
+      // runs of ~equal tokens per thread handed out dynamically. No barrier
+      // per stage, so on a shared machine a thread that loses its core only
+      // delays its own run, and the other thread takes the rest.
+      const int runs = 2 * threads;
+      std::vector<int> cut = {0};
+      for (int s = 1; s < sequences && static_cast<int>(cut.size()) < runs; ++s)
+        if (offsets[static_cast<size_t>(s)] >= static_cast<long>(total) * static_cast<int>(cut.size()) / runs)
+          cut.push_back(s);
+      cut.push_back(sequences);
+      const int chunks = static_cast<int>(cut.size()) - 1;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+      for (int c = 0; c < chunks; ++c)
+        forward(x.data() + static_cast<size_t>(offsets[static_cast<size_t>(cut[static_cast<size_t>(c)])]) * H,
+                cut[static_cast<size_t>(c)], cut[static_cast<size_t>(c) + 1], 1);
+    } else {
+      // One or a few sequences (a query): the threads share each stage.
+      forward(x.data(), 0, sequences, threads);
     }
   } else {
     Eigen::setNbThreads(threads);
