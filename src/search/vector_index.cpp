@@ -260,26 +260,32 @@ std::vector<ExactVectorIndex::Candidate> ExactVectorIndex::top_rows(const float*
   const FloatScan fscan = float_scan();
   const Int8Scan iscan = int8_scan();
   auto worse = [](const Candidate& a, const Candidate& b) { return a.score > b.score; };  // min-heap on score
+  // Rows go out in slices handed out dynamically: on a shared machine a
+  // thread that loses its core leaves its remaining slices to the other.
+  constexpr size_t kSlice = 4096;
+  const long slices = static_cast<long>((n + kSlice - 1) / kSlice);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    const size_t t = static_cast<size_t>(omp_get_thread_num());
-    const size_t begin = n * t / static_cast<size_t>(threads), end = n * (t + 1) / static_cast<size_t>(threads);
-    std::vector<Candidate>& heap = best[t];
+    std::vector<Candidate>& heap = best[static_cast<size_t>(omp_get_thread_num())];
     heap.reserve(count + 1);
     constexpr size_t kBlock = 256;
     float scores[kBlock];
-    for (size_t b = begin; b < end; b += kBlock) {
-      const size_t len = std::min(kBlock, end - b);
-      if (encoding_ == VectorEncoding::kFloat32) fscan(floats_.data() + b * dim, len, dimension_, query, scores);
-      else iscan(codes_.data() + b * dim, scales_.data() + b, len, dimension_, query, scores);
-      for (size_t i = 0; i < len; ++i) {
-        if (heap.size() < count) {
-          heap.push_back({scores[i], static_cast<uint32_t>(b + i)});
-          std::push_heap(heap.begin(), heap.end(), worse);
-        } else if (scores[i] > heap.front().score) {
-          std::pop_heap(heap.begin(), heap.end(), worse);
-          heap.back() = {scores[i], static_cast<uint32_t>(b + i)};
-          std::push_heap(heap.begin(), heap.end(), worse);
+#pragma omp for schedule(dynamic, 1) nowait
+    for (long slice = 0; slice < slices; ++slice) {
+      const size_t begin = static_cast<size_t>(slice) * kSlice, end = std::min(n, begin + kSlice);
+      for (size_t b = begin; b < end; b += kBlock) {
+        const size_t len = std::min(kBlock, end - b);
+        if (encoding_ == VectorEncoding::kFloat32) fscan(floats_.data() + b * dim, len, dimension_, query, scores);
+        else iscan(codes_.data() + b * dim, scales_.data() + b, len, dimension_, query, scores);
+        for (size_t i = 0; i < len; ++i) {
+          if (heap.size() < count) {
+            heap.push_back({scores[i], static_cast<uint32_t>(b + i)});
+            std::push_heap(heap.begin(), heap.end(), worse);
+          } else if (scores[i] > heap.front().score) {
+            std::pop_heap(heap.begin(), heap.end(), worse);
+            heap.back() = {scores[i], static_cast<uint32_t>(b + i)};
+            std::push_heap(heap.begin(), heap.end(), worse);
+          }
         }
       }
     }
