@@ -136,8 +136,8 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
       options.max_conversations = *conversations;
       if (*context_key == "on") options.searcher.chat_context_in_key = true;
       else if (*context_key == "off") options.searcher.chat_context_in_key = false;
-      options.searcher.int8_vectors = *int8_vectors;
       else if (!context_key->empty()) throw invalid_input("--context-key expects on or off");
+      options.searcher.int8_vectors = *int8_vectors;
       if (*mode == "auto") options.mode = ctx.embedder() ? SearchMode::kHybrid : SearchMode::kLexical;
       else options.mode = parse_search_mode(*mode);
       std::unique_ptr<CachedEmbedder> cached;
