@@ -1,10 +1,14 @@
 #include "search/vector_index.h"
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "core/error.h"
 
@@ -185,7 +189,7 @@ const char* ExactVectorIndex::kernel_name() {
 }
 
 ExactVectorIndex::ExactVectorIndex(int dimension, VectorEncoding encoding, int threads)
-    : dimension_(dimension), encoding_(encoding), threads_(threads > 0 ? threads : omp_get_num_procs()) {}
+    : dimension_(dimension), encoding_(encoding), threads_(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {}
 
 void ExactVectorIndex::set_row(size_t row, const std::vector<float>& vector) {
   const size_t at = row * static_cast<size_t>(dimension_);
@@ -250,28 +254,42 @@ void ExactVectorIndex::remove(const std::string& id) {
   row_of_.erase(it);
 }
 
+namespace {
+
+// One scan shared by the caller and its helper threads. Slices of rows are
+// claimed from `next`; the caller never waits for a helper that has not
+// claimed anything yet: it closes the job when the slices run out and then
+// waits only for helpers that entered before that. On a busy machine a helper
+// that has not been given a core by then simply finds the job closed.
+struct ScanJob {
+  std::atomic<long> next{0};
+  std::atomic<int> entered{0};
+  std::atomic<int> finished{0};
+  std::atomic<bool> closed{false};
+  std::mutex mutex;
+  std::vector<std::vector<ExactVectorIndex::Candidate>> heaps;  // one per thread that worked
+};
+
+}  // namespace
+
 std::vector<ExactVectorIndex::Candidate> ExactVectorIndex::top_rows(const float* query, size_t count) const {
   const size_t n = ids_.size();
   const size_t dim = static_cast<size_t>(dimension_);
   count = std::min(count, n);
-  // Below ~1M floats a second thread costs more than it saves.
-  const int threads = n * dim >= (size_t{1} << 20) ? std::max(1, std::min(threads_, static_cast<int>(n / 1024))) : 1;
-  std::vector<std::vector<Candidate>> best(static_cast<size_t>(threads));
+  // Below ~4M floats (10k rows of 384) a helper thread costs more than it saves.
+  const int threads = n * dim >= (size_t{1} << 22) ? std::max(1, std::min(threads_, static_cast<int>(n / 4096))) : 1;
   const FloatScan fscan = float_scan();
   const Int8Scan iscan = int8_scan();
-  auto worse = [](const Candidate& a, const Candidate& b) { return a.score > b.score; };  // min-heap on score
-  // Rows go out in slices handed out dynamically: on a shared machine a
-  // thread that loses its core leaves its remaining slices to the other.
-  constexpr size_t kSlice = 4096;
+  constexpr size_t kSlice = 2048;
   const long slices = static_cast<long>((n + kSlice - 1) / kSlice);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    std::vector<Candidate>& heap = best[static_cast<size_t>(omp_get_thread_num())];
+  auto job = std::make_shared<ScanJob>();
+  auto work = [this, job, query, count, n, dim, slices, fscan, iscan] {
+    auto worse = [](const Candidate& a, const Candidate& b) { return a.score > b.score; };  // min-heap on score
+    std::vector<Candidate> heap;
     heap.reserve(count + 1);
     constexpr size_t kBlock = 256;
     float scores[kBlock];
-#pragma omp for schedule(dynamic, 1) nowait
-    for (long slice = 0; slice < slices; ++slice) {
+    for (long slice = job->next.fetch_add(1); slice < slices; slice = job->next.fetch_add(1)) {
       const size_t begin = static_cast<size_t>(slice) * kSlice, end = std::min(n, begin + kSlice);
       for (size_t b = begin; b < end; b += kBlock) {
         const size_t len = std::min(kBlock, end - b);
@@ -289,9 +307,26 @@ std::vector<ExactVectorIndex::Candidate> ExactVectorIndex::top_rows(const float*
         }
       }
     }
+    std::lock_guard<std::mutex> lock(job->mutex);
+    job->heaps.push_back(std::move(heap));
+  };
+  for (int t = 1; t < threads; ++t) {
+    try {
+      std::thread([job, work] {
+        job->entered.fetch_add(1);
+        if (!job->closed.load()) work();  // entered before the close: the caller waits for it
+        job->finished.fetch_add(1);
+      }).detach();
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: the caller scans alone
+    }
   }
-  std::vector<Candidate> all = std::move(best[0]);
-  for (size_t t = 1; t < best.size(); ++t) all.insert(all.end(), best[t].begin(), best[t].end());
+  work();
+  job->closed.store(true);
+  while (job->finished.load() != job->entered.load()) std::this_thread::yield();
+  std::lock_guard<std::mutex> lock(job->mutex);
+  std::vector<Candidate> all;
+  for (auto& h : job->heaps) all.insert(all.end(), h.begin(), h.end());
   return all;
 }
 

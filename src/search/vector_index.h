@@ -4,7 +4,9 @@
 //
 // The scan is memory-bound: rows are read once with the widest vector
 // instructions the CPU has (AVX-512 / AVX2+FMA / scalar, chosen at run time)
-// on up to `threads` OpenMP threads, each keeping its own top candidates, so
+// on up to `threads` threads (the caller and helpers that claim slices of rows,
+// each keeping its own top candidates; the caller never waits for a helper that
+// has not started), so
 // a search costs one pass over the data plus O(k log k).
 // Storage: float32 rows, or (VectorEncoding::kInt8) one int8 code per
 // dimension with a per-row scale, a quarter of the memory; int8 scores are
@@ -60,11 +62,12 @@ class ExactVectorIndex final : public VectorIndex {
   // The instruction set the scan runs on here: "avx512", "avx2" or "scalar".
   static const char* kernel_name();
 
- private:
-  struct Candidate {
+  struct Candidate {  // a row and its score, inside a scan
     float score;
     uint32_t row;
   };
+
+ private:
   // The best `count` rows by score (any order), accept ignored.
   std::vector<Candidate> top_rows(const float* query, size_t count) const;
   void set_row(size_t row, const std::vector<float>& vector);
