@@ -191,6 +191,7 @@ def main():
             bw = ask(f"bandwidth {THREADS_SCAN}")
             row["scan"] = {"kioku_p50_ms": ks["p50_ms"], "kioku_p95_ms": ks["p95_ms"], "kernel": ks["kernel"],
                            "numpy_p50_ms": nms, "floor_ms": bw["p50_ms"], "floor_gb_per_s": bw["gb_per_s"],
+                           "floor_best_ms": bw["best_ms"], "ratio_vs_best_floor": ks["p50_ms"] / bw["best_ms"],
                            "ratio_vs_numpy": ks["p50_ms"] / nms, "ratio_vs_floor": ks["p50_ms"] / bw["p50_ms"],
                            "same_top10_as_numpy": ks["first_query_top"] == nfirst}
             rounds.append(row)
