@@ -132,6 +132,7 @@ std::shared_ptr<VectorCatalog> Engine::vectors() {
     SearcherConfig sc;
     sc.index_dir = options_.data_dir / "index";
     sc.hnsw_threshold = static_cast<size_t>(config()->get_number("search.hnsw_threshold").value_or(20000));
+    sc.int8_vectors = config()->get_bool("search.int8_vectors").value_or(false);
     vectors_ = std::make_shared<VectorCatalog>(sc);
   }
   return vectors_;

@@ -108,6 +108,7 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
     auto search = std::make_shared<SearchOptions>();
     auto conversations = std::make_shared<int>(0);
     auto context_key = std::make_shared<std::string>();
+    auto int8_vectors = std::make_shared<bool>(false);
     cmd->add_option("file", *file, "locomo JSON file")->required();
     cmd->add_option("--k", *ks, "Cut-offs, comma-separated (default 5,10)");
     cmd->add_option("--mode", *mode, "lexical, vector, hybrid, or auto: hybrid with the active model, else lexical");
@@ -125,7 +126,9 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
     cmd->add_option("--vector-cache", *cache,
                     "Folder that keeps the vectors between runs (default: $XDG_CACHE_HOME/kioku/eval-vectors)");
     cmd->add_flag("--no-vector-cache", *no_cache, "Embed everything afresh");
-    table[cmd] = [file, ks, mode, fusion, cache, no_cache, search, conversations, context_key](AppContext& ctx, CommandIo& io) {
+    cmd->add_flag("--int8-vectors", *int8_vectors, "Search int8 vectors rescored with floats ([search] int8_vectors)");
+    table[cmd] = [file, ks, mode, fusion, cache, no_cache, search, conversations, context_key, int8_vectors](AppContext& ctx,
+                                                                                                        CommandIo& io) {
       LocomoOptions options;
       options.ks = parse_ks(*ks);
       options.search = *search;
@@ -134,6 +137,7 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
       if (*context_key == "on") options.searcher.chat_context_in_key = true;
       else if (*context_key == "off") options.searcher.chat_context_in_key = false;
       else if (!context_key->empty()) throw invalid_input("--context-key expects on or off");
+      options.searcher.int8_vectors = *int8_vectors;
       if (*mode == "auto") options.mode = ctx.embedder() ? SearchMode::kHybrid : SearchMode::kLexical;
       else options.mode = parse_search_mode(*mode);
       std::unique_ptr<CachedEmbedder> cached;
@@ -172,7 +176,8 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
                          {"time_boost", options.search.time_boost},
                          {"dedup", options.search.duplicate_similarity},
                          {"candidates", options.search.candidates},
-                         {"context_key", options.searcher.chat_context_in_key}};
+                         {"context_key", options.searcher.chat_context_in_key},
+                         {"int8_vectors", options.searcher.int8_vectors}};
         if (cached) j["vector_cache"] = {{"file", cached->file().string()}, {"hits", cached->hits()}, {"misses", cached->misses()}};
         io.out << j.dump(2) << "\n";
       } else {

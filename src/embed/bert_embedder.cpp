@@ -1,6 +1,7 @@
 #include "embed/bert_embedder.h"
 
 #include <Eigen/Core>
+#include <omp.h>
 
 #include <cmath>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "embed/encoder_kernels.h"
 #include "embed/model_registry.h"
 #include "embed/safetensors.h"
 
@@ -45,13 +47,46 @@ struct LayerNorm {
 struct Layer {
   Linear query, key, value, attention_out, intermediate, output;
   LayerNorm attention_norm, output_norm;
+  // The vector kernels' copies, packed once at load (Q, K and V as one
+  // [3H, H] layer); the Eigen matrices above are then released.
+  encoder_kernels::PackedLinear qkv, attention_out_packed, intermediate_packed, output_packed;
 };
 
 struct BertWeights {
   Matrix word, position, token_type;
   LayerNorm embedding_norm;
   std::vector<Layer> layers;
+  bool packed = false;  // true: the forward pass runs on encoder_kernels
 };
+
+namespace {
+
+encoder_kernels::PackedLinear pack_linear(Linear& l) {
+  auto p = encoder_kernels::pack(l.weight.data(), l.bias.data(), static_cast<int>(l.weight.rows()),
+                                 static_cast<int>(l.weight.cols()));
+  l.weight.resize(0, 0);
+  return p;
+}
+
+// Packs every layer for the vector kernels where this build has them and the
+// model's head size fits; otherwise the Eigen path keeps the weights as read.
+void prepare(BertWeights& w, const BertConfig& c) {
+  if (!encoder_kernels::available() || c.hidden_size / c.num_heads > encoder_kernels::kMaxHeadSize) return;
+  for (Layer& l : w.layers) {
+    Matrix qkv(3 * l.query.weight.rows(), l.query.weight.cols());
+    qkv << l.query.weight, l.key.weight, l.value.weight;
+    Vector qkv_bias(3 * l.query.bias.size());
+    qkv_bias << l.query.bias, l.key.bias, l.value.bias;
+    l.qkv = encoder_kernels::pack(qkv.data(), qkv_bias.data(), static_cast<int>(qkv.rows()), static_cast<int>(qkv.cols()));
+    for (Linear* q : {&l.query, &l.key, &l.value}) q->weight.resize(0, 0);
+    l.attention_out_packed = pack_linear(l.attention_out);
+    l.intermediate_packed = pack_linear(l.intermediate);
+    l.output_packed = pack_linear(l.output);
+  }
+  w.packed = true;
+}
+
+}  // namespace
 
 namespace {
 
@@ -181,6 +216,7 @@ BertEmbedder::BertEmbedder(const std::filesystem::path& dir, int threads) : thre
   }
   if (static_cast<int>(tokenizer_->vocab_size()) > config_.vocab_size)
     throw invalid_input("the vocabulary is larger than the model's embedding table");
+  prepare(w, config_);
 }
 
 std::unique_ptr<BertEmbedder> BertEmbedder::random(const BertConfig& config, uint64_t seed, int threads) {
@@ -213,6 +249,7 @@ std::unique_ptr<BertEmbedder> BertEmbedder::random(const BertConfig& config, uin
   std::vector<std::string> vocab(static_cast<size_t>(config.vocab_size));
   for (int i = 0; i < config.vocab_size; ++i) vocab[static_cast<size_t>(i)] = "tok" + std::to_string(i);
   e->tokenizer_ = std::make_unique<WordPieceTokenizer>(vocab, TokenizerOptions{});
+  prepare(w, config);
   return e;
 }
 
@@ -233,59 +270,114 @@ std::vector<std::vector<float>> BertEmbedder::embed(const std::vector<std::strin
 }
 
 std::vector<std::vector<float>> BertEmbedder::embed_ids(const std::vector<std::vector<int32_t>>& batch) const {
-  if (threads_ > 0) Eigen::setNbThreads(threads_);
   const BertWeights& w = *weights_;
   const int H = config_.hidden_size;
   const int heads = config_.num_heads;
   const int d = H / heads;
   const float eps = static_cast<float>(config_.layer_norm_eps);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const int threads = threads_ > 0 ? threads_ : omp_get_max_threads();
 
   std::vector<int> offsets = {0};
   for (const auto& seq : batch) {
     if (seq.empty()) throw invalid_input("cannot embed an empty token sequence");
     if (static_cast<int>(seq.size()) > config_.max_position_embeddings)
       throw invalid_input("token sequence longer than the model's " + std::to_string(config_.max_position_embeddings) + " positions");
+    for (const int32_t id : seq)
+      if (id < 0 || id >= config_.vocab_size) throw invalid_input("token id " + std::to_string(id) + " outside the vocabulary");
     offsets.push_back(offsets.back() + static_cast<int>(seq.size()));
   }
   const int total = offsets.back();
   Matrix x(total, H);
-  for (size_t s = 0; s < batch.size(); ++s) {
-    for (size_t t = 0; t < batch[s].size(); ++t) {
-      const int32_t id = batch[s][t];
-      if (id < 0 || id >= config_.vocab_size) throw invalid_input("token id " + std::to_string(id) + " outside the vocabulary");
-      x.row(offsets[s] + static_cast<int>(t)) = w.word.row(id) + w.position.row(static_cast<Eigen::Index>(t)) + w.token_type.row(0);
-    }
+  const int sequences = static_cast<int>(batch.size());
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && sequences > 1)
+  for (int s = 0; s < sequences; ++s) {
+    const auto& seq = batch[static_cast<size_t>(s)];
+    for (size_t t = 0; t < seq.size(); ++t)
+      x.row(offsets[static_cast<size_t>(s)] + static_cast<int>(t)) =
+          w.word.row(seq[t]) + w.position.row(static_cast<Eigen::Index>(t)) + w.token_type.row(0);
   }
-  w.embedding_norm.apply(x, eps);
 
-  Matrix context(total, H);
-  for (const Layer& layer : w.layers) {
-    const Matrix q = layer.query.apply(x);
-    const Matrix k = layer.key.apply(x);
-    const Matrix v = layer.value.apply(x);
-    for (size_t s = 0; s < batch.size(); ++s) {
-      const int begin = offsets[s], len = offsets[s + 1] - offsets[s];
-      for (int h = 0; h < heads; ++h) {
-        Matrix scores = q.block(begin, h * d, len, d) * k.block(begin, h * d, len, d).transpose() * scale;
-        for (int r = 0; r < len; ++r) {
-          auto row = scores.row(r);
-          const float max = row.maxCoeff();
-          row = (row.array() - max).exp();
-          row /= row.sum();
-        }
-        context.block(begin, h * d, len, d).noalias() = scores * v.block(begin, h * d, len, d);
+  if (w.packed) {
+    // Every stage on the vector kernels; the residual adds and GELU ride in
+    // the GEMMs' epilogues. forward() runs the layers over a run of whole
+    // sequences (rows of x), in place.
+    using encoder_kernels::Epilogue;
+    const int I = config_.intermediate_size;
+    auto forward = [&](float* rows, int first_seq, int last_seq, int kernel_threads) {
+      std::vector<int> local = {0};
+      for (int s = first_seq; s < last_seq; ++s)
+        local.push_back(local.back() + offsets[static_cast<size_t>(s) + 1] - offsets[static_cast<size_t>(s)]);
+      const int n = local.back();
+      encoder_kernels::layer_norm(rows, n, H, w.embedding_norm.gamma.data(), w.embedding_norm.beta.data(), eps,
+                                  kernel_threads);
+      Matrix qkv(n, 3 * H), context(n, H), attended(n, H), inner(n, I);
+      for (const Layer& layer : w.layers) {
+        encoder_kernels::dense(rows, n, layer.qkv, qkv.data(), Epilogue::kBias, nullptr, kernel_threads);
+        encoder_kernels::attention(qkv.data(), local, H, heads, context.data(), kernel_threads);
+        encoder_kernels::dense(context.data(), n, layer.attention_out_packed, attended.data(), Epilogue::kBiasResidual,
+                               rows, kernel_threads);
+        encoder_kernels::layer_norm(attended.data(), n, H, layer.attention_norm.gamma.data(),
+                                    layer.attention_norm.beta.data(), eps, kernel_threads);
+        encoder_kernels::dense(attended.data(), n, layer.intermediate_packed, inner.data(), Epilogue::kBiasGelu, nullptr,
+                               kernel_threads);
+        encoder_kernels::dense(inner.data(), n, layer.output_packed, rows, Epilogue::kBiasResidual, attended.data(),
+                               kernel_threads);
+        encoder_kernels::layer_norm(rows, n, H, layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps,
+                                    kernel_threads);
       }
+    };
+    if (threads > 1 && sequences >= 2 * threads) {
+      // A batch: each thread runs whole sequences through every layer, two
+      // runs of ~equal tokens per thread handed out dynamically. No barrier
+      // per stage, so on a shared machine a thread that loses its core only
+      // delays its own run, and the other thread takes the rest.
+      const int runs = 2 * threads;
+      std::vector<int> cut = {0};
+      for (int s = 1; s < sequences && static_cast<int>(cut.size()) < runs; ++s)
+        if (offsets[static_cast<size_t>(s)] >= static_cast<long>(total) * static_cast<int>(cut.size()) / runs)
+          cut.push_back(s);
+      cut.push_back(sequences);
+      const int chunks = static_cast<int>(cut.size()) - 1;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+      for (int c = 0; c < chunks; ++c)
+        forward(x.data() + static_cast<size_t>(offsets[static_cast<size_t>(cut[static_cast<size_t>(c)])]) * H,
+                cut[static_cast<size_t>(c)], cut[static_cast<size_t>(c) + 1], 1);
+    } else {
+      // One or a few sequences (a query): the threads share each stage.
+      forward(x.data(), 0, sequences, threads);
     }
-    Matrix attended = layer.attention_out.apply(context);
-    attended += x;
-    layer.attention_norm.apply(attended, eps);
-    Matrix inner = layer.intermediate.apply(attended);
-    inner = inner.unaryExpr([](float f) { return gelu(f); });
-    Matrix out = layer.output.apply(inner);
-    out += attended;
-    layer.output_norm.apply(out, eps);
-    x = std::move(out);
+  } else {
+    Eigen::setNbThreads(threads);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    w.embedding_norm.apply(x, eps);
+    Matrix context(total, H);
+    for (const Layer& layer : w.layers) {
+      const Matrix q = layer.query.apply(x);
+      const Matrix k = layer.key.apply(x);
+      const Matrix v = layer.value.apply(x);
+      for (size_t s = 0; s < batch.size(); ++s) {
+        const int begin = offsets[s], len = offsets[s + 1] - offsets[s];
+        for (int h = 0; h < heads; ++h) {
+          Matrix scores = q.block(begin, h * d, len, d) * k.block(begin, h * d, len, d).transpose() * scale;
+          for (int r = 0; r < len; ++r) {
+            auto row = scores.row(r);
+            const float max = row.maxCoeff();
+            row = (row.array() - max).exp();
+            row /= row.sum();
+          }
+          context.block(begin, h * d, len, d).noalias() = scores * v.block(begin, h * d, len, d);
+        }
+      }
+      Matrix attended = layer.attention_out.apply(context);
+      attended += x;
+      layer.attention_norm.apply(attended, eps);
+      Matrix inner = layer.intermediate.apply(attended);
+      inner = inner.unaryExpr([](float f) { return gelu(f); });
+      Matrix out = layer.output.apply(inner);
+      out += attended;
+      layer.output_norm.apply(out, eps);
+      x = std::move(out);
+    }
   }
 
   std::vector<std::vector<float>> result;

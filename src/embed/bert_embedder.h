@@ -1,4 +1,4 @@
-// BertEmbedder: BERT-family sentence encoders run in process (Eigen), from a
+// BertEmbedder: BERT-family sentence encoders run in process, from a
 // model folder in the Hugging Face layout: config.json, model.safetensors,
 // vocab.txt / tokenizer.json, 1_Pooling/config.json, modules.json.
 // Supported: all-MiniLM-L6-v2 (mean pooling, normalised; the default),
@@ -6,12 +6,15 @@
 // ("query: " / "passage: " prefixes), and other BERT checkpoints.
 //
 // Computation: a batch's sequences are concatenated into one token matrix,
-// so the dense layers (Q, K, V, output, FFN) are single large GEMMs with no
+// so the dense layers (QKV fused, output, FFN) are single large GEMMs with no
 // padding; attention runs per sequence and head. Sequences longer than the
-// model's max_seq_length are truncated.
-// Threading: the GEMMs use Eigen's OpenMP parallelism with `threads` threads
-// (default: all cores); embed() itself must be called from one thread at a
-// time.
+// model's max_seq_length are truncated. Where the build has AVX-512 the
+// weights are packed once at load and every stage runs on encoder_kernels.h;
+// otherwise on Eigen.
+// Threading: `threads` OpenMP threads (default: all cores). A batch runs
+// sequence-parallel (runs of whole sequences per thread, no per-stage
+// barrier); a single sequence splits each stage across the threads. embed()
+// itself must be called from one thread at a time.
 #pragma once
 
 #include <filesystem>

@@ -69,7 +69,7 @@ void VectorCatalog::load(Entry& e, VectorStore& store, int dim) {
     }
     e.index = std::move(hnsw);
   } else {
-    auto exact = std::make_unique<ExactVectorIndex>(dim);
+    auto exact = std::make_unique<ExactVectorIndex>(dim, config_.int8_vectors ? VectorEncoding::kInt8 : VectorEncoding::kFloat32);
     for (auto& v : store.load_embeddings(e.model, e.user_id))
       if (static_cast<int>(v.vector.size()) == dim) exact->upsert(v.memory_id, v.vector);
     e.index = std::move(exact);
@@ -79,16 +79,28 @@ void VectorCatalog::load(Entry& e, VectorStore& store, int dim) {
 void VectorCatalog::read(VectorStore& store, const std::string& model, int dimension, const std::string& user_id,
                          const std::function<void(const VectorIndex&)>& fn) {
   auto e = entry(model, user_id);
+  // int8 exact indexes answer through a view that rescores their best
+  // candidates with the float vectors, read from the caller's store.
+  auto run = [&](const VectorIndex& index) {
+    const auto* exact = dynamic_cast<const ExactVectorIndex*>(&index);
+    if (!exact || exact->encoding() != VectorEncoding::kInt8) return fn(index);
+    RescoringVectorIndex rescored(index, [&](const std::vector<std::string>& ids) {
+      std::unordered_map<std::string, std::vector<float>> floats;
+      for (auto& v : store.get_embeddings(model, ids)) floats.emplace(v.memory_id, std::move(v.vector));
+      return floats;
+    });
+    fn(rescored);
+  };
   {
     std::shared_lock<std::shared_mutex> shared(e->mutex);
     if (e->index) {
-      fn(*e->index);
+      run(*e->index);
       return;
     }
   }
   std::unique_lock<std::shared_mutex> exclusive(e->mutex);
   if (!e->index) load(*e, store, dimension);
-  fn(*e->index);
+  run(*e->index);
 }
 
 void VectorCatalog::upsert(const std::string& model, const std::string& user_id, const std::vector<StoredVector>& vectors) {

@@ -44,6 +44,10 @@ struct SearcherConfig {
   // when the turn is embedded) in the key: "Yes, last weekend!" alone means
   // little. The memory's content itself is unchanged.
   bool chat_context_in_key = false;
+  // Exact indexes keep int8 codes (a quarter of the memory) and rescore their
+  // best candidates with the float vectors from the store ([search]
+  // int8_vectors).
+  bool int8_vectors = false;
 };
 
 class VectorCatalog {
