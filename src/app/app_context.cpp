@@ -76,6 +76,23 @@ KnowledgeStore& AppContext::knowledge() {
   return *knowledge_;
 }
 
+ProfileStore& AppContext::profile_store() {
+  if (!profile_store_) {
+    memories();  // creates the data directory and migrates memory.db first
+    profile_store_ = open_sqlite_profile_store(memory_db_path());
+  }
+  return *profile_store_;
+}
+
+ProfileService& AppContext::profile() {
+  if (!profile_) {
+    const std::string mode = config().get_string_or("profile.emotion", "auto");
+    LlmClient* reader = mode == "lexicon" ? nullptr : llm();
+    profile_ = std::make_unique<ProfileService>(profile_store(), memories(), reader, engine_->conversation_cache());
+  }
+  return *profile_;
+}
+
 JournalDraftStore& AppContext::drafts() {
   if (!drafts_) {
     std::filesystem::create_directories(data_dir_);
@@ -140,6 +157,7 @@ CompanionService& AppContext::companion() {
     companion_->set_journal_drafts(&drafts());
     companion_->set_vision(llm_config().vision);
     companion_->set_knowledge(&knowledge());
+    companion_->set_profile(&profile());
   }
   return *companion_;
 }
