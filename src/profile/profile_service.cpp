@@ -65,12 +65,13 @@ std::vector<Memory> ProfileService::history(const std::string& user_id, const Me
     const auto newest = memories_.list(chats, ListOrder::kNewestFirst, 1, 0);
     std::vector<Memory> turns;
     if (!newest.empty()) {
-      if (auto cached = cache_->recent_if_current(user_id, newest.front().id)) {
+      const int64_t total = memories_.count(chats);
+      if (auto cached = cache_->recent_if_current(user_id, newest.front().id, total)) {
         turns = std::move(*cached);
       } else {
         turns = memories_.list(chats, ListOrder::kNewestFirst, static_cast<int>(cache_->capacity()), 0);
         std::reverse(turns.begin(), turns.end());
-        cache_->replace(user_id, turns);
+        cache_->replace(user_id, turns, total);
       }
     }
     std::vector<Memory> out;
