@@ -87,7 +87,14 @@ ProfileStore& AppContext::profile_store() {
 ProfileService& AppContext::profile() {
   if (!profile_) {
     const std::string mode = config().get_string_or("profile.emotion", "auto");
-    LlmClient* reader = mode == "lexicon" ? nullptr : llm();
+    LlmClient* reader = nullptr;
+    if (mode != "lexicon") {
+      try {
+        reader = llm();
+      } catch (const Error&) {
+        // A provider that cannot be set up must not stop `kioku add`: the lexicon reads.
+      }
+    }
     profile_ = std::make_unique<ProfileService>(profile_store(), memories(), reader, engine_->conversation_cache());
   }
   return *profile_;

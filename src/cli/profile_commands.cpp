@@ -63,6 +63,7 @@ void print_profile(CommandIo& io, const nlohmann::json& doc) {
 void register_profile_commands(CLI::App& app, CommandTable& table) {
   auto* profile = app.add_subcommand("profile", "What your companion learned about you; correct or erase it");
   profile->fallthrough();
+  profile->require_subcommand(0, 1);  // `kioku profile` alone shows it
   table[profile] = [](AppContext& ctx, CommandIo& io) {
     ctx.ensure_initialized();
     const auto doc = ctx.profile().document(ctx.user_id());
