@@ -44,8 +44,8 @@ void print_profile(CommandIo& io, const nlohmann::json& doc) {
       break;
     }
     io.out << "  " << p["kind"].get<std::string>() << " '" << p["value"].get<std::string>() << "'  affinity "
-           << num(p["affinity"].get<double>(), "%+.2f") << "  (searched " << p["searched"].get<int64_t>()
-           << "x, used " << p["used"].get<int64_t>() << "x, rated " << p["rated"].get<int64_t>() << "x)\n";
+           << num(p["affinity"].get<double>(), "%+.2f") << "  (searched " << p["searched"].get<int64_t>() << "x, used "
+           << p["used"].get<int64_t>() << "x, rated " << p["rated"].get<int64_t>() << "x)\n";
   }
   if (doc["conversation"].is_null()) {
     io.out << "Conversation: not started\n";
@@ -145,7 +145,8 @@ void register_profile_commands(CLI::App& app, CommandTable& table) {
         if (item->size() != 1) throw invalid_input("usage: kioku profile forget emotion MESSAGE_ID");
         removed = p.forget_emotion(ctx.user_id(), item->at(0));
       } else if (*part == "strategy") {
-        if (item->empty() || item->size() > 2) throw invalid_input("usage: kioku profile forget strategy STRATEGY [EMOTION]");
+        if (item->empty() || item->size() > 2)
+          throw invalid_input("usage: kioku profile forget strategy STRATEGY [EMOTION]");
         removed = p.forget_strategy(ctx.user_id(), item->size() == 2 ? item->at(1) : "", item->at(0));
       } else if (*part == "pattern") {
         if (item->size() != 2) throw invalid_input("usage: kioku profile forget pattern KIND VALUE");

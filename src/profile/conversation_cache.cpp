@@ -3,7 +3,7 @@
 namespace kioku {
 
 std::optional<std::vector<Memory>> ConversationCache::recent_if_current(const std::string& user_id,
-                                                                         const std::string& newest_id, int64_t total) {
+                                                                        const std::string& newest_id, int64_t total) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(user_id);
   if (it == entries_.end() || it->second.turns.empty() || it->second.turns.back().id != newest_id ||

@@ -29,8 +29,8 @@ struct Lexicon {
   std::unordered_map<std::string, bool> negators;
   std::unordered_map<std::string, double> intensifiers;
   std::vector<std::pair<std::string, WordEntry>> symbols;
-  std::vector<std::pair<std::string, int>> feedback;           // normalised phrase, sign
-  std::vector<std::pair<std::string, std::string>> asks;       // normalised phrase, strategy
+  std::vector<std::pair<std::string, int>> feedback;      // normalised phrase, sign
+  std::vector<std::pair<std::string, std::string>> asks;  // normalised phrase, strategy
 };
 
 // Lower-case ASCII words (apostrophes kept, ’ read as '), everything else a
@@ -128,11 +128,11 @@ const WordEntry* lookup(const Lexicon& lex, const std::string& word) {
 std::string canonical_emotion(std::string e) {
   std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
   static const std::map<std::string, std::string> synonyms = {
-      {"happy", "joy"},          {"happiness", "joy"},       {"excitement", "joy"},   {"love", "joy"},
-      {"grateful", "gratitude"}, {"thankful", "gratitude"},  {"sad", "sadness"},      {"grief", "sadness"},
-      {"angry", "anger"},        {"frustration", "anger"},   {"annoyance", "anger"},  {"fear", "anxiety"},
-      {"anxious", "anxiety"},    {"worry", "anxiety"},       {"stress", "anxiety"},   {"nervousness", "anxiety"},
-      {"lonely", "loneliness"},  {"calm", "neutral"},        {"none", "neutral"}};
+      {"happy", "joy"},          {"happiness", "joy"},      {"excitement", "joy"},  {"love", "joy"},
+      {"grateful", "gratitude"}, {"thankful", "gratitude"}, {"sad", "sadness"},     {"grief", "sadness"},
+      {"angry", "anger"},        {"frustration", "anger"},  {"annoyance", "anger"}, {"fear", "anxiety"},
+      {"anxious", "anxiety"},    {"worry", "anxiety"},      {"stress", "anxiety"},  {"nervousness", "anxiety"},
+      {"lonely", "loneliness"},  {"calm", "neutral"},       {"none", "neutral"}};
   if (auto it = synonyms.find(e); it != synonyms.end()) return it->second;
   return e;
 }
@@ -140,8 +140,8 @@ std::string canonical_emotion(std::string e) {
 }  // namespace
 
 const std::vector<std::string>& known_emotions() {
-  static const std::vector<std::string> all = {"joy", "gratitude", "sadness", "anger", "anxiety", "loneliness",
-                                               "neutral"};
+  static const std::vector<std::string> all = {"joy",     "gratitude",  "sadness", "anger",
+                                               "anxiety", "loneliness", "neutral"};
   return all;
 }
 

@@ -30,7 +30,8 @@ std::string strategy_label(const std::string& s) {
 }
 
 std::string strategy_instruction(const std::string& s) {
-  if (s == "listen_reflect") return "listen; reflect back what they feel in your own words; ask one gentle question; no advice unless asked";
+  if (s == "listen_reflect")
+    return "listen; reflect back what they feel in your own words; ask one gentle question; no advice unless asked";
   if (s == "encourage") return "encourage them: name their strengths and what they have already managed";
   if (s == "practical_steps") return "offer two or three small, concrete next steps";
   if (s == "humour") return "lighten the mood with a little warm humour, without making light of the problem";
@@ -87,11 +88,12 @@ StrategyWeight choose_strategy(const std::string& emotion, const std::vector<Str
 
 std::vector<std::string> topic_words(const std::string& text, size_t limit) {
   static const std::set<std::string> stop = {
-      "about", "after", "again", "also", "been", "before", "being", "could", "does", "doing", "from", "have",
-      "having", "here", "into", "just", "like", "more", "most", "much", "only", "other", "over", "really", "same",
-      "should", "some", "such", "than", "that", "their", "them", "then", "there", "these", "they", "this", "those",
-      "very", "want", "were", "what", "when", "where", "which", "while", "will", "with", "would", "your", "yours",
-      "today", "yesterday", "tomorrow", "thing", "things", "something", "going", "said", "says", "make", "made"};
+      "about",  "after",     "again", "also",   "been",  "before", "being", "could", "does",      "doing",    "from",
+      "have",   "having",    "here",  "into",   "just",  "like",   "more",  "most",  "much",      "only",     "other",
+      "over",   "really",    "same",  "should", "some",  "such",   "than",  "that",  "their",     "them",     "then",
+      "there",  "these",     "they",  "this",   "those", "very",   "want",  "were",  "what",      "when",     "where",
+      "which",  "while",     "will",  "with",   "would", "your",   "yours", "today", "yesterday", "tomorrow", "thing",
+      "things", "something", "going", "said",   "says",  "make",   "made"};
   std::vector<std::string> out;
   std::string cur;
   auto flush = [&] {
@@ -176,8 +178,8 @@ std::vector<std::string> explain_prediction(const ImportancePrediction& p) {
     const double a = f.value("affinity", 0.0);
     std::string line = f.value("kind", "") + " '" + f.value("value", "") + "': ";
     line += a >= 0 ? "matters to you" : "rarely matters to you";
-    line += " (searched " + std::to_string(f.value("searched", 0)) + "x, used " + std::to_string(f.value("used", 0)) +
-            "x";
+    line +=
+        " (searched " + std::to_string(f.value("searched", 0)) + "x, used " + std::to_string(f.value("used", 0)) + "x";
     if (f.value("rated", 0) > 0) {
       char avg[16];
       std::snprintf(avg, sizeof avg, "%.1f", f.value("average_rating", 0.0));

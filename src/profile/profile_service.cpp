@@ -28,7 +28,7 @@ bool before_or_at(const Memory& a, const Memory& message) {
 }
 
 nlohmann::json reading_json(const EmotionReading& r) {
-  return {{"message_id", r.message_id}, {"emotion", r.emotion},     {"intensity", r.intensity},
+  return {{"message_id", r.message_id}, {"emotion", r.emotion},   {"intensity", r.intensity},
           {"valence", r.valence},       {"detector", r.detector}, {"at", format_iso8601(r.at)}};
 }
 
@@ -201,7 +201,10 @@ std::string ProfileService::prompt_for(const std::string& user_id, const Emotion
     for (const auto& r : recent) sum += r.valence;
     const double mean = sum / static_cast<double>(recent.size());
     out += "- Mood over their last " + std::to_string(recent.size()) + " messages: " +
-           (mean < -0.2 ? "low" : mean > 0.2 ? "good" : "mixed") + "\n";
+           (mean < -0.2  ? "low"
+            : mean > 0.2 ? "good"
+                         : "mixed") +
+           "\n";
   }
   if (!strategy.empty()) {
     const auto ranked = ranked_strategies(now.emotion, learned);
@@ -253,8 +256,8 @@ void ProfileService::on_rating(const std::string& user_id, const Memory& reply, 
   if (!ids.empty()) add_counts(user_id, memories_.get_many(user_id, ids), 0, 0, 1, rating);
 }
 
-void ProfileService::add_counts(const std::string& user_id, const std::vector<Memory>& memories, int searched,
-                                int used, int rated, double rating) {
+void ProfileService::add_counts(const std::string& user_id, const std::vector<Memory>& memories, int searched, int used,
+                                int rated, double rating) {
   std::map<std::pair<std::string, std::string>, ImportancePattern> deltas;
   for (const auto& m : memories) {
     if (m.type == memory_types::kChat) continue;  // chat turns are the conversation, not what it is about
@@ -277,7 +280,8 @@ void ProfileService::add_counts(const std::string& user_id, const std::vector<Me
 
 void ProfileService::note_search(const std::string& user_id, const std::string& query,
                                  const std::vector<Memory>& results) {
-  std::vector<Memory> top(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(5, results.size())));
+  std::vector<Memory> top(results.begin(),
+                          results.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(5, results.size())));
   add_counts(user_id, top, 1, 0, 0, 0);
   std::vector<ImportancePattern> words;
   for (const auto& w : topic_words(query)) {
@@ -398,8 +402,9 @@ nlohmann::json ProfileService::document(const std::string& user_id, int recent) 
   } else {
     doc["conversation"] = nullptr;
   }
-  nlohmann::json session = {{"interventions", interventions_.count(user_id) ? interventions_[user_id] : std::vector<std::string>{}},
-                            {"emotion_cache_hits", detector_.cache_hits()}};
+  nlohmann::json session = {
+      {"interventions", interventions_.count(user_id) ? interventions_[user_id] : std::vector<std::string>{}},
+      {"emotion_cache_hits", detector_.cache_hits()}};
   if (cache_) {
     const auto s = cache_->stats();
     session["conversation_cache"] = {{"hits", s.hits}, {"misses", s.misses}, {"users", s.users}};

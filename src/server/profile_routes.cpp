@@ -11,8 +11,7 @@ using nlohmann::json;
 namespace {
 
 double number_field(const json& j, const char* name) {
-  if (!j.contains(name) || !j[name].is_number())
-    throw invalid_input(std::string("'") + name + "' must be a number");
+  if (!j.contains(name) || !j[name].is_number()) throw invalid_input(std::string("'") + name + "' must be a number");
   return j[name].get<double>();
 }
 
@@ -100,13 +99,13 @@ ApiResponse erase_part(Services& s, const ApiRequest& req) {
 }  // namespace
 
 std::vector<Route> profile_routes() {
-  const json emotion_schema = {{"type", "object"},
-                               {"required", {"emotion"}},
-                               {"properties",
-                                {{"emotion",
-                                  {{"type", "string"},
-                                   {"enum", {"joy", "gratitude", "sadness", "anger", "anxiety", "loneliness", "neutral"}}}},
-                                 {"intensity", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}}}};
+  const json emotion_schema = {
+      {"type", "object"},
+      {"required", {"emotion"}},
+      {"properties",
+       {{"emotion",
+         {{"type", "string"}, {"enum", {"joy", "gratitude", "sadness", "anger", "anxiety", "loneliness", "neutral"}}}},
+        {"intensity", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}}}};
   const json weight_schema = {{"type", "object"},
                               {"required", {"weight"}},
                               {"properties", {{"weight", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}}}};
@@ -115,28 +114,87 @@ std::vector<Route> profile_routes() {
       {"required", {"affinity"}},
       {"properties", {{"affinity", {{"type", "number"}, {"minimum", -0.95}, {"maximum", 0.95}}}}}};
   std::vector<Route> r;
-  r.push_back({"GET", "/api/profile",
+  r.push_back({"GET",
+               "/api/profile",
                "What the companion learned: emotions, support strategies (with weight history), importance "
                "patterns, conversation state",
-               "profile", true, {{"recent", "integer", "emotion readings to include (1-500, default 20)"}}, nullptr,
-               false, false, get_profile});
-  r.push_back({"PUT", "/api/profile/emotions/{message_id}", "Correct the emotion read in a message", "profile", true,
-               {}, emotion_schema, false, false, put_emotion});
-  r.push_back({"DELETE", "/api/profile/emotions/{message_id}", "Forget the emotion read in a message", "profile",
-               true, {}, nullptr, false, false, delete_emotion});
-  r.push_back({"PUT", "/api/profile/strategies/{emotion}/{strategy}", "Set how well a support strategy works (0-1)",
-               "profile", true, {}, weight_schema, false, false, put_strategy});
-  r.push_back({"DELETE", "/api/profile/strategies/{emotion}/{strategy}",
-               "Forget a strategy's learned weight and its history", "profile", true, {}, nullptr, false, false,
+               "profile",
+               true,
+               {{"recent", "integer", "emotion readings to include (1-500, default 20)"}},
+               nullptr,
+               false,
+               false,
+               get_profile});
+  r.push_back({"PUT",
+               "/api/profile/emotions/{message_id}",
+               "Correct the emotion read in a message",
+               "profile",
+               true,
+               {},
+               emotion_schema,
+               false,
+               false,
+               put_emotion});
+  r.push_back({"DELETE",
+               "/api/profile/emotions/{message_id}",
+               "Forget the emotion read in a message",
+               "profile",
+               true,
+               {},
+               nullptr,
+               false,
+               false,
+               delete_emotion});
+  r.push_back({"PUT",
+               "/api/profile/strategies/{emotion}/{strategy}",
+               "Set how well a support strategy works (0-1)",
+               "profile",
+               true,
+               {},
+               weight_schema,
+               false,
+               false,
+               put_strategy});
+  r.push_back({"DELETE",
+               "/api/profile/strategies/{emotion}/{strategy}",
+               "Forget a strategy's learned weight and its history",
+               "profile",
+               true,
+               {},
+               nullptr,
+               false,
+               false,
                delete_strategy});
-  r.push_back({"PUT", "/api/profile/patterns/{kind}/{value}",
-               "Say how much a kind of memory matters (affinity -0.95..0.95)", "profile", true, {}, affinity_schema,
-               false, false, put_pattern});
-  r.push_back({"DELETE", "/api/profile/patterns/{kind}/{value}", "Forget an importance pattern", "profile", true, {},
-               nullptr, false, false, delete_pattern});
-  r.push_back({"DELETE", "/api/profile/{part}",
-               "Erase a part of the profile: emotions, strategies, patterns, conversation or all", "profile", true, {},
-               nullptr, false, false, erase_part});
+  r.push_back({"PUT",
+               "/api/profile/patterns/{kind}/{value}",
+               "Say how much a kind of memory matters (affinity -0.95..0.95)",
+               "profile",
+               true,
+               {},
+               affinity_schema,
+               false,
+               false,
+               put_pattern});
+  r.push_back({"DELETE",
+               "/api/profile/patterns/{kind}/{value}",
+               "Forget an importance pattern",
+               "profile",
+               true,
+               {},
+               nullptr,
+               false,
+               false,
+               delete_pattern});
+  r.push_back({"DELETE",
+               "/api/profile/{part}",
+               "Erase a part of the profile: emotions, strategies, patterns, conversation or all",
+               "profile",
+               true,
+               {},
+               nullptr,
+               false,
+               false,
+               erase_part});
   return r;
 }
 

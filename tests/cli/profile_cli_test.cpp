@@ -99,7 +99,8 @@ TEST_F(ProfileCli, ImportanceIsPredictedFromWhatTheUserUsesAndExplainedByMemoryW
   EXPECT_NE(text.out.find("predicted when added as"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("tag 'family': matters to you"), std::string::npos) << text.out;
   // An importance given by hand is kept.
-  const std::string manual = kioku_json({"add", "Hana's shoe size is 36", "--tags", "family", "--importance", "0.2"})["id"];
+  const std::string manual =
+      kioku_json({"add", "Hana's shoe size is 36", "--tags", "family", "--importance", "0.2"})["id"];
   EXPECT_DOUBLE_EQ(kioku_json({"get", manual})["importance"].get<double>(), 0.2);
 }
 

@@ -270,7 +270,8 @@ TEST_F(ProfileTurnTest, AMisbehavingModelFallsBackToTheLexiconAndLosesNothing) {
   testing::FakeLlmServer server([&](const nlohmann::json& r) {
     if (is_emotion_request(r)) {
       ++emotion_calls;
-      return std::string(emotion_calls == 1 ? "I'd say they are a bit sad?" : R"({"emotion": "bored", "intensity": "lots"})");
+      return std::string(emotion_calls == 1 ? "I'd say they are a bit sad?"
+                                            : R"({"emotion": "bored", "intensity": "lots"})");
     }
     return model_reply(r, "");
   });
@@ -308,7 +309,7 @@ TEST_F(ProfileTurnTest, StrategiesAreLearnedFromFeedbackRatingsAndTheNextMessage
   EXPECT_EQ(learned[0].strategy, "listen_reflect");
   EXPECT_NEAR(learned[0].weight, 0.6 + 0.35 * 0.4, 1e-9);
 
-  say("I'm sad again today");  // sadness: listen_reflect
+  say("I'm sad again today");              // sadness: listen_reflect
   companion->rate_last_reply("local", 1);  // it did not help
   companion->rate_last_reply("local", 2);  // a second rating of the same reply teaches no more
   auto history = profile_store->strategy_history("local", "listen_reflect", 10);
@@ -389,7 +390,7 @@ TEST_F(ProfileTurnTest, AConversationResumesAfterARestartAndSeesOtherDevicesTurn
   say("My sister Hana visits on Saturday");
   say("I'm nervous about cooking for her");
   EXPECT_GE(cache->stats().hits, 1u);  // the second turn read the first from the cache
-  close();  // restart: the cache is gone, the database stays
+  close();                             // restart: the cache is gone, the database stays
 
   open(llm.get());
   auto state = profile_store->conversation("local");

@@ -70,7 +70,7 @@ TEST_F(ProfileApi, ChatTeachesTheProfileAndEveryPartCanBeCorrectedAndErased) {
   EXPECT_EQ(doc["emotions"]["current"]["emotion"], "anxiety");
   EXPECT_EQ(doc["emotions"]["current"]["detector"], "llm");
   ASSERT_EQ(doc["strategies"].size(), 1u);
-  EXPECT_EQ(doc["strategies"][0]["strategy"], "encourage");  // the prior for anxiety
+  EXPECT_EQ(doc["strategies"][0]["strategy"], "encourage");       // the prior for anxiety
   EXPECT_LT(doc["strategies"][0]["weight"].get<double>(), 0.58);  // "not helpful" lowered it
   EXPECT_EQ(doc["strategies"][0]["history"][0]["reason"], "feedback");
   EXPECT_EQ(doc["conversation"]["channel"], "web");
@@ -94,7 +94,8 @@ TEST_F(ProfileApi, ChatTeachesTheProfileAndEveryPartCanBeCorrectedAndErased) {
   EXPECT_EQ(call("DELETE", "/api/profile/patterns/tag/never-learned", 404)["code"], "not_found");
 
   // A new memory without an importance gets the predicted one.
-  const json created = call("POST", "/api/memory", 201, {{"content", "Quarterly review on Monday"}, {"tags", {"work"}}});
+  const json created =
+      call("POST", "/api/memory", 201, {{"content", "Quarterly review on Monday"}, {"tags", {"work"}}});
   EXPECT_GT(call("GET", "/api/memory/" + created["id"].get<std::string>(), 200)["importance"].get<double>(), 0.5);
   const json given =
       call("POST", "/api/memory", 201, {{"content", "Desk plant"}, {"tags", {"work"}}, {"importance", 0.1}});

@@ -136,7 +136,8 @@ class SqliteProfileStore final : public ProfileStore {
   }
 
   void put_strategy(const std::string& user_id, const StrategyWeight& w, const StrategyChange& c) override {
-    if (w.emotion.empty() || w.strategy.empty()) throw invalid_input("a strategy weight needs an emotion and a strategy");
+    if (w.emotion.empty() || w.strategy.empty())
+      throw invalid_input("a strategy weight needs an emotion and a strategy");
     const int64_t now = to_millis(clock_.now());
     db_.transaction([&] {
       db_.prepare(std::string("INSERT INTO profile_strategies(user_id, ") + kStrategyColumns +
@@ -266,9 +267,10 @@ class SqliteProfileStore final : public ProfileStore {
       const bool mine = own.step();
       own.reset();
       if (!mine) throw not_found("no memory with id " + p.memory_id);
-      db_.prepare("INSERT INTO profile_importance_predictions(memory_id, user_id, base, predicted, factors, at) "
-                  "VALUES (?,?,?,?,?,?) ON CONFLICT(memory_id) DO UPDATE SET base = excluded.base, "
-                  "predicted = excluded.predicted, factors = excluded.factors, at = excluded.at")
+      db_.prepare(
+             "INSERT INTO profile_importance_predictions(memory_id, user_id, base, predicted, factors, at) "
+             "VALUES (?,?,?,?,?,?) ON CONFLICT(memory_id) DO UPDATE SET base = excluded.base, "
+             "predicted = excluded.predicted, factors = excluded.factors, at = excluded.at")
           .bind(1, p.memory_id)
           .bind(2, user_id)
           .bind(3, p.base)
@@ -300,10 +302,11 @@ class SqliteProfileStore final : public ProfileStore {
 
   void put_conversation(const std::string& user_id, const ConversationState& c) override {
     db_.transaction([&] {
-      db_.prepare("INSERT INTO profile_conversations(user_id, last_message_id, last_reply_id, channel, turns, "
-                  "updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(user_id) DO UPDATE SET "
-                  "last_message_id = excluded.last_message_id, last_reply_id = excluded.last_reply_id, "
-                  "channel = excluded.channel, turns = excluded.turns, updated_at = excluded.updated_at")
+      db_.prepare(
+             "INSERT INTO profile_conversations(user_id, last_message_id, last_reply_id, channel, turns, "
+             "updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(user_id) DO UPDATE SET "
+             "last_message_id = excluded.last_message_id, last_reply_id = excluded.last_reply_id, "
+             "channel = excluded.channel, turns = excluded.turns, updated_at = excluded.updated_at")
           .bind(1, user_id)
           .bind(2, c.last_message_id)
           .bind(3, c.last_reply_id)
@@ -336,8 +339,7 @@ class SqliteProfileStore final : public ProfileStore {
   void erase(const std::string& user_id, const std::string& part) override {
     const bool all = part == "all";
     if (!all && part != "emotions" && part != "strategies" && part != "patterns" && part != "conversation")
-      throw invalid_input("unknown profile part '" + part +
-                          "' (emotions, strategies, patterns, conversation or all)");
+      throw invalid_input("unknown profile part '" + part + "' (emotions, strategies, patterns, conversation or all)");
     db_.transaction([&] {
       auto wipe = [&](const char* table) {
         db_.prepare(std::string("DELETE FROM ") + table + " WHERE user_id = ?").bind(1, user_id).run();
