@@ -11,9 +11,10 @@ import * as upload from './views/upload.js';
 import * as settings from './views/settings.js';
 import * as status from './views/status.js';
 import * as core from './views/core.js';
+import * as profile from './views/profile.js';
 
-const VIEWS = { chat, core, memories, suggestions, journal, graph, upload, settings, status };
-const TITLES = { chat: 'Chat', core: 'Core memory', memories: 'Memories', suggestions: 'Suggestions', journal: 'Journal', graph: 'Graph', upload: 'Import', settings: 'Settings', status: 'Status' };
+const VIEWS = { chat, core, memories, suggestions, journal, graph, upload, settings, status, profile };
+const TITLES = { chat: 'Chat', core: 'Core memory', memories: 'Memories', suggestions: 'Suggestions', journal: 'Journal', graph: 'Graph', upload: 'Import', settings: 'Settings', status: 'Status', profile: 'About you' };
 
 const $ = (id) => document.getElementById(id);
 let cleanup = null;

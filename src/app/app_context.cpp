@@ -94,6 +94,30 @@ KnowledgeStore& AppContext::knowledge() {
   return *knowledge_;
 }
 
+ProfileStore& AppContext::profile_store() {
+  if (!profile_store_) {
+    memories();  // creates the data directory and migrates memory.db first
+    profile_store_ = open_sqlite_profile_store(memory_db_path());
+  }
+  return *profile_store_;
+}
+
+ProfileService& AppContext::profile() {
+  if (!profile_) {
+    const std::string mode = config().get_string_or("profile.emotion", "auto");
+    LlmClient* reader = nullptr;
+    if (mode != "lexicon") {
+      try {
+        reader = llm();
+      } catch (const Error&) {
+        // A provider that cannot be set up must not stop `kioku add`: the lexicon reads.
+      }
+    }
+    profile_ = std::make_unique<ProfileService>(profile_store(), memories(), reader, engine_->conversation_cache());
+  }
+  return *profile_;
+}
+
 JournalDraftStore& AppContext::drafts() {
   if (!drafts_) {
     std::filesystem::create_directories(data_dir_);
@@ -158,6 +182,7 @@ CompanionService& AppContext::companion() {
     companion_->set_journal_drafts(&drafts());
     companion_->set_vision(llm_config().vision);
     companion_->set_knowledge(&knowledge());
+    companion_->set_profile(&profile());
   }
   return *companion_;
 }

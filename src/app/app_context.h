@@ -23,6 +23,8 @@
 #include "llm/llm_client.h"
 #include "search/searcher.h"
 #include "store/knowledge.h"
+#include "store/profile.h"
+#include "profile/profile_service.h"
 #include "store/store.h"
 #include "store/user_store.h"
 
@@ -67,6 +69,12 @@ class AppContext {
   // The knowledge graph and memory lifecycle tables of memory.db (issue 12).
   KnowledgeStore& knowledge();
   JournalService& journal();
+  // What the companion learned about the user (seed 004): the profile tables
+  // of memory.db and the learning rules over them. [profile] emotion =
+  // "lexicon" keeps emotion reading off the LLM (default "auto": the LLM when
+  // one is configured).
+  ProfileStore& profile_store();
+  ProfileService& profile();
   // The embedder configured in [embed] (null when none is configured).
   Embedder* embedder();
   // Why there is no embedder although one is configured (e.g. the local model
@@ -109,6 +117,8 @@ class AppContext {
   std::unique_ptr<UserStore> users_;
   std::unique_ptr<JournalDraftStore> drafts_;
   std::unique_ptr<KnowledgeStore> knowledge_;
+  std::unique_ptr<ProfileStore> profile_store_;
+  std::unique_ptr<ProfileService> profile_;
   std::unique_ptr<JournalCompiler> compiler_;
   std::unique_ptr<JournalService> journal_;
   std::string embedder_notice_;

@@ -43,6 +43,7 @@
 #include "embed/embedder.h"
 #include "jobs/jobs.h"
 #include "lifecycle/maintenance.h"
+#include "profile/conversation_cache.h"
 #include "search/vector_catalog.h"
 
 namespace kioku {
@@ -86,6 +87,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // engines); call before sessions use it.
   void set_embedder(std::unique_ptr<Embedder> embedder, std::string notice);
   std::shared_ptr<VectorCatalog> vectors();
+  // The recent turns of every user's conversation (src/profile), shared by
+  // the sessions; ephemeral, so a restart starts it empty.
+  std::shared_ptr<ConversationCache> conversation_cache() { return conversation_cache_; }
 
   // A pooled session, returned on destruction.
   class Lease {
@@ -153,6 +157,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::string embedder_notice_;
   std::mutex embed_mutex_;
   std::shared_ptr<VectorCatalog> vectors_;
+  std::shared_ptr<ConversationCache> conversation_cache_ = std::make_shared<ConversationCache>();
 
   std::mutex pool_mutex_;
   std::condition_variable pool_free_;

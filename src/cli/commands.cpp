@@ -16,6 +16,7 @@ void register_commands(CLI::App& app, CommandTable& table) {
   register_core_commands(app, table);
   register_mcp_commands(app, table);
   register_graph_commands(app, table);
+  register_profile_commands(app, table);
 }
 
 }  // namespace kioku::cli

@@ -60,7 +60,8 @@ void register_telegram_commands(CLI::App& app, CommandTable& table);   // telegr
 void register_bluesky_commands(CLI::App& app, CommandTable& table);    // bsky post | import | sync
 void register_core_commands(CLI::App& app, CommandTable& table);       // core list | show | edit | history | ...
 void register_mcp_commands(CLI::App& app, CommandTable& table);        // mcp (stdio)
-void register_graph_commands(CLI::App& app, CommandTable& table);      // graph ..., maintain, memory why|validate|archive|restore
+void register_graph_commands(CLI::App& app, CommandTable& table);
+void register_profile_commands(CLI::App& app, CommandTable& table);    // profile [emotion|strategy|pattern|forget|history]      // graph ..., maintain, memory why|validate|archive|restore
 
 // A memory's lifecycle for `get --json` and `memory why`: tier history with
 // rules, validation, identity tagging, cold storage, merge, expiry.

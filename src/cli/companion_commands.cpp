@@ -7,6 +7,7 @@
 #include "cli/format.h"
 #include "companion/context_export.h"
 #include "core/error.h"
+#include "core/text.h"
 
 namespace kioku::cli {
 
@@ -78,6 +79,7 @@ void register_companion_commands(CLI::App& app, CommandTable& table) {
     table[cmd] = [message](AppContext& ctx, CommandIo& io) {
       ctx.ensure_initialized();
       catch_up(ctx, io);
+      ctx.profile().set_channel("cli");
       auto turn = [&](const std::string& text) {
         std::function<void(std::string_view)> print = [&](std::string_view d) { io.out << d << std::flush; };
         ChatTurnResult r = ctx.companion().chat(ctx.user_id(), text, io.json ? nullptr : &print);
@@ -99,6 +101,17 @@ void register_companion_commands(CLI::App& app, CommandTable& table) {
       }
       const bool tty = &io.out == &std::cout;
       if (tty && !io.json) io.out << "Chatting with your companion. Empty line or Ctrl-D to leave.\n";
+      if (!io.json) {
+        // Resume where the conversation stands, whichever device it was on.
+        if (auto state = ctx.profile_store().conversation(ctx.user_id()); state && !state->last_message_id.empty()) {
+          io.out << "(continuing: " << state->turns << " messages so far, the last from " << state->channel << " at "
+                 << format_iso8601(state->updated_at).substr(0, 16) << " UTC";
+          if (auto last = ctx.memories().get(ctx.user_id(), state->last_reply_id.empty() ? state->last_message_id
+                                                                                          : state->last_reply_id))
+            io.out << "; last: \"" << truncate_utf8(last->content, 120) << "\"";
+          io.out << ")\n";
+        }
+      }
       std::string line;
       while (true) {
         if (!io.json) io.out << "you> " << std::flush;

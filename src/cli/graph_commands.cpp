@@ -1,5 +1,6 @@
 // graph entities | show | facts | merge | split; maintain --hourly|--daily|--weekly;
 // memory why | validate | archive | restore.
+#include <cstdio>
 #include <memory>
 #include <ostream>
 
@@ -265,9 +266,16 @@ void register_graph_commands(CLI::App& app, CommandTable& table) {
       auto m = ctx.memories().get(ctx.user_id(), *id);
       if (!m) throw not_found("no memory with id " + *id);
       nlohmann::json life = lifecycle_json(ctx, *m);
+      // Importance: what the user's patterns predicted for it (src/profile).
+      const auto why = ctx.profile().explain_importance(ctx.user_id(), *m);
+      nlohmann::json importance = {{"importance", m->importance},
+                                   {"base", why.prediction.base},
+                                   {"predicted", why.prediction.predicted},
+                                   {"predicted_when_added", why.stored},
+                                   {"factors", nlohmann::json::parse(why.prediction.factors_json, nullptr, false)}};
       if (io.json) {
         io.out << nlohmann::json{{"id", m->id}, {"tier", to_string(m->tier)}, {"confidence", to_json(*m)["confidence"]},
-                                 {"lifecycle", life}}
+                                 {"lifecycle", life}, {"importance", importance}}
                       .dump(2)
                << "\n";
         return 0;
@@ -290,6 +298,12 @@ void register_graph_commands(CLI::App& app, CommandTable& table) {
         io.out << "an unconfirmed inference: expires to the archive at " << life["expires_at"].get<std::string>() << "\n";
       if (!life["merged_into"].is_null()) io.out << "merged into " << life["merged_into"].get<std::string>() << "\n";
       if (!life["cold_since"].is_null()) io.out << "in cold storage since " << life["cold_since"].get<std::string>() << "\n";
+      char imp[96];
+      std::snprintf(imp, sizeof imp, "importance %.2f: %s %.2f from base %.2f", m->importance,
+                    why.stored ? "predicted when added as" : "your patterns would predict", why.prediction.predicted,
+                    why.prediction.base);
+      io.out << imp << (why.lines.empty() ? " (no learned pattern matches it)" : ", because") << "\n";
+      for (const auto& line : why.lines) io.out << "  " << line << "\n";
       return 0;
     };
   }

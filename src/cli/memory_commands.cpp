@@ -108,7 +108,11 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
       m.provenance.kind = "manual";
       flags->apply(m);
       ctx.ensure_initialized();
+      // Without --importance, what this user's patterns predict (src/profile).
+      std::optional<ImportancePrediction> predicted;
+      if (flags->importance < 0) predicted = ctx.profile().apply_prediction(ctx.user_id(), m);
       AddOutcome outcome = ctx.memories().add(m);
+      if (predicted && outcome.created) ctx.profile().record_prediction(ctx.user_id(), outcome.id, *predicted);
       if (io.json) {
         io.out << nlohmann::json{{"id", outcome.id}, {"created", outcome.created}}.dump() << "\n";
       } else if (outcome.created) {
@@ -125,6 +129,7 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
     cmd->add_option("id", *id, "Memory id")->required();
     table[cmd] = [id](AppContext& ctx, CommandIo& io) {
       Memory m = require_memory(ctx, *id);
+      ctx.profile().note_opened(ctx.user_id(), m);  // opening a memory says it matters
       if (io.json) {
         nlohmann::json j = to_json(m);
         j["lifecycle"] = lifecycle_json(ctx, m);
@@ -244,6 +249,11 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
         io.err << "kioku: embedder unavailable (" << e.what() << "); searching full text only\n";
         options.mode = SearchMode::kLexical;
         results = searcher.search(*query, options);
+      }
+      {
+        std::vector<Memory> found;
+        for (const auto& r : results) found.push_back(r.memory);
+        ctx.profile().note_search(ctx.user_id(), *query, found);
       }
       if (io.json) {
         nlohmann::json a = nlohmann::json::array();

@@ -101,6 +101,12 @@ ChatTurnResult CompanionService::chat_incoming(const std::string& user_id, const
 ChatTurnResult CompanionService::respond(const std::string& user_id, const Memory& m,
                                          const std::function<void(std::string_view)>* on_delta) {
   if (!llm_) {
+    if (profile_) {
+      try {
+        profile_->observe_message(user_id, m);  // read now, so the profile sees every message
+      } catch (const Error&) {
+      }
+    }
     ChatTurnResult r;
     r.user_memory_id = m.id;
     r.queued = true;
@@ -275,11 +281,23 @@ ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory
   // A reply stored in the same millisecond as this message is history too
   // (the message itself is dropped by id below).
   chats.until = user_message.event_time + std::chrono::milliseconds(1);
-  auto history = store_.list(chats, ListOrder::kNewestFirst, options_.history_turns + 1, 0);
-  history.erase(std::remove_if(history.begin(), history.end(), [&](const Memory& h) { return h.id == user_message.id; }),
-                history.end());
-  if (static_cast<int>(history.size()) > options_.history_turns) history.resize(static_cast<size_t>(options_.history_turns));
-  std::reverse(history.begin(), history.end());
+  std::vector<Memory> history;
+  std::optional<TurnSupport> support;
+  if (profile_) {
+    try {
+      support = profile_->observe_message(user_id, user_message);
+      history = profile_->history(user_id, user_message, options_.history_turns);
+    } catch (const Error&) {
+      support.reset();  // learning never fails a turn: the plain history below
+    }
+  }
+  if (!support) {
+    history = store_.list(chats, ListOrder::kNewestFirst, options_.history_turns + 1, 0);
+    history.erase(std::remove_if(history.begin(), history.end(), [&](const Memory& h) { return h.id == user_message.id; }),
+                  history.end());
+    if (static_cast<int>(history.size()) > options_.history_turns) history.resize(static_cast<size_t>(options_.history_turns));
+    std::reverse(history.begin(), history.end());
+  }
   std::vector<std::string> exclude = {user_message.id};
   for (const auto& h : history) exclude.push_back(h.id);
 
@@ -291,6 +309,7 @@ ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory
   ContextOptions context_options = options_.context;
   context_options.token_budget = std::max(0, context_options.token_budget - estimate_tokens(core_text));
   BuiltContext ctx = builder_.build(user_id, user_message.content, context_options, exclude);
+  if (support) ctx.feelings = support->prompt;
 
   ChatTurnResult r;
   r.user_memory_id = user_message.id;
@@ -350,6 +369,7 @@ ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory
                                 {"core_memory_tokens", r.prompt.core_memory_tokens},
                                 {"provider_prompt_tokens", r.prompt.provider_prompt_tokens},
                                 {"steps", r.prompt.steps}}}};
+  if (support) reply.metadata["support"] = support->metadata();
   if (!r.tool_calls.empty()) {
     nlohmann::json calls = nlohmann::json::array();
     for (const auto& t : r.tool_calls) calls.push_back(tool_call_json(t));
@@ -359,6 +379,13 @@ ChatTurnResult CompanionService::answer(const std::string& user_id, const Memory
   r.reply_memory_id = store_.add(reply).id;
   r.used_memory_ids = ctx.used_memory_ids();
   store_.record_access(user_id, r.used_memory_ids, clock_.now());
+  if (profile_) {
+    try {
+      reply.id = r.reply_memory_id;
+      profile_->after_reply(user_id, user_message, reply, r.used_memory_ids);
+    } catch (const Error&) {
+    }
+  }
   if (options_.suggestions) {
     try {
       suggest_memories(user_id, user_message.content, response.text);
@@ -465,9 +492,16 @@ std::string CompanionService::rate_last_reply(const std::string& user_id, int ra
   f.types = {std::string(memory_types::kChat)};
   for (auto& m : store_.list(f, ListOrder::kNewestFirst, 50, 0)) {
     if (m.metadata.value("role", "") != "assistant") continue;
+    const bool first_rating = !m.metadata.contains("rating");
     m.metadata["rating"] = rating;
     m.metadata["rated_at"] = format_iso8601(clock_.now());
     store_.update(m);
+    if (profile_) {
+      try {
+        profile_->on_rating(user_id, m, rating, first_rating);
+      } catch (const Error&) {
+      }
+    }
     return m.id;
   }
   throw not_found("there is no reply to rate yet");

@@ -30,6 +30,10 @@
 //     labels, sizes and limits), memory metadata and the built context, all
 //     inside context.token_budget; blocks over their limit are cut in the
 //     prompt, never fatal. result.prompt reports the size of every turn.
+//  9. With a profile (set_profile), each stored message has its emotion read
+//     and the reply a support strategy (src/profile/profile_service.h);
+//     recent turns come from the write-through conversation cache. The
+//     profile only ever adds to a turn: its failures are swallowed.
 // Thread safety: one CompanionService per thread (it uses one store).
 #pragma once
 
@@ -44,6 +48,7 @@
 #include "jobs/jobs.h"
 #include "journal/journal_service.h"
 #include "llm/llm_client.h"
+#include "profile/profile_service.h"
 #include "search/searcher.h"
 #include "store/store.h"
 #include "tools/tool_registry.h"
@@ -108,6 +113,12 @@ class CompanionService final : public Companion {
   // The knowledge graph the context builder reads (null: none).
   void set_knowledge(KnowledgeStore* knowledge) { builder_.set_knowledge(knowledge); }
 
+  // What the companion learns about the user (src/profile): the emotion of
+  // each message, the support strategy of each reply and how it went,
+  // importance patterns, the cached conversation. Null: none of it.
+  void set_profile(ProfileService* profile) { profile_ = profile; }
+  ProfileService* profile() { return profile_; }
+
   // Stores a 1-5 rating on the user's last reply. Throws kNotFound when there
   // is no reply yet, kInvalidInput for a rating outside 1-5.
   std::string rate_last_reply(const std::string& user_id, int rating);
@@ -150,6 +161,7 @@ class CompanionService final : public Companion {
   ChatTurnResult partial_;
   JournalDraftStore* drafts_ = nullptr;
   bool vision_ = false;
+  ProfileService* profile_ = nullptr;
 };
 
 // Journal compilation by the LLM: title, markdown article and tags. Falls

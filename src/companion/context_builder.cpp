@@ -28,6 +28,7 @@ std::string BuiltContext::render() const {
     for (const auto& i : items) out += "- " + i.text + "\n";
     out += "\n";
   };
+  if (!feelings.empty()) out += "## How the user feels\n" + feelings + "\n";
   section("What you know about the user", profile);
   section("People, places and things in this message", entities);
   section("Memories related to this message", relevant);

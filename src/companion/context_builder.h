@@ -42,6 +42,9 @@ struct BuiltContext {
   std::vector<ContextItem> recent;
   std::vector<ContextItem> journals;
   std::vector<ContextItem> entities;  // what the graph knows about people/places named in the message
+  // How the user feels now and what helps them (src/profile; set by the
+  // companion, "" when nothing is known): rendered first.
+  std::string feelings;
   int estimated_tokens = 0;
   std::vector<std::string> used_memory_ids() const;
   // The sections as prompt text ("## What you know about the user" ...).

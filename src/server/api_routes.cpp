@@ -24,6 +24,7 @@
 #include "llm/llm_client.h"
 #include "server/api.h"
 #include "server/mcp_http.h"
+#include "server/profile_routes.h"
 #include "server/services.h"
 
 namespace kioku::server {
@@ -496,7 +497,12 @@ ApiResponse health(Services&, const ApiRequest&) {
 ApiResponse create_memory(Services& s, const ApiRequest& req) {
   auto ctx = s.context(req);
   Memory m = memory_from_request(*ctx, req);
-  return created(*ctx, ctx->memories().add(m));
+  // Without an importance, what this user's patterns predict (src/profile).
+  std::optional<ImportancePrediction> predicted;
+  if (!req.json().contains("importance")) predicted = ctx->profile().apply_prediction(ctx->user_id(), m);
+  const AddOutcome outcome = ctx->memories().add(m);
+  if (predicted && outcome.created) ctx->profile().record_prediction(ctx->user_id(), outcome.id, *predicted);
+  return created(*ctx, outcome);
 }
 
 ApiResponse list_memories(Services& s, const ApiRequest& req) {
@@ -520,7 +526,9 @@ ApiResponse list_memories(Services& s, const ApiRequest& req) {
 ApiResponse get_memory(Services& s, const ApiRequest& req) {
   auto ctx = s.context(req);
   ApiResponse r;
-  r.body = to_json(require_memory(*ctx, req.path_params.at(0)));
+  const Memory m = require_memory(*ctx, req.path_params.at(0));
+  ctx->profile().note_opened(ctx->user_id(), m);  // opening a memory says it matters
+  r.body = to_json(m);
   return r;
 }
 
@@ -611,6 +619,11 @@ ApiResponse search_memories(Services& s, const ApiRequest& req) {
   // Vectors live in the one search context's index (services.h, note 2).
   if (mode != SearchMode::kLexical)
     s.with_search(req, [&](AppContext& ctx) { r = run_search(s, ctx, req, mode, notice, found); });
+  {
+    // What the user searches for teaches importance patterns (src/profile).
+    auto ctx = s.context(req);
+    ctx->profile().note_search(user_id, q, ctx->memories().get_many(user_id, found));
+  }
   s.note_access(user_id, std::move(found));
   return r;
 }
@@ -879,6 +892,7 @@ ApiResponse chat(Services& s, const ApiRequest& req) {
   ApiResponse r;
   if (!req.wants_event_stream) {
     s.with_chat(req, [&](AppContext& ctx, Companion& companion) {
+      ctx.profile().set_channel("web");
       const ChatTurnResult turn = companion.chat(ctx.user_id(), message);
       log_turn(s, turn);
       r.body = turn_json(ctx, turn);
@@ -898,6 +912,7 @@ ApiResponse chat(Services& s, const ApiRequest& req) {
         std::function<void(std::string_view)> on_delta = [&](std::string_view delta) {
           if (!client_gone) client_gone = !sink.write("delta", json{{"text", std::string(delta)}}.dump());
         };
+        ctx.profile().set_channel("web");
         ChatTurnResult result = companion.chat(ctx.user_id(), message, &on_delta);
         log_turn(s, result);
         if (!client_gone) sink.write("done", turn_json(ctx, result).dump());
@@ -1178,6 +1193,7 @@ std::vector<Route> api_routes() {
        true, {}, nullptr, false, false, models_available});
   for (auto& route : memory_agent_routes()) add(std::move(route));  // /api/core/..., /mcp
   for (auto& route : user_routes()) add(std::move(route));          // /api/me, /api/users/...
+  for (auto& route : profile_routes()) add(std::move(route));       // /api/profile/...
   return r;
 }
 

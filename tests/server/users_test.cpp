@@ -400,6 +400,33 @@ TEST_F(UsersTest, NothingOfUserBEverAppearsToUserAThroughAnyRouteOrMcpTool) {
   });
   with("GET /mcp", plain("GET", "/mcp"));
   with("DELETE /mcp", plain("DELETE", "/mcp"));
+  // The learned profile (src/profile): A sees and edits only its own; B's
+  // profile document is the same before and after A's walk.
+  const json b_profile = call(b, "GET", "/api/profile", 200);
+  with("GET /api/profile", plain("GET", "/api/profile"));
+  with("PUT /api/profile/emotions/{message_id}",
+       b_id("PUT", "/api/profile/emotions/{id}", bd.memory_id, R"({"emotion":"joy","intensity":0.9})"));
+  with("DELETE /api/profile/emotions/{message_id}", b_id("DELETE", "/api/profile/emotions/{id}", bd.memory_id));
+  with("PUT /api/profile/strategies/{emotion}/{strategy}", [&] {
+    Reply r = send(a, "PUT", "/api/profile/strategies/sadness/encourage", R"({"weight":0.7})");
+    clean("strategy put", r);
+    EXPECT_EQ(r.status, 200) << r.body;
+  });
+  with("DELETE /api/profile/strategies/{emotion}/{strategy}", [&] {
+    clean("strategy delete", send(a, "DELETE", "/api/profile/strategies/sadness/encourage"));
+  });
+  with("PUT /api/profile/patterns/{kind}/{value}", [&] {
+    Reply r = send(a, "PUT", "/api/profile/patterns/tag/wombat", R"({"affinity":0.5})");
+    clean("pattern put", r);
+    EXPECT_EQ(r.status, 200) << r.body;
+  });
+  with("DELETE /api/profile/patterns/{kind}/{value}", [&] {
+    clean("pattern delete", send(a, "DELETE", "/api/profile/patterns/tag/wombat"));
+  });
+  with("DELETE /api/profile/{part}", [&] {
+    for (const char* part : {"emotions", "strategies", "patterns"})
+      clean(std::string("erase ") + part, send(a, "DELETE", std::string("/api/profile/") + part));
+  });
   with("GET /api/me", [&] {
     Reply r = send(a, "GET", "/api/me");
     clean("me", r);
@@ -437,6 +464,11 @@ TEST_F(UsersTest, NothingOfUserBEverAppearsToUserAThroughAnyRouteOrMcpTool) {
   }
 
   // --- B's data is all still there and unchanged; A's writes are A's ---
+  {
+    const json after = call(b, "GET", "/api/profile", 200);
+    EXPECT_EQ(after["counts"], b_profile["counts"]) << "A's profile edits reached B's";
+    EXPECT_EQ(after["recent"], b_profile["recent"]);
+  }
   EXPECT_EQ(call(b, "GET", "/api/memory?limit=1", 200)["total"].get<int64_t>(), bd.memories);
   EXPECT_EQ(call(b, "GET", "/api/memory/" + bd.memory_id, 200)["content"], "quokkamem zebra: my bank PIN hint");
   EXPECT_EQ(call(b, "GET", "/api/core/bobs_block", 200)["value"], "quokkacore zebra block");

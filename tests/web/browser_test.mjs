@@ -525,6 +525,47 @@ async function main() {
     await shot('status.png');
   });
 
+  await step('profile: what Kioku learned is shown, corrected and erased', async () => {
+    // A sad message is read (the lexicon: this model answers prose) and gets
+    // a support strategy; "that helped" teaches it.
+    const sad = await api('POST', '/api/chat', { message: 'I am so sad and lonely today' });
+    check(sad.status === 200, `chat answered ${sad.status}: ${sad.text}`);
+    check((await api('POST', '/api/chat', { message: 'thanks, that helped' })).status === 200, 'second chat failed');
+    await nav('profile');
+    await page.waitForSelector('#profile-current >> text=gratitude');
+    const row = page.locator('.profile-strategy[data-key="sadness/listen_reflect"]');
+    await row.waitFor();
+    check(/→/.test(await row.locator('.profile-trail').innerText()), 'the strategy row shows no weight history');
+    await shot('profile.png');
+    // Correct a weight.
+    await row.locator('input[type="number"]').fill('0.3');
+    await row.locator('input[type="number"]').dispatchEvent('change');
+    await page.waitForFunction(() => document.querySelector('.profile-strategy[data-key="sadness/listen_reflect"] input')?.value === '0.30');
+    let doc = (await api('GET', '/api/profile')).body;
+    check(doc.strategies.find((x) => x.emotion === 'sadness' && x.strategy === 'listen_reflect').weight === 0.3, 'the weight was not saved');
+    // Correct an emotion reading.
+    const first = sad.body.user_memory_id;
+    await page.selectOption(`#profile-emotions select[data-message="${first}"]`, 'anger');
+    await page.waitForSelector('#profile-emotions .profile-emotion >> text=user');
+    doc = (await api('GET', '/api/profile')).body;
+    check(doc.emotions.recent.some((r) => r.message_id === first && r.emotion === 'anger' && r.detector === 'user'), 'the correction was not saved');
+    // Add a strategy by hand, then forget it.
+    await page.selectOption('#profile-new-emotion', 'anxiety');
+    await page.selectOption('#profile-new-strategy', 'practical_steps');
+    await page.fill('#profile-new-weight', '0.9');
+    await page.click('#profile-new-save');
+    const added = page.locator('.profile-strategy[data-key="anxiety/practical_steps"]');
+    await added.waitFor();
+    await added.locator('button.forget').click();
+    await added.waitFor({ state: 'detached' });
+    // Erase everything (after a confirmation).
+    page.once('dialog', (d) => d.accept());
+    await page.click('#profile-erase-all');
+    await page.waitForSelector('#profile-current >> text=Nothing read yet');
+    doc = (await api('GET', '/api/profile')).body;
+    check(doc.strategies.length === 0 && doc.emotions.recent.length === 0, 'erasing left something behind');
+  });
+
   await step('dark mode renders (screenshots for review)', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await nav('chat');

@@ -387,6 +387,72 @@ CREATE TABLE user_tokens (
 );
 CREATE INDEX idx_user_tokens_user ON user_tokens(user_id);
 )sql",
+    // What the companion learns about each person (seed 004, src/store/profile.h):
+    // emotions per message, support strategies with their weight history,
+    // memory importance patterns and predictions, conversation state.
+    R"sql(
+CREATE TABLE profile_emotions (
+  message_id TEXT PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  intensity REAL NOT NULL,
+  valence REAL NOT NULL,
+  detector TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX idx_profile_emotions_user_at ON profile_emotions(user_id, at DESC);
+CREATE TABLE profile_strategies (
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  weight REAL NOT NULL,
+  uses INTEGER NOT NULL DEFAULT 0,
+  successes INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, emotion, strategy)
+);
+CREATE TABLE profile_strategy_history (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  weight_before REAL NOT NULL,
+  weight_after REAL NOT NULL,
+  outcome REAL NOT NULL,
+  reason TEXT NOT NULL,
+  message_id TEXT NOT NULL DEFAULT '',
+  at INTEGER NOT NULL,
+  FOREIGN KEY (user_id, emotion, strategy) REFERENCES profile_strategies(user_id, emotion, strategy) ON DELETE CASCADE
+);
+CREATE INDEX idx_profile_strategy_history ON profile_strategy_history(user_id, emotion, strategy, seq);
+CREATE TABLE profile_importance_patterns (
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  searched INTEGER NOT NULL DEFAULT 0,
+  used INTEGER NOT NULL DEFAULT 0,
+  rated INTEGER NOT NULL DEFAULT 0,
+  rating_sum REAL NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, kind, value)
+);
+CREATE TABLE profile_importance_predictions (
+  memory_id TEXT PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  base REAL NOT NULL,
+  predicted REAL NOT NULL,
+  factors TEXT NOT NULL DEFAULT '[]',
+  at INTEGER NOT NULL
+);
+CREATE TABLE profile_conversations (
+  user_id TEXT PRIMARY KEY,
+  last_message_id TEXT NOT NULL DEFAULT '',
+  last_reply_id TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL DEFAULT '',
+  turns INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
