@@ -43,6 +43,10 @@ class AppContext {
   std::filesystem::path journal_db_path() const { return data_dir_ / "journal.db"; }
   const Config& config();
   const std::string& user_id();
+  // Where the stores live: [store] url / KIOKU_STORE_URL / --store. "" (the
+  // default) is SQLite in the data directory; postgresql://... a PostgreSQL
+  // database (src/store/postgres). Anything else throws kInvalidInput.
+  std::string store_url();
 
   // Creates the data directory, databases and a default config.toml if missing.
   // Returns true if anything was created.

@@ -23,8 +23,8 @@ inline bool running_in_ci() {
 // A fresh schema on the test server; url() selects it (search_path) for libpq.
 class PgSchema {
  public:
-  explicit PgSchema(const std::string& hint = "t") {
-    const char* base = std::getenv("KIOKU_TEST_PG_URL");
+  // base: the server's URL (default: KIOKU_TEST_PG_URL).
+  explicit PgSchema(const std::string& hint = "t", const char* base = std::getenv("KIOKU_TEST_PG_URL")) {
     if (!base || !*base) {
       error_ = "KIOKU_TEST_PG_URL is not set (run the test through ctest, which starts PostgreSQL)";
       return;
@@ -39,6 +39,7 @@ class PgSchema {
       PQfinish(c);
       return;
     }
+    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
     PGresult* r = PQexec(c, ("DROP SCHEMA IF EXISTS " + name_ + " CASCADE; CREATE SCHEMA " + name_).c_str());
     if (PQresultStatus(r) != PGRES_COMMAND_OK) error_ = std::string("cannot create a schema: ") + PQerrorMessage(c);
     PQclear(r);

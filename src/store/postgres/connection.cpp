@@ -253,16 +253,18 @@ std::shared_ptr<Pool> shared_pool(const std::string& url) {
 }
 
 void migrate(Connection& c, const std::string& name, const std::vector<std::string>& migrations) {
-  c.exec_script(
-      "CREATE TABLE IF NOT EXISTS kioku_schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)");
   auto current = [&] {
     auto r = c.exec("SELECT version FROM kioku_schema_versions WHERE name = $1", {name});
     return r.rows() ? static_cast<size_t>(r.integer(0, 0)) : size_t{0};
   };
-  if (current() >= migrations.size()) return;
+  // Up to date already (the common case): no lock.
+  if (c.exec("SELECT to_regclass('kioku_schema_versions') IS NOT NULL").boolean(0, 0) && current() >= migrations.size())
+    return;
   c.transaction([&] {
-    // One migrator at a time per database; the others wait, then see the new version.
-    c.exec("SELECT pg_advisory_xact_lock(hashtext('kioku_migrate'))");
+    // One migrator at a time per database (even the version table's
+    // CREATE races otherwise); the others wait, then see the new version.
+    c.exec("SELECT pg_advisory_xact_lock(hashtext('kioku_migrate:' || coalesce(current_schema(), '')))");
+    c.exec_script("CREATE TABLE IF NOT EXISTS kioku_schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)");
     for (size_t v = current(); v < migrations.size(); ++v) {
       c.exec_script(migrations[v]);
       c.exec(

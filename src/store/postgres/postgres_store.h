@@ -17,6 +17,7 @@
 #include "core/time.h"
 #include "store/core_memory.h"
 #include "store/job_store.h"
+#include "store/knowledge.h"
 #include "store/store.h"
 
 namespace kioku {
@@ -30,5 +31,7 @@ std::unique_ptr<MemoryStore> open_postgres_memory_store(const std::string& url,
 std::unique_ptr<JobStore> open_postgres_job_store(const std::string& url, const TimeSource& clock = system_time());
 std::unique_ptr<JournalDraftStore> open_postgres_journal_store(const std::string& url,
                                                                const TimeSource& clock = system_time());
+std::unique_ptr<KnowledgeStore> open_postgres_knowledge_store(const std::string& url,
+                                                              const TimeSource& clock = system_time());
 
 }  // namespace kioku

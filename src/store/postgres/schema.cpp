@@ -18,8 +18,10 @@ CREATE TEXT SEARCH CONFIGURATION kioku (COPY = pg_catalog.simple);
 ALTER TEXT SEARCH CONFIGURATION kioku ALTER MAPPING FOR asciiword, word, numword, asciihword, hword,
   numhword, hword_asciipart, hword_part, hword_numpart WITH kioku_stem;
 
+-- ids compare as bytes (COLLATE "C"), as in SQLite: keyset pages (id > $n)
+-- and (event_time, id) neighbours do not depend on the server's locale.
 CREATE TABLE memories (
-  id TEXT PRIMARY KEY,
+  id TEXT COLLATE "C" PRIMARY KEY,
   user_id TEXT NOT NULL,
   type TEXT NOT NULL,
   content TEXT NOT NULL,
@@ -196,6 +198,117 @@ CREATE TABLE journal_entries (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX idx_journal_entries_session ON journal_entries(session_id, timestamp);
+)sql",
+    // v2: the knowledge graph and memory lifecycle (SQLite's v8): entities,
+    // aliases, mentions, bitemporal facts, tier history, the archive; one
+    // trigger records what plain edits mean for the lifecycle (tagging
+    // "identity", approving a suggestion, changing a tier by hand).
+    R"sql(
+CREATE TABLE graph_entities (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  summary TEXT NOT NULL DEFAULT '',
+  confidence DOUBLE PRECISION NOT NULL DEFAULT 0.5,
+  merged_into TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX idx_graph_entities_user ON graph_entities(user_id, created_at);
+CREATE TABLE graph_aliases (
+  entity_id TEXT NOT NULL REFERENCES graph_entities(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  alias TEXT COLLATE "C" NOT NULL,
+  norm TEXT NOT NULL,
+  PRIMARY KEY (entity_id, norm)
+);
+CREATE INDEX idx_graph_aliases_norm ON graph_aliases(user_id, norm);
+CREATE TABLE graph_mentions (
+  entity_id TEXT NOT NULL REFERENCES graph_entities(id) ON DELETE CASCADE,
+  memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+  surface TEXT NOT NULL,
+  norm TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (entity_id, memory_id, surface)
+);
+CREATE INDEX idx_graph_mentions_memory ON graph_mentions(memory_id);
+CREATE TABLE graph_facts (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  subject_id TEXT NOT NULL REFERENCES graph_entities(id),
+  predicate TEXT NOT NULL,
+  object_id TEXT REFERENCES graph_entities(id),
+  value TEXT NOT NULL DEFAULT '',
+  valid_from BIGINT,
+  valid_to BIGINT,
+  recorded_at BIGINT NOT NULL,
+  invalidated_at BIGINT,
+  memory_id TEXT REFERENCES memories(id) ON DELETE SET NULL,
+  confidence DOUBLE PRECISION NOT NULL,
+  extractor TEXT NOT NULL,
+  superseded_by TEXT,
+  revision_of TEXT
+);
+CREATE INDEX idx_graph_facts_subject ON graph_facts(subject_id, predicate);
+CREATE INDEX idx_graph_facts_object ON graph_facts(object_id);
+CREATE INDEX idx_graph_facts_user_recorded ON graph_facts(user_id, recorded_at);
+CREATE UNIQUE INDEX idx_graph_facts_once ON graph_facts(subject_id, predicate, coalesce(object_id, ''), value,
+  coalesce(memory_id, ''), coalesce(valid_from, -1), coalesce(revision_of, ''));
+CREATE INDEX idx_memory_lifecycle_cold ON memory_lifecycle(memory_id) WHERE cold_since IS NOT NULL OR merged_into IS NOT NULL;
+CREATE TABLE memory_tier_changes (
+  seq BIGSERIAL PRIMARY KEY,
+  memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  from_tier TEXT NOT NULL,
+  to_tier TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  detail JSONB NOT NULL DEFAULT '{}',
+  at BIGINT NOT NULL
+);
+CREATE INDEX idx_tier_changes_memory ON memory_tier_changes(memory_id, seq);
+CREATE INDEX idx_tier_changes_user_at ON memory_tier_changes(user_id, at);
+CREATE TABLE memory_archive (
+  memory_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  record TEXT NOT NULL,
+  archived_at BIGINT NOT NULL
+);
+CREATE INDEX idx_memory_archive_user ON memory_archive(user_id, archived_at DESC);
+CREATE INDEX idx_memories_maintenance_key ON memories(user_id, (metadata->>'maintenance_key'))
+  WHERE metadata ? 'maintenance_key';
+
+CREATE FUNCTION kioku_memory_lifecycle() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.tags ? 'identity' THEN
+      INSERT INTO memory_lifecycle(memory_id, identity_since) VALUES (NEW.id, NEW.created_at)
+      ON CONFLICT(memory_id) DO UPDATE SET identity_since = coalesce(memory_lifecycle.identity_since, excluded.identity_since);
+    END IF;
+    RETURN NEW;
+  END IF;
+  IF NEW.tags ? 'identity' AND NOT OLD.tags ? 'identity' THEN
+    INSERT INTO memory_lifecycle(memory_id, identity_since) VALUES (NEW.id, NEW.updated_at)
+    ON CONFLICT(memory_id) DO UPDATE SET identity_since = excluded.identity_since;
+  ELSIF NOT NEW.tags ? 'identity' AND OLD.tags ? 'identity' THEN
+    UPDATE memory_lifecycle SET identity_since = NULL WHERE memory_id = NEW.id;
+  END IF;
+  IF NOT OLD.approved AND NEW.approved THEN
+    INSERT INTO memory_lifecycle(memory_id, validated_at) VALUES (NEW.id, NEW.updated_at)
+    ON CONFLICT(memory_id) DO UPDATE SET validated_at = coalesce(memory_lifecycle.validated_at, excluded.validated_at);
+  END IF;
+  -- A tier changed without change_tier() recording it first: a change by hand.
+  IF OLD.tier <> NEW.tier AND NOT EXISTS (
+    SELECT 1 FROM memory_tier_changes c WHERE c.seq = (SELECT max(seq) FROM memory_tier_changes WHERE memory_id = NEW.id)
+    AND c.from_tier = OLD.tier AND c.to_tier = NEW.tier) THEN
+    INSERT INTO memory_tier_changes(memory_id, user_id, from_tier, to_tier, rule, detail, at)
+    VALUES (NEW.id, NEW.user_id, OLD.tier, NEW.tier, 'manual', '{}', NEW.updated_at);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER memories_lifecycle AFTER INSERT OR UPDATE ON memories
+  FOR EACH ROW EXECUTE FUNCTION kioku_memory_lifecycle();
 )sql",
 };
 
