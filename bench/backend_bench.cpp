@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
     std::cerr << "backend_bench: cannot connect to PostgreSQL: " << PQerrorMessage(c);
     return 1;
   }
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
   PQclear(PQexec(c, "DROP SCHEMA IF EXISTS kioku_bench CASCADE; CREATE SCHEMA kioku_bench"));
   const std::string url = pg + (pg.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3Dkioku_bench";
   {

@@ -349,15 +349,18 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
       if (t.empty()) continue;
       // Each term is a phrase (like an FTS5 string): phraseto_tsquery reads
       // plain text, so no tsquery syntax in a term has any effect.
-      query += (query.empty() ? "" : " || ") + std::string("phraseto_tsquery('kioku', ") + b.add(pg::cjk_query_text(t)) + ")";
+      query += (query.empty() ? "(" : " || ") + std::string("phraseto_tsquery('kioku', ") + b.add(pg::cjk_query_text(t)) + ")";
     }
     if (query.empty() || limit <= 0) return out;
+    query += ")";
     const std::string w = where_sql(filter, b);
     const std::string lim = b.add(static_cast<int64_t>(limit));
     return with([&](Connection& c) {
-      auto r = c.exec("WITH q AS (SELECT " + query +
-                          " AS q) SELECT m.id, ts_rank_cd('{0.6, 0.6, 0.8, 1.0}', m.fts, q.q, 1) AS score "
-                          "FROM memories m, q WHERE m.fts @@ q.q" + w + " ORDER BY score DESC, m.id LIMIT " + lim,
+      // The tsquery is written out in the WHERE (not joined from a CTE) so
+      // that the planner matches it against the GIN index.
+      auto r = c.exec("SELECT m.id, ts_rank_cd('{0.6, 0.6, 0.8, 1.0}', m.fts, " + query +
+                          ", 1) AS score FROM memories m WHERE m.fts @@ (" + query + ")" + w +
+                          " ORDER BY score DESC, m.id LIMIT " + lim,
                       b.params);
       for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.real(i, 1)});
       return out;
