@@ -75,6 +75,30 @@ TEST(PostgresStore, ALeaseThatEndedIsTakenOverAndTheOldHolderCannotFinish) {
   EXPECT_TRUE(b->complete(id, "b", later, {}));
 }
 
+TEST(PostgresStore, ABatchTheServerRejectsHalfwayStoresNothingAndTheStoreGoesOn) {
+  testing::PgSchema schema("batch");
+  KIOKU_REQUIRE_PG(schema);
+  auto store = open_postgres_memory_store(schema.url());
+  std::vector<Memory> batch(5);
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].content = "note " + std::to_string(i);
+  batch[2].content = "bad \xff\xfe bytes";  // PostgreSQL refuses text that is not UTF-8
+  try {
+    store->add_batch(batch);
+    FAIL() << "the server accepted invalid UTF-8";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIo) << e.what();
+  }
+  EXPECT_EQ(store->count(MemoryFilter{}), 0);
+  batch[2].content = "note 2, fixed";
+  batch.push_back(batch[0]);  // the same content twice in one batch: one memory, corroborated
+  auto out = store->add_batch(batch);
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_FALSE(out[5].created);
+  EXPECT_EQ(out[5].id, out[0].id);
+  EXPECT_EQ(store->count(MemoryFilter{}), 5);
+  EXPECT_EQ(store->get("local", out[0].id)->confidence.corroboration_count, 1);
+}
+
 TEST(PostgresStore, ProcessesStartingTogetherMigrateOnce) {
   testing::PgSchema schema("migrate");
   KIOKU_REQUIRE_PG(schema);

@@ -144,6 +144,64 @@ Result Connection::exec(const std::string& sql, const Params& params) {
   return Result(r);
 }
 
+std::vector<Result> Connection::exec_pipelined(const std::vector<std::pair<std::string, Params>>& statements) {
+  std::vector<Result> out;
+  if (statements.empty()) return out;
+  if (PQenterPipelineMode(conn_) != 1) fail("pipeline mode", nullptr);
+  bool sent_all = true;
+  for (const auto& [sql, params] : statements) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p.value ? p.value->c_str() : nullptr);
+    if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
+                          nullptr, 0) != 1) {
+      sent_all = false;
+      break;
+    }
+  }
+  PQpipelineSync(conn_);
+  PGresult* first_error = nullptr;
+  std::string failed_sql;
+  // Each statement answers one result and then NULL; the sync answers last.
+  for (size_t i = 0; i < statements.size(); ++i) {
+    PGresult* r = PQgetResult(conn_);
+    if (!r) break;
+    const auto status = PQresultStatus(r);
+    if (status == PGRES_PIPELINE_SYNC) {  // fewer were sent than asked
+      PQclear(r);
+      break;
+    }
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      out.emplace_back(r);
+    } else if (status == PGRES_FATAL_ERROR && !first_error) {
+      first_error = r;
+      failed_sql = statements[i].first.substr(0, 60);
+    } else {
+      PQclear(r);
+    }
+    while (PGresult* rest = PQgetResult(conn_)) {
+      if (PQresultStatus(rest) == PGRES_PIPELINE_SYNC) {
+        PQclear(rest);
+        i = statements.size();
+        break;
+      }
+      PQclear(rest);
+    }
+  }
+  // Reads up to the sync if it is still pending, then leaves pipeline mode.
+  while (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn_) != 1) {
+    PGresult* r = PQgetResult(conn_);
+    if (!r) {
+      if (!healthy()) break;
+      continue;
+    }
+    PQclear(r);
+  }
+  if (first_error) fail(failed_sql, first_error);
+  if (!sent_all || out.size() != statements.size()) fail("pipeline", nullptr);
+  return out;
+}
+
 void Connection::exec_script(const std::string& sql) {
   PGresult* r = PQexec(conn_, sql.c_str());
   const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;

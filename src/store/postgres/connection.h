@@ -75,6 +75,11 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   Result exec(const std::string& sql, const Params& params = {});
+  // Sends every statement before reading any answer (libpq's pipeline
+  // mode: one round trip instead of one per statement) and returns their
+  // results in order. The first failure throws, as exec() would; the
+  // statements after it are not run. Meant for inside transaction().
+  std::vector<Result> exec_pipelined(const std::vector<std::pair<std::string, Params>>& statements);
   // Several statements without parameters (migrations).
   void exec_script(const std::string& sql);
   // BEGIN ... COMMIT around fn; ROLLBACK when it throws. Nested calls join.

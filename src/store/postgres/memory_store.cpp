@@ -226,8 +226,21 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   std::vector<AddOutcome> add_batch(std::vector<Memory> memories) override {
     std::vector<AddOutcome> out;
     out.reserve(memories.size());
+    const bool plain = std::none_of(memories.begin(), memories.end(), [](const Memory& m) { return !m.relations.empty(); });
     transaction([&](Connection& c) {
-      for (auto& m : memories) out.push_back(add_one(c, m));
+      if (!plain) {
+        for (auto& m : memories) out.push_back(add_one(c, m));
+        return;
+      }
+      // Imports: every insert sent at once (pipeline), one round trip.
+      std::vector<std::pair<std::string, Params>> statements;
+      statements.reserve(memories.size());
+      for (auto& m : memories) statements.emplace_back(insert_sql(), prepare_insert(m));
+      auto results = c.exec_pipelined(statements);
+      for (size_t i = 0; i < memories.size(); ++i) {
+        const std::string kept = results[i].rows() ? results[i].text(0, 0) : "";
+        out.push_back({kept, kept == memories[i].id});
+      }
     });
     return out;
   }
@@ -603,7 +616,8 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     return s + "}";
   }
 
-  AddOutcome add_one(Connection& c, Memory& m) {
+  // Fills what the store assigns and returns the insert's parameters.
+  Params prepare_insert(Memory& m) {
     if (m.content.empty() && m.media_path.empty()) throw invalid_input("a memory needs content");
     if (m.user_id.empty()) throw invalid_input("a memory needs a user_id");
     const TimePoint now = clock_.now();
@@ -620,18 +634,26 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     p.push_back(to_millis(m.updated_at));
     p.push_back(m.last_accessed ? std::optional<int64_t>(to_millis(*m.last_accessed)) : std::nullopt);
     p.push_back(m.access_count);
-    // One statement inserts or, on a (user, hash) clash, counts a
-    // corroboration; RETURNING gives the id that was kept.
-    auto r = c.exec(
+    return p;
+  }
+
+  // One statement inserts or, on a (user, hash) clash, counts a
+  // corroboration; RETURNING gives the id that was kept.
+  static const std::string& insert_sql() {
+    static const std::string sql =
         "INSERT INTO memories(type, content, summary, raw_content, media_path, content_hash, tier, truth_category, "
         "memory_type, confidence, source_reliability, corroboration_count, contradiction_count, source, importance, "
         "approved, tags, domains, entities, provenance, metadata, recency, fts, id, user_id, event_time, created_at, "
         "updated_at, last_accessed, access_count) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
         "$17,$18,$19,$20,$21,$22," + fts_expr("$23", "$24", "$25", "$26") +
-            ",$27,$28,$29,$30,$31,$32,$33) "
-            "ON CONFLICT(user_id, content_hash) DO UPDATE SET corroboration_count = memories.corroboration_count + 1, "
-            "confidence = least(1.0, memories.confidence + 0.05), updated_at = excluded.updated_at RETURNING id",
-        p);
+        ",$27,$28,$29,$30,$31,$32,$33) "
+        "ON CONFLICT(user_id, content_hash) DO UPDATE SET corroboration_count = memories.corroboration_count + 1, "
+        "confidence = least(1.0, memories.confidence + 0.05), updated_at = excluded.updated_at RETURNING id";
+    return sql;
+  }
+
+  AddOutcome add_one(Connection& c, Memory& m) {
+    auto r = c.exec(insert_sql(), prepare_insert(m));
     const std::string kept_id = r.rows() ? r.text(0, 0) : "";
     if (kept_id != m.id) return {kept_id, false};
     for (const auto& rel : m.relations) insert_relation(c, m.user_id, m.id, rel);
