@@ -662,13 +662,16 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
                                const std::string& where, const Params& p) {
     // $1 (the new value, used by SET only) is selected too so that it has a type here.
     auto rows = c.exec("SELECT ctid::text, $1::text FROM " + table + " WHERE " + where, p);
-    const std::string key = "$" + std::to_string(p.size() + 1);
+    std::string update = "UPDATE " + table;
+    update += " SET " + set;
+    update += " WHERE ctid = $" + std::to_string(p.size() + 1);
+    update += "::tid AND " + where;
     for (int i = 0; i < rows.rows(); ++i) {
       Params q = p;
       q.emplace_back(rows.text(i, 0));
       c.exec("SAVEPOINT kioku_row");
       try {
-        c.exec("UPDATE " + table + " SET " + set + " WHERE ctid = " + key + "::tid AND " + where, q);
+        c.exec(update, q);
         c.exec("RELEASE SAVEPOINT kioku_row");
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kConflict) throw;
