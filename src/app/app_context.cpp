@@ -11,6 +11,7 @@
 #include "app/engine.h"
 #include "core/error.h"
 #include "media/image.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace kioku {
@@ -72,16 +73,28 @@ bool AppContext::ensure_initialized() {
     ensure_api_token();
     created = true;
   }
-  if (!std::filesystem::exists(memory_db_path()) || !std::filesystem::exists(journal_db_path())) created = true;
+  if (store_url().empty() &&
+      (!std::filesystem::exists(memory_db_path()) || !std::filesystem::exists(journal_db_path())))
+    created = true;
   memories();
   drafts();
   return created;
 }
 
+std::string AppContext::store_url() {
+  std::string url = config().get_string_or("store.url", "", "KIOKU_STORE_URL");
+  if (url == "sqlite") url.clear();
+  if (!url.empty() && !is_postgres_store_url(url))
+    throw invalid_input("[store] url must be postgresql://... (or empty for SQLite in the data directory), not " +
+                        mask_store_url(url));
+  return url;
+}
+
 MemoryStore& AppContext::memories() {
   if (!memories_) {
     std::filesystem::create_directories(data_dir_);
-    memories_ = open_sqlite_memory_store(memory_db_path());
+    const std::string url = store_url();
+    memories_ = url.empty() ? open_sqlite_memory_store(memory_db_path()) : open_postgres_memory_store(url);
   }
   return *memories_;
 }
@@ -89,7 +102,8 @@ MemoryStore& AppContext::memories() {
 KnowledgeStore& AppContext::knowledge() {
   if (!knowledge_) {
     memories();  // creates the data directory and migrates memory.db first
-    knowledge_ = open_sqlite_knowledge_store(memory_db_path());
+    const std::string url = store_url();
+    knowledge_ = url.empty() ? open_sqlite_knowledge_store(memory_db_path()) : open_postgres_knowledge_store(url);
   }
   return *knowledge_;
 }
@@ -121,7 +135,8 @@ ProfileService& AppContext::profile() {
 JournalDraftStore& AppContext::drafts() {
   if (!drafts_) {
     std::filesystem::create_directories(data_dir_);
-    drafts_ = open_sqlite_journal_store(journal_db_path());
+    const std::string url = store_url();
+    drafts_ = url.empty() ? open_sqlite_journal_store(journal_db_path()) : open_postgres_journal_store(url);
   }
   return *drafts_;
 }
@@ -149,7 +164,8 @@ Searcher& AppContext::searcher() {
 JobStore& AppContext::jobs() {
   if (!jobs_) {
     std::filesystem::create_directories(data_dir_);
-    jobs_ = open_sqlite_job_store(memory_db_path());
+    const std::string url = store_url();
+    jobs_ = url.empty() ? open_sqlite_job_store(memory_db_path()) : open_postgres_job_store(url);
   }
   return *jobs_;
 }

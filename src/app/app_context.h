@@ -54,6 +54,10 @@ class AppContext {
   // sets the user of each request's token; a session returned to the pool
   // acts as the default user again (Engine::release).
   void act_as(const std::string& user_id);
+  // Where the stores live: [store] url / KIOKU_STORE_URL / --store. "" (the
+  // default) is SQLite in the data directory; postgresql://... a PostgreSQL
+  // database (src/store/postgres). Anything else throws kInvalidInput.
+  std::string store_url();
 
   // Creates the data directory, databases and a default config.toml if missing.
   // Returns true if anything was created.

@@ -204,7 +204,9 @@ std::vector<Schedule> Engine::schedules() {
   const auto cfg = config();
   // [backup] interval_hours (default 24; <= 0 turns automatic backups off).
   const double hours = cfg->get_number("backup.interval_hours").value_or(24);
-  if (hours > 0) {
+  // On PostgreSQL the database is backed up with pg_dump, not by Kioku.
+  const bool on_postgres = cfg->get_string_or("store.url", "", "KIOKU_STORE_URL").rfind("postgres", 0) == 0;
+  if (hours > 0 && !on_postgres) {
     Schedule backup;
     backup.name = "backup";
     backup.kind = "backup";

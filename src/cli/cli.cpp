@@ -70,6 +70,8 @@ int run_parsed(const std::vector<std::string>& args, std::ostream& out, std::ost
   GlobalOptions globals;
   app.add_option("--data-dir", globals.data_dir, "Data directory (default: $KIOKU_HOME or ~/.local/share/kioku)");
   app.add_option("--user", globals.user, "User id (default: [user] id in config.toml, or 'local')");
+  app.add_option("--store", globals.store,
+                 "Store URL: postgresql://... (default: [store] url, $KIOKU_STORE_URL, or SQLite in the data directory)");
   app.add_flag("--json", globals.json, "Machine-readable JSON output");
   app.fallthrough();
 
@@ -100,13 +102,17 @@ int run_parsed(const std::vector<std::string>& args, std::ostream& out, std::ost
   try {
     std::unique_ptr<AppContext> owned;
     AppContext* ctx = shared_context;
+    // --store wins over KIOKU_STORE_URL and [store] url (read through the environment).
+    const EnvLookup session_env = globals.store.empty() ? env : EnvLookup([env, store = globals.store](const std::string& name) {
+      return name == "KIOKU_STORE_URL" ? std::optional<std::string>(store) : env(name);
+    });
     if (!ctx) {
-      owned = std::make_unique<AppContext>(resolve_data_dir(globals.data_dir, env), globals.user, env);
+      owned = std::make_unique<AppContext>(resolve_data_dir(globals.data_dir, env), globals.user, session_env);
       ctx = owned.get();
     }
     if (shell->parsed()) {
       std::istream& in = shell_input ? *shell_input : std::cin;
-      return run_shell(globals, out, err, env, in);
+      return run_shell(globals, out, err, session_env, in);
     }
     // The deepest parsed subcommand owns the handler ("journal add").
     CLI::App* current = &app;

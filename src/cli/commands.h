@@ -18,6 +18,7 @@ namespace kioku::cli {
 struct GlobalOptions {
   std::string data_dir;
   std::string user;
+  std::string store;  // --store URL: as KIOKU_STORE_URL
   bool json = false;
 };
 

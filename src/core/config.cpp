@@ -201,6 +201,10 @@ std::string default_config_toml() {
 [user]
 id = "local"                 # [KIOKU_USER]
 
+[store]
+# url = "postgresql://kioku@db.example/kioku?sslmode=require&pool_size=8"   # server mode   [KIOKU_STORE_URL]
+#                            # (default: SQLite files in the data directory; password: PGPASSWORD or ~/.pgpass)
+
 [search]
 mode = "hybrid"              # lexical | vector | hybrid (vector parts need an embedder)
 limit = 10

@@ -11,6 +11,7 @@
 #include "testing/loopback_server.h"
 #include "testing/real_model.h"
 #include "testing/images.h"
+#include "testing/postgres.h"
 #include "testing/run_binary.h"
 #include "testing/scripted_model.h"
 #include "testing/shared_dir.h"
@@ -487,6 +488,66 @@ namespace {
 // The done criterion of issue 11: a model that calls core_memory_append
 // changes the human block through `kioku chat`; the history shows both
 // versions; rollback restores the first. Also the core commands' errors.
+// kioku migrate (issue 14): SQLite -> PostgreSQL -> another SQLite folder keeps
+// every row, a second run copies nothing, and --user moves one user only.
+TEST_F(Cli, MigrateToPostgresAndBackKeepsEverythingAndIsSafeToRerun) {
+  testing::PgSchema schema("migrate");
+  KIOKU_REQUIRE_PG(schema);
+  const std::map<std::string, std::string> sqlite_env = {{"KIOKU_HOME", (dir / "data").string()},
+                                                         {"KIOKU_STORE_URL", ""}, {"KIOKU_EMBED_PROVIDER", "hashing"}};
+  auto run = [&](std::vector<std::string> args, const std::map<std::string, std::string>& env) {
+    return testing::run_binary(KIOKU_BINARY, args, dir / "cwd", env);
+  };
+  ASSERT_EQ(run({"add", "Hana lives in Osaka", "--tags", "family"}, sqlite_env).exit_code, 0);
+  ASSERT_EQ(run({"add", "東京の天気は晴れ"}, sqlite_env).exit_code, 0);
+  ASSERT_EQ(run({"--user", "bob", "add", "Bob keeps bees"}, sqlite_env).exit_code, 0);
+  ASSERT_EQ(run({"journal", "start"}, sqlite_env).exit_code, 0);
+  ASSERT_EQ(run({"journal", "add", "A quiet morning"}, sqlite_env).exit_code, 0);
+  ASSERT_EQ(run({"search", "Osaka"}, sqlite_env).exit_code, 0);  // embeds with the hashing model
+
+  auto first = run({"migrate", "--to", schema.url(), "--json"}, sqlite_env);
+  ASSERT_EQ(first.exit_code, 0) << first.err << first.out;
+  auto report = nlohmann::json::parse(first.out);
+  EXPECT_TRUE(report["verified"].get<bool>());
+  EXPECT_EQ(report["tables"]["memories"]["rows"], 3);
+  EXPECT_EQ(report["tables"]["memories"]["copied"], 3);
+  EXPECT_EQ(report["tables"]["journal_entries"]["copied"], 1);
+  EXPECT_GT(report["tables"]["memory_embeddings"]["copied"].get<int>(), 0);
+  auto again = nlohmann::json::parse(run({"migrate", "--to", schema.url(), "--json"}, sqlite_env).out);
+  EXPECT_EQ(again["tables"]["memories"]["copied"], 0) << "a rerun copies nothing";
+  EXPECT_EQ(again["tables"]["memories"]["sha256"], report["tables"]["memories"]["sha256"]);
+
+  const std::map<std::string, std::string> pg_env = {{"KIOKU_HOME", (dir / "pgdata").string()},
+                                                     {"KIOKU_STORE_URL", schema.url()},
+                                                     {"KIOKU_EMBED_PROVIDER", "none"}};
+  // And back into a fresh SQLite folder, with identical checksums.
+  auto back = run({"migrate", "--to", (dir / "back").string(), "--json"}, pg_env);
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  auto back_report = nlohmann::json::parse(back.out);
+  for (const auto& [table, t] : report["tables"].items())
+    EXPECT_EQ(back_report["tables"][table]["sha256"], t["sha256"]) << table;
+  // Served from PostgreSQL: the same memories, searchable (full text there).
+  auto found = run({"search", "東京", "--json"}, pg_env);
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_EQ(nlohmann::json::parse(found.out).size(), 1u);
+
+  const std::map<std::string, std::string> back_env = {{"KIOKU_HOME", (dir / "back").string()},
+                                                       {"KIOKU_STORE_URL", ""}, {"KIOKU_EMBED_PROVIDER", "none"}};
+  EXPECT_EQ(nlohmann::json::parse(run({"--user", "bob", "list", "--json"}, back_env).out).size(), 1u);
+
+  // One user only.
+  auto bob = run({"migrate", "--to", (dir / "bob").string(), "--user", "bob", "--json"}, sqlite_env);
+  ASSERT_EQ(bob.exit_code, 0) << bob.err;
+  EXPECT_EQ(nlohmann::json::parse(bob.out)["tables"]["memories"]["rows"], 1);
+  const std::map<std::string, std::string> bob_env = {{"KIOKU_HOME", (dir / "bob").string()},
+                                                      {"KIOKU_STORE_URL", ""}, {"KIOKU_EMBED_PROVIDER", "none"}};
+  EXPECT_EQ(nlohmann::json::parse(run({"list", "--json"}, bob_env).out).size(), 0u) << "local's memories stayed behind";
+  // A password in the destination URL never shows in an error.
+  auto refused = run({"migrate", "--to", "postgresql://kioku:hunter2-secret@127.0.0.1:9/x?connect_timeout=2"}, sqlite_env);
+  EXPECT_EQ(refused.exit_code, 5) << refused.err;
+  EXPECT_EQ(refused.err.find("hunter2-secret"), std::string::npos) << refused.err;
+}
+
 TEST(CoreMemoryCli, ChatEditsTheHumanBlockHistoryShowsItRollbackRestoresIt) {
   testing::TempDir dir;
   testing::ScriptedModel model(testing::Wire::kOpenAi, [](const testing::ScriptView& v) {

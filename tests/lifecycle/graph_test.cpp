@@ -15,6 +15,7 @@
 #include "store/knowledge.h"
 #include "store/sqlite/sqlite_store.h"
 #include "testing/temp_dir.h"
+#include "testing/test_store.h"
 
 namespace kioku {
 namespace {
@@ -24,8 +25,9 @@ TimePoint at(const char* iso) { return *parse_iso8601(iso); }
 struct Graph {
   testing::TempDir dir;
   FakeTimeSource clock{at("2026-01-10T12:00:00Z")};
-  std::unique_ptr<MemoryStore> memories = open_sqlite_memory_store(dir / "memory.db", clock);
-  std::unique_ptr<KnowledgeStore> knowledge = open_sqlite_knowledge_store(dir / "memory.db", clock);
+  // SQLite, or PostgreSQL in the suite's .../postgres run (testing/test_store.h).
+  std::unique_ptr<MemoryStore> memories = testing::open_test_memory_store(dir / "memory.db", clock);
+  std::unique_ptr<KnowledgeStore> knowledge = testing::open_test_knowledge_store(dir / "memory.db", clock);
   EntityResolver resolver{*knowledge, "local"};
 
   std::string memory(const std::string& text, const char* when) {

@@ -99,6 +99,9 @@ class ServerTest : public ::testing::Test {
     std::filesystem::create_directories(dir.path() / "data");
     // Full-text search only: no model download is ever attempted here.
     std::ofstream(dir.path() / "data" / "config.toml") << "[embed]\nprovider = \"hashing\"\n" << extra_config;
+    // The .../postgres run: the same server on PostgreSQL (testing/run_binary.h).
+    if (const std::string url = testing::test_store_url_for(dir.path() / "data"); !url.empty())
+      std::ofstream(dir.path() / "data" / "config.toml", std::ios::app) << "\n[store]\nurl = \"" << url << "\"\n";
     ServerOptions o;
     o.data_dir = dir.path() / "data";
     o.env = env_of({});

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "store/store_backends.h"
+#include "testing/postgres.h"
 
 namespace kioku {
 namespace {
@@ -13,7 +14,13 @@ using testing::StoreBackend;
 
 class StoreContract : public ::testing::TestWithParam<StoreBackend> {
  protected:
-  void SetUp() override { store = GetParam().open_memory(dir, clock); }
+  void SetUp() override {
+    if (const std::string why = GetParam().unavailable(); !why.empty()) {
+      if (testing::running_in_ci()) FAIL() << GetParam().name << " is required under CI=true: " << why;
+      GTEST_SKIP() << GetParam().name << " is not available here: " << why;
+    }
+    store = GetParam().open_memory(dir, clock);
+  }
   Memory note(const std::string& content, const std::string& user = "local") {
     Memory m;
     m.user_id = user;

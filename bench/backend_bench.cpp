@@ -1,0 +1,131 @@
+// SQLite next to PostgreSQL in one run: add throughput (batches of 1000, no
+// embeddings) and full-text search latency (MemoryStore::search_text, the
+// lexical half of every search) at the given sizes. Prints one JSON object.
+// Usage: backend_bench --pg URL [--sizes 10000,100000] [--queries 300] [--dir /tmp/x]
+//   (URL: e.g. scripts/pg-test-server start /tmp/kpg; then --pg "$(cat /tmp/kpg/url)";
+//   the bench works in a schema of its own, kioku_bench, dropped first.)
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/synthetic.h"
+#include "search/query.h"
+#include "store/postgres/postgres_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+using namespace kioku;
+using kioku::bench::percentile;
+using kioku::bench::TextGenerator;
+using BenchClock = std::chrono::steady_clock;
+
+namespace {
+
+std::vector<Memory> make_batch(TextGenerator& gen, size_t n, size_t offset) {
+  std::vector<Memory> batch;
+  batch.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    Memory m;
+    m.content = gen.sentence(8, 40) + " #" + std::to_string(offset + i);
+    m.tags = {gen.word()};
+    m.event_time = from_millis(1700000000000LL + static_cast<int64_t>(offset + i) * 60000);
+    batch.push_back(std::move(m));
+  }
+  return batch;
+}
+
+nlohmann::json run(MemoryStore& store, const std::vector<size_t>& sizes, int queries) {
+  nlohmann::json out;
+  TextGenerator gen(42);  // the same memories and queries on both backends
+  const size_t batch_size = 1000;
+  size_t stored = 0;
+  double add_seconds = 0;
+  for (size_t target : sizes) {
+    while (stored < target) {
+      auto batch = make_batch(gen, std::min(batch_size, target - stored), stored);
+      const auto t0 = BenchClock::now();
+      store.add_batch(std::move(batch));
+      add_seconds += std::chrono::duration<double>(BenchClock::now() - t0).count();
+      stored = std::min(target, stored + batch_size);
+    }
+    std::vector<double> ms;
+    TextGenerator qgen(7);
+    MemoryFilter filter;
+    for (int q = 0; q < queries; ++q) {
+      const auto terms = query_terms(qgen.query(2, 5));
+      const auto t0 = BenchClock::now();
+      store.search_text(terms, filter, 50);
+      ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
+    }
+    out["search_" + std::to_string(target)] = {{"memories", target},
+                                               {"queries", queries},
+                                               {"p50_ms", percentile(ms, 0.5)},
+                                               {"p95_ms", percentile(ms, 0.95)}};
+  }
+  out["add"] = {{"memories", stored},
+                {"batch_size", batch_size},
+                {"seconds", add_seconds},
+                {"memories_per_s", static_cast<double>(stored) / add_seconds}};
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<size_t> sizes = {10000, 100000};
+  int queries = 300;
+  std::string pg;
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "kioku-backend-bench";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string v = argv[i + 1];
+    if (flag == "--sizes") {
+      sizes.clear();
+      for (size_t start = 0; start < v.size();) {
+        size_t end = v.find(',', start);
+        if (end == std::string::npos) end = v.size();
+        sizes.push_back(std::stoul(v.substr(start, end - start)));
+        start = end + 1;
+      }
+    } else if (flag == "--queries") {
+      queries = std::stoi(v);
+    } else if (flag == "--pg") {
+      pg = v;
+    } else if (flag == "--dir") {
+      dir = v;
+    }
+  }
+  if (pg.empty()) {
+    std::cerr << "backend_bench: --pg URL is required (see the usage at the top of bench/backend_bench.cpp)\n";
+    return 2;
+  }
+  nlohmann::json report;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    auto sqlite = open_sqlite_memory_store(dir / "memory.db");
+    report["sqlite"] = run(*sqlite, sizes, queries);
+  }
+  std::filesystem::remove_all(dir);
+  PGconn* c = PQconnectdb(pg.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::cerr << "backend_bench: cannot connect to PostgreSQL: " << PQerrorMessage(c);
+    return 1;
+  }
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PQclear(PQexec(c, "DROP SCHEMA IF EXISTS kioku_bench CASCADE; CREATE SCHEMA kioku_bench"));
+  const std::string url = pg + (pg.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3Dkioku_bench";
+  {
+    auto postgres = open_postgres_memory_store(url);
+    report["postgres"] = run(*postgres, sizes, queries);
+  }
+  PQclear(PQexec(c, "DROP SCHEMA kioku_bench CASCADE"));
+  PQfinish(c);
+  std::cout << report.dump(2) << std::endl;
+  return 0;
+}
