@@ -78,6 +78,20 @@ struct SearchOptions {
   // Near-duplicate suppression: a hit whose words overlap a better hit's by
   // at least this Jaccard share is dropped (0 = off).
   double duplicate_similarity = 0;
+  // Speaker-aware (search/rank_signals.h): when the query names a speaker of
+  // the candidate chat turns, turns that speaker said score x (1 +
+  // speaker_boost); with drop_speaker_terms the names leave the full-text
+  // query (they match every turn that speaker said or was addressed in).
+  double speaker_boost = 0;
+  bool drop_speaker_terms = false;
+  // Query coverage: x (1 + coverage_weight x share of the query's content
+  // words the memory contains).
+  double coverage_weight = 0;
+  // Session-level: a chat turn gains session_weight x the best score in its
+  // session (same day); session_diversity < 1 multiplies the n-th hit from
+  // one session by session_diversity^n when the top is filled (1 = off).
+  double session_weight = 0;
+  double session_diversity = 1;
   double recency_weight = 0.1;
   double importance_weight = 0.1;
   double recency_half_life_days = 30;
