@@ -103,6 +103,11 @@ TEST(Locomo, DevSplitLexicalFirstFusionNeverBelowLexical) {
   // (hashing-64: 0.7146 against 0.7172).
   o.search.neighbour_weight = 0;
   o.search.time_boost = 0;
+  // Likewise the speaker, session and coverage signals (they lift whatever
+  // the vectors brought in, weak or not).
+  o.search.speaker_boost = 0;
+  o.search.session_weight = 0;
+  o.search.coverage_weight = 0;
   const auto lexical = evaluate_locomo(kDevSplit, o);
   HashingEmbedder coarse(64), fine(1024);
   BertConfig tiny;
