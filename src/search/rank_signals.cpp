@@ -130,6 +130,11 @@ double term_coverage(const std::vector<std::string>& terms, const Memory& m) {
 
 std::string session_key(const Memory& m) {
   if (m.type != memory_types::kChat) return "";
+  if (m.metadata.is_object()) {
+    auto it = m.metadata.find("conversation");
+    if (it != m.metadata.end() && it->is_string() && !it->get<std::string>().empty())
+      return m.user_id + "\nconversation\n" + it->get<std::string>();
+  }
   const auto days = std::chrono::floor<std::chrono::days>(m.event_time).time_since_epoch().count();
   return m.user_id + "\n" + std::to_string(days);
 }

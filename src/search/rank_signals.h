@@ -35,8 +35,9 @@ std::vector<std::string> coverage_terms(std::string_view query, const std::set<s
 // Share of `terms` that occur (stemmed) in the memory's content, 0..1.
 double term_coverage(const std::vector<std::string>& terms, const Memory& m);
 
-// The conversation session of a chat turn: its user and UTC day of event
-// time ("" for other memories): turns of one day are read as one session.
+// The conversation session of a chat turn ("" for other memories): its user
+// and metadata "conversation" when an import set one, else its user and the
+// UTC day of its event time (turns of one day are read as one session).
 std::string session_key(const Memory& m);
 
 }  // namespace kioku

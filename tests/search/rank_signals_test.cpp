@@ -61,6 +61,11 @@ TEST(RankSignals, SessionIsTheUserAndDayOfAChatTurn) {
   Memory note = turn("A: x");
   note.type = std::string(memory_types::kNote);
   EXPECT_EQ(session_key(note), "");
+  // An imported conversation is one session whatever the days.
+  Memory first = turn("A: x", "2023-05-01T23:00:00Z"), second = turn("B: y", "2023-05-02T01:00:00Z");
+  first.metadata["conversation"] = second.metadata["conversation"] = "trip-planning";
+  EXPECT_EQ(session_key(first), session_key(second));
+  EXPECT_NE(session_key(first), session_key(turn("A: x", "2023-05-01T23:00:00Z")));
 }
 
 class RankedSearch : public ::testing::Test {
