@@ -155,19 +155,27 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
     cmd->add_option("--time-boost", search->time_boost, "Boost of memories inside a period the question names");
     cmd->add_option("--dedup", search->duplicate_similarity, "Drop hits this similar (word Jaccard) to a better one");
     cmd->add_option("--candidates", search->candidates, "Candidates per list before fusion");
+    cmd->add_option("--speaker-boost", search->speaker_boost, "Boost of turns said by a speaker the question names");
+    cmd->add_option("--drop-speaker-terms", search->drop_speaker_terms, "true: named speakers leave the full-text query");
+    cmd->add_option("--coverage", search->coverage_weight, "Boost by the share of the question's words a turn holds");
+    cmd->add_option("--session-weight", search->session_weight, "Share of its session's best score a turn gains");
+    cmd->add_option("--session-diversity", search->session_diversity, "Factor for each further hit of one session (1 = off)");
     cmd->add_option("--context-key", *context_key, "on or off: embed chat turns with their neighbours (default: the search default)");
     cmd->add_option("--conversations", *conversations, "Only the first N conversations")->check(CLI::NonNegativeNumber);
     cmd->add_option("--vector-cache", *cache,
                     "Folder that keeps the vectors between runs (default: $XDG_CACHE_HOME/kioku/eval-vectors)");
     cmd->add_flag("--no-vector-cache", *no_cache, "Embed everything afresh");
     cmd->add_flag("--int8-vectors", *int8_vectors, "Search int8 vectors rescored with floats ([search] int8_vectors)");
-    table[cmd] = [file, ks, mode, fusion, cache, no_cache, search, conversations, context_key, int8_vectors](AppContext& ctx,
-                                                                                                        CommandIo& io) {
+    auto per_question = std::make_shared<bool>(false);
+    cmd->add_flag("--per-question", *per_question, "With --json: every question's evidence ranks and top 10");
+    table[cmd] = [file, ks, mode, fusion, cache, no_cache, search, conversations, context_key, int8_vectors,
+                  per_question](AppContext& ctx, CommandIo& io) {
       LocomoOptions options;
       options.ks = parse_ks(*ks);
       options.search = *search;
       if (!fusion->empty()) options.search.fusion = parse_fusion_method(*fusion);
       options.max_conversations = *conversations;
+      options.per_question = *per_question;
       if (*context_key == "on") options.searcher.chat_context_in_key = true;
       else if (*context_key == "off") options.searcher.chat_context_in_key = false;
       else if (!context_key->empty()) throw invalid_input("--context-key expects on or off");
@@ -210,6 +218,11 @@ void register_admin_commands(CLI::App& app, CommandTable& table) {
                          {"time_boost", options.search.time_boost},
                          {"dedup", options.search.duplicate_similarity},
                          {"candidates", options.search.candidates},
+                         {"speaker_boost", options.search.speaker_boost},
+                         {"drop_speaker_terms", options.search.drop_speaker_terms},
+                         {"coverage", options.search.coverage_weight},
+                         {"session_weight", options.search.session_weight},
+                         {"session_diversity", options.search.session_diversity},
                          {"context_key", options.searcher.chat_context_in_key},
                          {"int8_vectors", options.searcher.int8_vectors}};
         if (cached) j["vector_cache"] = {{"file", cached->file().string()}, {"hits", cached->hits()}, {"misses", cached->misses()}};

@@ -62,6 +62,7 @@ nlohmann::json LocomoReport::to_json() const {
     cats[std::to_string(cat)] = c;
   }
   j["by_category"] = cats;
+  if (!per_question.empty()) j["per_question"] = per_question;
   return j;
 }
 
@@ -98,6 +99,7 @@ LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoO
     const auto& conv = sample["conversation"];
     std::vector<Memory> batch;
     std::map<std::string, std::string> memory_of_turn;  // dia_id -> memory id (filled after add)
+    std::map<std::string, std::string> turn_of_memory;
     std::vector<std::string> turn_ids;
     for (int s = 1; conv.contains("session_" + std::to_string(s)); ++s) {
       const std::string key = "session_" + std::to_string(s);
@@ -118,7 +120,10 @@ LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoO
       }
     }
     auto outcomes = store->add_batch(std::move(batch));
-    for (size_t i = 0; i < outcomes.size(); ++i) memory_of_turn[turn_ids[i]] = outcomes[i].id;
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      memory_of_turn[turn_ids[i]] = outcomes[i].id;
+      turn_of_memory[outcomes[i].id] = turn_ids[i];
+    }
     report.turns += static_cast<int>(outcomes.size());
     if (options.mode != SearchMode::kLexical && options.embedder) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -154,6 +159,21 @@ LocomoReport evaluate_locomo(const std::filesystem::path& dataset, const LocomoO
       latencies_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       ++report.questions;
       ++report.questions_by_category[category];
+      if (options.per_question) {
+        nlohmann::json ranks = nlohmann::json::object();
+        for (const auto& id : wanted) ranks[turn_of_memory[id]] = 0;
+        std::vector<std::string> top;
+        for (size_t i = 0; i < results.size(); ++i) {
+          const auto& turn = turn_of_memory[results[i].memory.id];
+          if (wanted.count(results[i].memory.id)) ranks[turn] = static_cast<int>(i + 1);
+          if (i < 10) top.push_back(turn);
+        }
+        report.per_question.push_back({{"conversation", user},
+                                       {"question", qa.value("question", "")},
+                                       {"category", category},
+                                       {"ranks", ranks},
+                                       {"top", top}});
+      }
       for (int k : options.ks) {
         int found = 0;
         for (int i = 0; i < k && i < static_cast<int>(results.size()); ++i)

@@ -33,6 +33,8 @@ struct LocomoOptions {
   SearcherConfig searcher;
   // Only the first N conversations (0 = all): for quick tests.
   int max_conversations = 0;
+  // Keep every question's outcome in LocomoReport::per_question (analysis).
+  bool per_question = false;
 };
 
 struct LocomoReport {
@@ -48,6 +50,9 @@ struct LocomoReport {
   double query_p50_ms = 0;
   double query_p95_ms = 0;
   double index_seconds = 0;  // embedding the turns (0 in lexical mode)
+  // With LocomoOptions::per_question: {question, category, evidence, ranks
+  // (1-based rank of each evidence turn in the results, 0 = not returned)}.
+  std::vector<nlohmann::json> per_question;
   nlohmann::json to_json() const;
 };
 

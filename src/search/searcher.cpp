@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/text.h"
 #include "search/query.h"
+#include "search/rank_signals.h"
 #include "search/time_expr.h"
 
 namespace kioku {
@@ -204,56 +205,79 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   std::vector<VectorHit> vector;
   const bool want_lexical = options.mode != SearchMode::kVector || !embedder_;
   const bool want_vector = options.mode != SearchMode::kLexical && embedder_;
+  std::vector<std::string> terms;
   if (want_lexical) {
-    auto terms = query_terms(query);
+    terms = query_terms(query);
     terms.insert(terms.end(), options.expansion_terms.begin(), options.expansion_terms.end());
     lexical = store_.search_text(terms, options.filter, candidates);
   }
   if (want_vector) vector = vector_candidates(query, options.filter, candidates);
 
   std::unordered_map<std::string, SearchResult> fused;
-  for (size_t i = 0; i < lexical.size(); ++i) fused[lexical[i].id].lexical_rank = static_cast<int>(i + 1);
-  for (size_t i = 0; i < vector.size(); ++i) fused[vector[i].id].vector_rank = static_cast<int>(i + 1);
-  // Each list normalised to [0, 1] for this query: BM25 by the best hit,
-  // cosine by the range of the candidates.
-  const auto lexical_norm = [&](const LexicalHit& h) { return std::max(0.0, h.score) / std::max(1e-9, lexical.front().score); };
-  float hi = vector.empty() ? 0 : vector.front().score, lo = hi;
-  for (const auto& h : vector) {
-    hi = std::max(hi, h.score);
-    lo = std::min(lo, h.score);
-  }
-  const double span = std::max(1e-6f, hi - lo);
-  const auto vector_norm = [&](const VectorHit& h) { return (h.score - lo) / span; };
-  switch (options.fusion) {
-    case FusionMethod::kRankFusion:
-      for (size_t i = 0; i < lexical.size(); ++i)
-        fused[lexical[i].id].score += options.lexical_weight / (options.rrf_k + static_cast<double>(i + 1));
-      for (size_t i = 0; i < vector.size(); ++i)
-        fused[vector[i].id].score += options.vector_weight / (options.rrf_k + static_cast<double>(i + 1));
-      break;
-    case FusionMethod::kConvex: {
-      const double share = lexical.empty() ? 1.0 : vector.empty() ? 0.0 : options.vector_share;
-      for (const auto& h : lexical) fused[h.id].score += (1 - share) * lexical_norm(h);
-      for (const auto& h : vector) fused[h.id].score += share * vector_norm(h);
-      break;
+  const auto fuse = [&] {
+    fused.clear();
+    for (size_t i = 0; i < lexical.size(); ++i) fused[lexical[i].id].lexical_rank = static_cast<int>(i + 1);
+    for (size_t i = 0; i < vector.size(); ++i) fused[vector[i].id].vector_rank = static_cast<int>(i + 1);
+    // Each list normalised to [0, 1] for this query: BM25 by the best hit,
+    // cosine by the range of the candidates.
+    const auto lexical_norm = [&](const LexicalHit& h) { return std::max(0.0, h.score) / std::max(1e-9, lexical.front().score); };
+    float hi = vector.empty() ? 0 : vector.front().score, lo = hi;
+    for (const auto& h : vector) {
+      hi = std::max(hi, h.score);
+      lo = std::min(lo, h.score);
     }
-    case FusionMethod::kScores: {
-      const double vec_weight = lexical.empty() ? 1.0 : options.vector_share;
-      for (const auto& h : lexical) fused[h.id].score += lexical_norm(h);
-      // A lexical hit keeps its lexical order; vectors bring in what the
-      // words missed.
-      for (const auto& h : vector) {
-        auto& r = fused[h.id];
-        if (r.lexical_rank == 0 || lexical.empty()) r.score += vec_weight * vector_norm(h);
+    const double span = std::max(1e-6f, hi - lo);
+    const auto vector_norm = [&](const VectorHit& h) { return (h.score - lo) / span; };
+    switch (options.fusion) {
+      case FusionMethod::kRankFusion:
+        for (size_t i = 0; i < lexical.size(); ++i)
+          fused[lexical[i].id].score += options.lexical_weight / (options.rrf_k + static_cast<double>(i + 1));
+        for (size_t i = 0; i < vector.size(); ++i)
+          fused[vector[i].id].score += options.vector_weight / (options.rrf_k + static_cast<double>(i + 1));
+        break;
+      case FusionMethod::kConvex: {
+        const double share = lexical.empty() ? 1.0 : vector.empty() ? 0.0 : options.vector_share;
+        for (const auto& h : lexical) fused[h.id].score += (1 - share) * lexical_norm(h);
+        for (const auto& h : vector) fused[h.id].score += share * vector_norm(h);
+        break;
       }
-      break;
+      case FusionMethod::kScores: {
+        const double vec_weight = lexical.empty() ? 1.0 : options.vector_share;
+        for (const auto& h : lexical) fused[h.id].score += lexical_norm(h);
+        // A lexical hit keeps its lexical order; vectors bring in what the
+        // words missed.
+        for (const auto& h : vector) {
+          auto& r = fused[h.id];
+          if (r.lexical_rank == 0 || lexical.empty()) r.score += vec_weight * vector_norm(h);
+        }
+        break;
+      }
     }
-  }
+  };
+  fuse();
 
   std::vector<std::string> ids;
   ids.reserve(fused.size());
   for (const auto& [id, r] : fused) ids.push_back(id);
   std::vector<Memory> memories = store_.get_many(options.filter.user_id, ids);
+  const bool speaker_aware = options.speaker_boost > 0 || options.drop_speaker_terms;
+  const auto named = speaker_aware ? speakers_named(query, memories) : std::set<std::string>{};
+  if (options.drop_speaker_terms && !named.empty() && want_lexical) {
+    // The names match every turn their speaker said or was addressed in:
+    // search again on the other words, and fuse again.
+    const auto rest = without_names(terms, named);
+    if (!rest.empty() && rest.size() < terms.size()) {
+      lexical = store_.search_text(rest, options.filter, candidates);
+      fuse();
+      std::set<std::string> have;
+      for (const auto& m : memories) have.insert(m.id);
+      std::vector<std::string> missing;
+      for (const auto& [id, r] : fused)
+        if (!have.count(id)) missing.push_back(id);
+      for (auto& m : store_.get_many(options.filter.user_id, missing)) memories.push_back(std::move(m));
+      std::erase_if(memories, [&](const Memory& m) { return !fused.count(m.id); });
+    }
+  }
   if (options.neighbour_weight > 0 && !memories.empty()) {
     // Chat turns lend neighbour_weight x their score to the turns beside
     // them; a neighbour keeps the best it is lent. (Notes and documents
@@ -275,8 +299,23 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     for (auto& m : store_.get_many(options.filter.user_id, newcomers)) memories.push_back(std::move(m));
   }
 
+  if (options.session_weight > 0) {
+    // Session-level retrieval: a turn in a session that holds a strong
+    // candidate is itself more likely to be about the question.
+    std::unordered_map<std::string, double> best_of_session;
+    for (const auto& m : memories) {
+      const auto key = session_key(m);
+      if (!key.empty()) best_of_session[key] = std::max(best_of_session[key], fused[m.id].score);
+    }
+    for (const auto& m : memories) {
+      const auto key = session_key(m);
+      if (!key.empty()) fused[m.id].score += options.session_weight * best_of_session[key];
+    }
+  }
+
   std::vector<SearchResult> results;
   const TimePoint now = clock_.now();
+  const auto cover = options.coverage_weight > 0 ? coverage_terms(query, named) : std::vector<std::string>{};
   const auto periods = options.time_boost > 0 ? query_time_periods(query, now) : std::vector<TimePeriod>{};
   for (auto& m : memories) {
     // Neighbours come from the store unfiltered: apply the caller's filter.
@@ -288,6 +327,8 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     r.score *= 1.0 + options.recency_weight * recency + options.importance_weight * m.importance +
                options.tier_weight * tier + options.confidence_weight * m.confidence.overall;
     if (!periods.empty() && in_any(periods, m.event_time)) r.score *= 1.0 + options.time_boost;
+    if (options.speaker_boost > 0 && !named.empty() && named.count(chat_speaker(m))) r.score *= 1.0 + options.speaker_boost;
+    if (!cover.empty()) r.score *= 1.0 + options.coverage_weight * term_coverage(cover, m);
     r.memory = std::move(m);
     results.push_back(std::move(r));
   }
@@ -295,6 +336,31 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     if (a.score != b.score) return a.score > b.score;
     return a.memory.id > b.memory.id;
   });
+  if (options.session_diversity < 1 && !results.empty()) {
+    // Greedy: the n-th hit of one session counts session_diversity^n.
+    std::vector<SearchResult> picked;
+    std::unordered_map<std::string, int> taken;
+    std::vector<bool> used(results.size(), false);
+    const size_t want = std::min(results.size(), static_cast<size_t>(options.limit) * 2);
+    while (picked.size() < want) {
+      size_t best = results.size();
+      double best_score = 0;
+      for (size_t i = 0; i < results.size(); ++i) {
+        if (used[i]) continue;
+        const auto key = session_key(results[i].memory);
+        const double s = results[i].score * (key.empty() ? 1.0 : std::pow(options.session_diversity, taken[key]));
+        if (best == results.size() || s > best_score) {
+          best = i;
+          best_score = s;
+        }
+      }
+      used[best] = true;
+      const auto key = session_key(results[best].memory);
+      if (!key.empty()) ++taken[key];
+      picked.push_back(std::move(results[best]));
+    }
+    results = std::move(picked);
+  }
   if (options.duplicate_similarity > 0) {
     std::vector<SearchResult> kept;
     std::vector<std::set<std::string>> kept_words;
