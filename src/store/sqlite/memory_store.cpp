@@ -7,6 +7,7 @@
 // unicode61 with diacritics removed, CJK runs cut into bigrams (cjk_tokenizer.h).
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "core/error.h"
 #include "core/id.h"
@@ -369,6 +370,33 @@ WHEN old.tier != new.tier AND NOT EXISTS (
   VALUES (new.id, new.user_id, old.tier, new.tier, 'manual', '{}', new.updated_at);
 END;
 )sql",
+    // v9 (issue 15): the embedding queue as a table, so finding memories
+    // without a vector costs O(pending) instead of a scan of every memory per
+    // call. A model is registered on first use (missing_embeddings), which
+    // queues everything it has not embedded; from then on a trigger queues
+    // each new memory for every registered model and put_embeddings takes it
+    // off. Existing databases: every model that has vectors is registered and
+    // its missing memories queued here.
+    R"sql(
+CREATE TABLE embedding_models (
+  model TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE embedding_pending (
+  model TEXT NOT NULL,
+  memory_rowid INTEGER NOT NULL,
+  PRIMARY KEY (model, memory_rowid)
+) WITHOUT ROWID;
+INSERT INTO embedding_models(model) SELECT DISTINCT model FROM memory_embeddings;
+INSERT INTO embedding_pending(model, memory_rowid)
+  SELECT em.model, m.rowid FROM embedding_models em, memories m
+  WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e WHERE e.model = em.model AND e.memory_id = m.id);
+CREATE TRIGGER memories_embedding_queue AFTER INSERT ON memories BEGIN
+  INSERT OR IGNORE INTO embedding_pending(model, memory_rowid) SELECT model, new.rowid FROM embedding_models;
+END;
+CREATE TRIGGER memories_embedding_unqueue AFTER DELETE ON memories BEGIN
+  DELETE FROM embedding_pending WHERE model IN (SELECT model FROM embedding_models) AND memory_rowid = old.rowid;
+END;
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
@@ -686,6 +714,8 @@ class SqliteMemoryStore final : public MemoryStore {
           "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
           "ON CONFLICT(model, memory_id) DO UPDATE SET dimension = excluded.dimension, vector = excluded.vector, "
           "created_at = excluded.created_at");
+      auto done = db_.prepare(
+          "DELETE FROM embedding_pending WHERE model = ? AND memory_rowid = (SELECT rowid FROM memories WHERE id = ?)");
       const int64_t now = to_millis(clock_.now());
       for (const auto& v : vectors) {
         st.bind(1, v.memory_id).bind(2, model).bind(3, static_cast<int64_t>(v.vector.size()));
@@ -693,8 +723,28 @@ class SqliteMemoryStore final : public MemoryStore {
         st.bind(5, now).bind(6, v.memory_id);
         st.run();
         st.reset();
+        done.bind(1, model).bind(2, v.memory_id);
+        done.run();
+        done.reset();
       }
     });
+  }
+
+  // A model seen for the first time queues every memory it has no vector
+  // for (once: the trigger queues new memories from then on).
+  void register_model(const std::string& model) {
+    if (registered_models_.count(model)) return;
+    db_.transaction([&] {
+      db_.prepare("INSERT OR IGNORE INTO embedding_models(model) VALUES (?)").bind(1, model).run();
+      if (db_.changes() == 0) return;
+      db_.prepare(
+             "INSERT OR IGNORE INTO embedding_pending(model, memory_rowid) SELECT ?, m.rowid FROM memories m "
+             "WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e WHERE e.model = ? AND e.memory_id = m.id)")
+          .bind(1, model)
+          .bind(2, model)
+          .run();
+    });
+    registered_models_.insert(model);
   }
 
   std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) override {
@@ -716,9 +766,12 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   std::vector<Memory> missing_embeddings(const std::string& model, int limit) override {
+    register_model(model);
+    // The queue in insertion order, joined to its memories: O(limit + cold
+    // entries skipped), whatever the size of the table.
     auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns +
-                          " FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
-                          "WHERE e.model = ? AND e.memory_id = m.id)" + std::string(kNotCold) + " ORDER BY m.created_at LIMIT ?");
+                          " FROM embedding_pending p JOIN memories m ON m.rowid = p.memory_rowid "
+                          "WHERE p.model = ?" + std::string(kNotCold) + " ORDER BY p.memory_rowid LIMIT ?");
     st.bind(1, model).bind(2, static_cast<int64_t>(limit));
     std::vector<Memory> out;
     while (st.step()) out.push_back(read_memory(st));
@@ -727,9 +780,10 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   int64_t count_missing_embeddings(const std::string& model) override {
+    register_model(model);
     auto st = db_.prepare(
-        "SELECT count(*) FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
-        "WHERE e.model = ? AND e.memory_id = m.id)" + std::string(kNotCold));
+        "SELECT count(*) FROM embedding_pending p JOIN memories m ON m.rowid = p.memory_rowid WHERE p.model = ?" +
+        std::string(kNotCold));
     st.bind(1, model);
     st.step();
     const int64_t n = st.integer(0);
@@ -997,6 +1051,7 @@ class SqliteMemoryStore final : public MemoryStore {
   sqlite::Database db_;
   const TimeSource& clock_;
   sqlite::SqliteCoreMemoryStore core_;
+  std::set<std::string> registered_models_;  // in embedding_models already (this connection saw it)
 };
 
 }  // namespace
