@@ -173,7 +173,7 @@ std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const
     hit_ids.push_back(h.id);
     score_of[h.id] = h.score;
   }
-  for (const auto& m : store_.get_many(filter.user_id, hit_ids)) {
+  for (const auto& m : store_.get_ranking_fields(filter.user_id, hit_ids)) {
     if (matches_filter(filter, m)) ids.push_back({m.id, score_of[m.id]});
     if (static_cast<int>(ids.size()) >= k) break;
   }
@@ -253,7 +253,15 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   std::vector<std::string> ids;
   ids.reserve(fused.size());
   for (const auto& [id, r] : fused) ids.push_back(id);
-  std::vector<Memory> memories = store_.get_many(options.filter.user_id, ids);
+  // Candidates are ranked on their ranking fields; full records are loaded
+  // only for what is returned (below). Near-duplicate suppression compares
+  // contents, so it needs them all.
+  const bool need_content = options.duplicate_similarity > 0;
+  const auto load_candidates = [&](const std::vector<std::string>& which) {
+    return need_content ? store_.get_many(options.filter.user_id, which)
+                        : store_.get_ranking_fields(options.filter.user_id, which);
+  };
+  std::vector<Memory> memories = load_candidates(ids);
   if (options.neighbour_weight > 0 && !memories.empty()) {
     // Chat turns lend neighbour_weight x their score to the turns beside
     // them; a neighbour keeps the best it is lent. (Notes and documents
@@ -272,7 +280,7 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
       if (!fused.count(id)) newcomers.push_back(id);
       fused[id].score += extra;
     }
-    for (auto& m : store_.get_many(options.filter.user_id, newcomers)) memories.push_back(std::move(m));
+    for (auto& m : load_candidates(newcomers)) memories.push_back(std::move(m));
   }
 
   std::vector<SearchResult> results;
@@ -310,6 +318,26 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     results = std::move(kept);
   }
   if (static_cast<int>(results.size()) > options.limit) results.resize(static_cast<size_t>(options.limit));
+  if (!need_content && !results.empty()) {
+    // The full records of what is returned, in one statement.
+    std::vector<std::string> returned;
+    returned.reserve(results.size());
+    for (const auto& r : results) returned.push_back(r.memory.id);
+    std::unordered_map<std::string, Memory> full;
+    for (auto& m : store_.get_many(options.filter.user_id, returned)) {
+      std::string id = m.id;
+      full.emplace(std::move(id), std::move(m));
+    }
+    std::vector<SearchResult> loaded;
+    loaded.reserve(results.size());
+    for (auto& r : results) {
+      auto it = full.find(r.memory.id);
+      if (it == full.end()) continue;  // deleted since it was ranked
+      r.memory = std::move(it->second);
+      loaded.push_back(std::move(r));
+    }
+    results = std::move(loaded);
+  }
 
   if (options.record_access && !results.empty()) {
     std::vector<std::string> read;

@@ -75,6 +75,14 @@ class MemoryStore {
   virtual std::optional<Memory> get(const std::string& user_id, const std::string& id) = 0;
   // In the order of ids; unknown ids are skipped.
   virtual std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) = 0;
+  // Like get_many, but only the fields search ranks and filters candidates by
+  // are filled (id, user_id, type, tier, memory_kind, confidence, importance,
+  // approved, tags, event_time); content and the rest stay empty. Search
+  // loads full records only for what it returns. The default loads full
+  // records (a backend may do better).
+  virtual std::vector<Memory> get_ranking_fields(const std::string& user_id, const std::vector<std::string>& ids) {
+    return get_many(user_id, ids);
+  }
   // Replaces the stored record with m (same id and user); recomputes the hash
   // and bumps updated_at. Throws kNotFound, or kConflict when the new content
   // duplicates another memory.

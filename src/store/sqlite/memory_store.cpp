@@ -404,6 +404,7 @@ constexpr const char* kMemoryColumns =
     "m.truth_category, m.memory_type, m.confidence, m.source_reliability, m.corroboration_count, "
     "m.contradiction_count, m.source, m.importance, m.approved, m.tags, m.domains, m.entities, m.provenance, "
     "m.metadata, m.event_time, m.created_at, m.updated_at, m.last_accessed, m.access_count, m.recency";
+constexpr int kMemoryColumnCount = 29;
 
 // Memories out of the hot vector index: in cold storage (older than
 // max_memory_age_days) or merged into a near-duplicate. Full text still finds them.
@@ -531,11 +532,54 @@ class SqliteMemoryStore final : public MemoryStore {
     return out;
   }
 
+  // One statement for any number of ids: they go in as a JSON array (no
+  // per-id round trip), relations come along as a JSON column.
   std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) override {
     std::vector<Memory> out;
+    if (ids.empty()) return out;
+    auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns +
+                          ", (SELECT json_group_array(json_array(r.target_id, r.kind)) FROM "
+                          "(SELECT target_id, kind FROM memory_relations WHERE source_id = m.id ORDER BY created_at) r) "
+                          "FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
+    st.bind(1, nlohmann::json(ids).dump()).bind(2, user_id);
     out.reserve(ids.size());
-    for (const auto& id : ids)
-      if (auto m = get(user_id, id)) out.push_back(std::move(*m));
+    while (st.step()) {
+      Memory m = read_memory(st);
+      const auto relations = nlohmann::json::parse(st.text(kMemoryColumnCount), nullptr, false);
+      if (relations.is_array())
+        for (const auto& r : relations)
+          if (r.is_array() && r.size() == 2 && r[0].is_string() && r[1].is_string())
+            m.relations.push_back({r[0].get<std::string>(), parse_relation_kind(r[1].get<std::string>())});
+      out.push_back(std::move(m));
+    }
+    st.reset();
+    return out;
+  }
+
+  std::vector<Memory> get_ranking_fields(const std::string& user_id, const std::vector<std::string>& ids) override {
+    std::vector<Memory> out;
+    if (ids.empty()) return out;
+    auto st = db_.prepare(
+        "SELECT m.id, m.type, m.tier, m.memory_type, m.confidence, m.importance, m.approved, m.tags, m.event_time "
+        "FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
+    st.bind(1, nlohmann::json(ids).dump()).bind(2, user_id);
+    out.reserve(ids.size());
+    while (st.step()) {
+      Memory m;
+      m.id = st.text(0);
+      m.user_id = user_id;
+      m.type = st.text(1);
+      m.tier = parse_tier(st.text(2));
+      m.memory_kind = parse_memory_kind(st.text(3));
+      m.confidence.overall = st.real(4);
+      m.importance = st.real(5);
+      m.approved = st.integer(6) != 0;
+      const std::string tags = st.text(7);
+      if (tags != "[]") m.tags = json_strings(tags);
+      m.event_time = from_millis(st.integer(8));
+      out.push_back(std::move(m));
+    }
+    st.reset();
     return out;
   }
 
