@@ -146,7 +146,7 @@ int Searcher::index_pending(int max) {
     }
     std::vector<StoredVector> stored;
     stored.reserve(pending.size());
-    for (size_t i = 0; i < pending.size(); ++i) stored.push_back({pending[i].id, cached.at(hashes[i])});
+    for (size_t i = 0; i < pending.size(); ++i) stored.push_back({pending[i].id, cached.at(hashes[i]), hashes[i]});
     store_.put_embeddings(model, stored);
     std::map<std::string, std::vector<StoredVector>> by_user;
     for (size_t i = 0; i < pending.size(); ++i) by_user[pending[i].user_id].push_back(stored[i]);

@@ -52,6 +52,9 @@ struct LexicalHit {
 struct StoredVector {
   std::string memory_id;
   std::vector<float> vector;
+  // SHA-256 (hex) of the text the vector embeds, when known: a backend may
+  // keep it to answer cached_embeddings from the stored vectors.
+  std::string text_hash = {};
 };
 
 struct StoreStats {
@@ -121,6 +124,8 @@ class MemoryStore {
   virtual std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) = 0;
   // Cache of vectors by the SHA-256 of the embedded text, so the same text is
   // never embedded twice by a model (duplicates across users, re-added text).
+  // SQLite answers from the stored vectors (StoredVector::text_hash) and keeps
+  // no second copy: its cache_embeddings does nothing.
   virtual std::map<std::string, std::vector<float>> cached_embeddings(const std::string& model,
                                                                      const std::vector<std::string>& text_hashes) = 0;
   virtual void cache_embeddings(const std::string& model,

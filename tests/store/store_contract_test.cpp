@@ -262,6 +262,17 @@ TEST_P(StoreContract, BatchGetsKeepOrderSkipUnknownAndOtherUsers) {
   EXPECT_TRUE(store->get_many("local", {}).empty());
 }
 
+TEST_P(StoreContract, EmbeddingCacheFindsVectorsByText) {
+  auto a = store->add(note("cached text"));
+  const std::string hash(64, 'c');
+  store->cache_embeddings("m1", {{hash, {0.6f, 0.8f}}});
+  store->put_embeddings("m1", {{a.id, {0.6f, 0.8f}, hash}});
+  auto found = store->cached_embeddings("m1", {hash, std::string(64, 'd')});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[hash], (std::vector<float>{0.6f, 0.8f}));
+  EXPECT_TRUE(store->cached_embeddings("m2", {hash}).empty());
+}
+
 TEST_P(StoreContract, EmbeddingsPerModelAndMissingList) {
   auto a = store->add(note("one"));
   auto b = store->add(note("two"));
