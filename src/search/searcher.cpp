@@ -79,6 +79,8 @@ std::string Searcher::index_kind(const std::string& user_id) {
 
 void Searcher::save_indexes() { vectors_->save(); }
 
+void Searcher::wait_for_indexes() { vectors_->wait_for_builds(); }
+
 std::vector<std::string> Searcher::embedding_keys(const std::vector<Memory>& memories) {
   std::vector<std::string> keys;
   keys.reserve(memories.size());

@@ -39,6 +39,12 @@ class ExactVectorIndex final : public VectorIndex {
   std::vector<VectorHit> search(const std::vector<float>& query, size_t k,
                                 const std::function<bool(const std::string&)>& accept = {}) const override;
 
+  // For building another index from this one without a second copy from
+  // the store: the stored vector of id (dimension() floats, valid until the
+  // next change) or nullptr, and every id.
+  const float* find(const std::string& id) const;
+  const std::vector<std::string>& ids() const { return ids_; }
+
  private:
   int dimension_;
   std::vector<float> data_;  // row-major, size() rows of dimension_ floats
