@@ -239,9 +239,15 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
       }
       std::vector<SearchResult> results;
       try {
-        // Search uses what is embedded so far; a bounded catch-up keeps a
-        // fresh add findable without making a big import wait here.
-        if (options.mode != SearchMode::kLexical) searcher.index_pending(256);
+        // Search uses what is embedded so far and never embeds the backlog
+        // itself (`kioku index` or the server's background round does): it
+        // says how much is not searchable by meaning yet.
+        if (options.mode != SearchMode::kLexical) {
+          const int64_t pending = ctx.memories().count_missing_embeddings(searcher.embedder()->model_id());
+          if (pending > 0)
+            io.err << "kioku: " << pending << " memor" << (pending == 1 ? "y is" : "ies are")
+                   << " not embedded yet (run `kioku index`); they are found by full text only\n";
+        }
         results = searcher.search(*query, options);
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kUnavailable || options.mode == SearchMode::kLexical) throw;

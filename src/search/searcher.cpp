@@ -80,6 +80,8 @@ std::string Searcher::index_kind(const std::string& user_id) {
 
 void Searcher::save_indexes() { vectors_->save(); }
 
+void Searcher::wait_for_indexes() { vectors_->wait_for_builds(); }
+
 std::vector<std::string> Searcher::embedding_keys(const std::vector<Memory>& memories) {
   std::vector<std::string> keys;
   keys.reserve(memories.size());
@@ -147,7 +149,7 @@ int Searcher::index_pending(int max) {
     }
     std::vector<StoredVector> stored;
     stored.reserve(pending.size());
-    for (size_t i = 0; i < pending.size(); ++i) stored.push_back({pending[i].id, cached.at(hashes[i])});
+    for (size_t i = 0; i < pending.size(); ++i) stored.push_back({pending[i].id, cached.at(hashes[i]), hashes[i]});
     store_.put_embeddings(model, stored);
     std::map<std::string, std::vector<StoredVector>> by_user;
     for (size_t i = 0; i < pending.size(); ++i) by_user[pending[i].user_id].push_back(stored[i]);
@@ -174,7 +176,7 @@ std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const
     hit_ids.push_back(h.id);
     score_of[h.id] = h.score;
   }
-  for (const auto& m : store_.get_many(filter.user_id, hit_ids)) {
+  for (const auto& m : store_.get_ranking_fields(filter.user_id, hit_ids)) {
     if (matches_filter(filter, m)) ids.push_back({m.id, score_of[m.id]});
     if (static_cast<int>(ids.size()) >= k) break;
   }
@@ -259,8 +261,18 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   std::vector<std::string> ids;
   ids.reserve(fused.size());
   for (const auto& [id, r] : fused) ids.push_back(id);
-  std::vector<Memory> memories = store_.get_many(options.filter.user_id, ids);
+  // Candidates are ranked on their ranking fields; full records are loaded
+  // only for what is returned (below). The signals that read a candidate's
+  // words or metadata (near-duplicate suppression, speakers, query coverage,
+  // sessions) need whole records.
   const bool speaker_aware = options.speaker_boost > 0 || options.drop_speaker_terms;
+  const bool need_content = options.duplicate_similarity > 0 || speaker_aware || options.coverage_weight > 0 ||
+                            options.session_weight > 0;
+  const auto load_candidates = [&](const std::vector<std::string>& which) {
+    return need_content ? store_.get_many(options.filter.user_id, which)
+                        : store_.get_ranking_fields(options.filter.user_id, which);
+  };
+  std::vector<Memory> memories = load_candidates(ids);
   const auto named = speaker_aware ? speakers_named(query, memories) : std::set<std::string>{};
   if (options.drop_speaker_terms && !named.empty() && want_lexical) {
     // The names match every turn their speaker said or was addressed in:
@@ -274,7 +286,7 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
       std::vector<std::string> missing;
       for (const auto& [id, r] : fused)
         if (!have.count(id)) missing.push_back(id);
-      for (auto& m : store_.get_many(options.filter.user_id, missing)) memories.push_back(std::move(m));
+      for (auto& m : load_candidates(missing)) memories.push_back(std::move(m));
       std::erase_if(memories, [&](const Memory& m) { return !fused.count(m.id); });
     }
   }
@@ -296,7 +308,7 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
       if (!fused.count(id)) newcomers.push_back(id);
       fused[id].score += extra;
     }
-    for (auto& m : store_.get_many(options.filter.user_id, newcomers)) memories.push_back(std::move(m));
+    for (auto& m : load_candidates(newcomers)) memories.push_back(std::move(m));
   }
 
   if (options.session_weight > 0) {
@@ -376,6 +388,26 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     results = std::move(kept);
   }
   if (static_cast<int>(results.size()) > options.limit) results.resize(static_cast<size_t>(options.limit));
+  if (!need_content && !results.empty()) {
+    // The full records of what is returned, in one statement.
+    std::vector<std::string> returned;
+    returned.reserve(results.size());
+    for (const auto& r : results) returned.push_back(r.memory.id);
+    std::unordered_map<std::string, Memory> full;
+    for (auto& m : store_.get_many(options.filter.user_id, returned)) {
+      std::string id = m.id;
+      full.emplace(std::move(id), std::move(m));
+    }
+    std::vector<SearchResult> loaded;
+    loaded.reserve(results.size());
+    for (auto& r : results) {
+      auto it = full.find(r.memory.id);
+      if (it == full.end()) continue;  // deleted since it was ranked
+      r.memory = std::move(it->second);
+      loaded.push_back(std::move(r));
+    }
+    results = std::move(loaded);
+  }
 
   if (options.record_access && !results.empty()) {
     std::vector<std::string> read;

@@ -141,8 +141,13 @@ class Searcher {
   // Saves approximate indexes that changed since loading (also done by the
   // destructor, best effort).
   void save_indexes();
-  // What kind of index serves user_id ("exact", "hnsw"), loading it if needed.
+  // What kind of index serves user_id now ("exact", "hnsw"), loading it if
+  // needed; a large one answers exactly while its HNSW index is prepared in
+  // the background (vector_catalog.h).
   std::string index_kind(const std::string& user_id);
+  // Blocks until background index builds have finished (tests, benchmarks,
+  // `kioku index` before saving).
+  void wait_for_indexes();
 
   Embedder* embedder() const { return embedder_; }
 

@@ -8,10 +8,24 @@
 namespace kioku {
 
 VectorCatalog::~VectorCatalog() {
+  stopping_ = true;
+  wait_for_builds();
   try {
     save();
   } catch (...) {
     // Losing a saved index only costs a rebuild on the next start.
+  }
+}
+
+void VectorCatalog::wait_for_builds() {
+  for (;;) {
+    std::vector<std::thread> running;
+    {
+      std::lock_guard<std::mutex> lock(map_mutex_);
+      running.swap(builders_);
+    }
+    if (running.empty()) return;
+    for (auto& t : running) t.join();
   }
 }
 
@@ -33,47 +47,98 @@ std::filesystem::path VectorCatalog::index_path(const std::string& model, const 
   return config_.index_dir / (name + "-" + sha256_hex(user_id).substr(0, 16) + ".hnsw");
 }
 
-// Called with e.mutex held exclusively.
-void VectorCatalog::load(Entry& e, VectorStore& store, int dim) {
-  auto ids = store.embedding_ids(e.model, e.user_id);
-  if (ids.size() >= config_.hnsw_threshold) {
-    e.approximate = true;
-    std::unique_ptr<HnswVectorIndex> hnsw;
-    if (!config_.index_dir.empty()) hnsw = HnswVectorIndex::load(index_path(e.model, e.user_id), dim, config_.hnsw);
-    if (hnsw) {
-      // Reconcile with the store: vectors added or deleted since the save.
-      std::unordered_set<std::string> in_store(ids.begin(), ids.end());
-      std::vector<std::string> missing;
-      for (const auto& id : ids)
-        if (!hnsw->contains(id)) missing.push_back(id);
-      for (const auto& id : hnsw->ids())
-        if (!in_store.count(id)) {
-          hnsw->remove(id);
-          e.dirty = true;
-        }
-      for (auto& v : store.get_embeddings(e.model, missing)) {
-        if (static_cast<int>(v.vector.size()) == dim) hnsw->upsert(v.memory_id, v.vector);
-        e.dirty = true;
-      }
-    } else {
-      hnsw = std::make_unique<HnswVectorIndex>(dim, config_.hnsw, ids.size() + 1024);
-      std::vector<std::string> row_ids;
-      std::vector<float> rows;
-      for (auto& v : store.load_embeddings(e.model, e.user_id)) {
-        if (static_cast<int>(v.vector.size()) != dim) continue;
-        row_ids.push_back(v.memory_id);
-        rows.insert(rows.end(), v.vector.begin(), v.vector.end());
-      }
-      hnsw->add_parallel(row_ids, rows, config_.build_threads);
-      e.dirty = true;
-    }
-    e.index = std::move(hnsw);
-  } else {
-    auto exact = std::make_unique<ExactVectorIndex>(dim, config_.int8_vectors ? VectorEncoding::kInt8 : VectorEncoding::kFloat32);
-    for (auto& v : store.load_embeddings(e.model, e.user_id))
+// Called with e->mutex held exclusively: the exact index, from the store's
+// vectors (freed one by one as they are copied in); an approximate one is
+// then prepared in the background (design note 4).
+void VectorCatalog::load(const std::shared_ptr<Entry>& e, VectorStore& store, int dim) {
+  auto exact =
+      std::make_unique<ExactVectorIndex>(dim, config_.int8_vectors ? VectorEncoding::kInt8 : VectorEncoding::kFloat32);
+  {
+    auto vectors = store.load_embeddings(e->model, e->user_id);
+    for (auto& v : vectors) {
       if (static_cast<int>(v.vector.size()) == dim) exact->upsert(v.memory_id, v.vector);
-    e.index = std::move(exact);
+      std::vector<float>().swap(v.vector);
+    }
   }
+  const bool large = exact->size() >= config_.hnsw_threshold;
+  e->index = std::move(exact);
+  e->approximate = false;
+  // int8 vectors stay in the exact index at every size (its quarter-size
+  // codes are the point; the rescoring view keeps the answers float-exact).
+  if (!large || stopping_ || config_.int8_vectors) return;
+  e->building = true;
+  e->changed.clear();
+  std::lock_guard<std::mutex> lock(map_mutex_);
+  builders_.emplace_back([this, e, dim] {
+    try {
+      build(e, dim);
+    } catch (...) {
+      // The exact index keeps answering; the next process tries again.
+      std::unique_lock<std::shared_mutex> exclusive(e->mutex);
+      e->building = false;
+      e->changed.clear();
+    }
+  });
+}
+
+// On a background thread: see design note 4.
+void VectorCatalog::build(const std::shared_ptr<Entry>& e, int dim) {
+  std::vector<std::string> ids;
+  {
+    std::shared_lock<std::shared_mutex> shared(e->mutex);
+    ids = static_cast<const ExactVectorIndex&>(*e->index).ids();
+  }
+  bool dirty = false;
+  std::unique_ptr<HnswVectorIndex> hnsw;
+  if (!config_.index_dir.empty()) hnsw = HnswVectorIndex::load(index_path(e->model, e->user_id), dim, config_.hnsw);
+  std::vector<std::string> to_add;
+  if (hnsw) {
+    // Reconcile the saved graph with the vectors loaded now.
+    std::unordered_set<std::string> current(ids.begin(), ids.end());
+    for (const auto& id : hnsw->ids())
+      if (!current.count(id)) {
+        hnsw->remove(id);
+        dirty = true;
+      }
+    for (const auto& id : ids)
+      if (!hnsw->contains(id)) to_add.push_back(id);
+  } else {
+    hnsw = std::make_unique<HnswVectorIndex>(dim, config_.hnsw, ids.size() + 1024);
+    to_add = std::move(ids);
+  }
+  const size_t chunk = 4096;
+  std::vector<std::string> chunk_ids;
+  std::vector<float> rows;
+  for (size_t from = 0; from < to_add.size(); from += chunk) {
+    if (stopping_) throw std::runtime_error("stopping");
+    chunk_ids.clear();
+    rows.clear();
+    {
+      std::shared_lock<std::shared_mutex> shared(e->mutex);
+      const auto& exact = static_cast<const ExactVectorIndex&>(*e->index);
+      for (size_t i = from; i < std::min(to_add.size(), from + chunk); ++i) {
+        const float* v = exact.find(to_add[i]);
+        if (!v) continue;  // removed since: replayed below
+        chunk_ids.push_back(to_add[i]);
+        rows.insert(rows.end(), v, v + dim);
+      }
+    }
+    hnsw->add_parallel(chunk_ids, rows, config_.build_threads);
+    dirty = true;
+  }
+  std::vector<float>().swap(rows);
+  std::unique_lock<std::shared_mutex> exclusive(e->mutex);
+  const auto& exact = static_cast<const ExactVectorIndex&>(*e->index);
+  for (const auto& id : e->changed) {
+    if (const float* v = exact.find(id)) hnsw->upsert(id, std::vector<float>(v, v + dim));
+    else hnsw->remove(id);
+  }
+  dirty = dirty || !e->changed.empty();
+  e->changed.clear();
+  e->index = std::move(hnsw);
+  e->approximate = true;
+  e->dirty = e->dirty || dirty;
+  e->building = false;
 }
 
 void VectorCatalog::read(VectorStore& store, const std::string& model, int dimension, const std::string& user_id,
@@ -99,7 +164,7 @@ void VectorCatalog::read(VectorStore& store, const std::string& model, int dimen
     }
   }
   std::unique_lock<std::shared_mutex> exclusive(e->mutex);
-  if (!e->index) load(*e, store, dimension);
+  if (!e->index) load(e, store, dimension);
   run(*e->index);
 }
 
@@ -109,7 +174,10 @@ void VectorCatalog::upsert(const std::string& model, const std::string& user_id,
   std::unique_lock<std::shared_mutex> exclusive(e->mutex);
   if (!e->index) return;  // loads from the store, vectors included, on first use
   for (const auto& v : vectors)
-    if (static_cast<int>(v.vector.size()) == e->index->dimension()) e->index->upsert(v.memory_id, v.vector);
+    if (static_cast<int>(v.vector.size()) == e->index->dimension()) {
+      e->index->upsert(v.memory_id, v.vector);
+      if (e->building) e->changed.insert(v.memory_id);
+    }
   e->dirty = true;
 }
 
@@ -124,6 +192,7 @@ void VectorCatalog::remove(const std::string& user_id, const std::string& memory
     std::unique_lock<std::shared_mutex> exclusive(e->mutex);
     if (!e->index) continue;
     e->index->remove(memory_id);
+    if (e->building) e->changed.insert(memory_id);
     e->dirty = true;
   }
 }

@@ -14,6 +14,14 @@
 //  3. Approximate (HNSW) indexes are saved to index_dir when they changed
 //     (save(), and best effort on destruction), and reconciled with the
 //     store when loaded again.
+//  4. No request builds or loads an approximate index (issue 15): the first
+//     use loads the exact index from the store, which answers at once; at
+//     hnsw_threshold vectors a background thread then loads the saved graph
+//     (reconciled with the exact index) or builds one, copying vectors from
+//     the exact index a chunk at a time under the shared lock, and swaps it
+//     in under the exclusive lock, replaying the ids that changed meanwhile.
+//     The exact copy is freed at the swap, so memory peaks at about the exact
+//     vectors plus the graph's copy; the vectors are read from the store once.
 // Thread safety: every method may be called from any thread.
 #pragma once
 
@@ -21,7 +29,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <atomic>
 #include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
 #include <shared_mutex>
 #include <string>
 
@@ -75,6 +87,8 @@ class VectorCatalog {
   std::string kind(VectorStore& store, const std::string& model, int dimension, const std::string& user_id);
   // Saves approximate indexes that changed since they were loaded or saved.
   void save();
+  // Blocks until background index builds started so far have finished.
+  void wait_for_builds();
 
  private:
   struct Entry {
@@ -82,16 +96,21 @@ class VectorCatalog {
     std::unique_ptr<VectorIndex> index;  // null until loaded
     bool approximate = false;
     bool dirty = false;
+    bool building = false;                 // a background build will replace the exact index
+    std::set<std::string> changed;         // ids upserted or removed while building
     std::string model;
     std::string user_id;
   };
   std::shared_ptr<Entry> entry(const std::string& model, const std::string& user_id);
-  void load(Entry& e, VectorStore& store, int dimension);
+  void load(const std::shared_ptr<Entry>& e, VectorStore& store, int dimension);
+  void build(const std::shared_ptr<Entry>& e, int dimension);
   std::filesystem::path index_path(const std::string& model, const std::string& user_id) const;
 
   SearcherConfig config_;
   std::mutex map_mutex_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Entry>> entries_;  // (model, user)
+  std::vector<std::thread> builders_;  // under map_mutex_
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace kioku

@@ -227,6 +227,11 @@ void ExactVectorIndex::upsert(const std::string& id, const std::vector<float>& v
   set_row(row, vector);
 }
 
+const float* ExactVectorIndex::find(const std::string& id) const {
+  auto it = row_of_.find(id);
+  return it == row_of_.end() ? nullptr : data_.data() + it->second * static_cast<size_t>(dimension_);
+}
+
 void ExactVectorIndex::remove(const std::string& id) {
   auto it = row_of_.find(id);
   if (it == row_of_.end()) return;

@@ -100,6 +100,12 @@ class RescoringVectorIndex final : public VectorIndex {
   std::vector<VectorHit> search(const std::vector<float>& query, size_t k,
                                 const std::function<bool(const std::string&)>& accept = {}) const override;
 
+  // For building another index from this one without a second copy from
+  // the store: the stored vector of id (dimension() floats, valid until the
+  // next change) or nullptr, and every id.
+  const float* find(const std::string& id) const;
+  const std::vector<std::string>& ids() const { return ids_; }
+
  private:
   const VectorIndex& approximate_;
   FloatLoader load_;

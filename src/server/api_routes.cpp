@@ -572,8 +572,8 @@ ApiResponse run_search(Services& s, AppContext& ctx, const ApiRequest& req, Sear
   Searcher& searcher = ctx.searcher();
   std::vector<SearchResult> results;
   try {
-    // A bounded catch-up keeps a fresh add findable by meaning at once.
-    if (options.mode != SearchMode::kLexical) searcher.index_pending(256);
+    // No indexing here: the background round embeds new memories (within a
+    // tick); search uses the vectors stored so far (issue 15).
     results = searcher.search(q, options);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kUnavailable || options.mode == SearchMode::kLexical) throw;

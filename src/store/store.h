@@ -52,6 +52,9 @@ struct LexicalHit {
 struct StoredVector {
   std::string memory_id;
   std::vector<float> vector;
+  // SHA-256 (hex) of the text the vector embeds, when known: a backend may
+  // keep it to answer cached_embeddings from the stored vectors.
+  std::string text_hash = {};
 };
 
 struct StoreStats {
@@ -81,6 +84,14 @@ class MemoryRecords {
   virtual std::optional<Memory> get(const std::string& user_id, const std::string& id) = 0;
   // In the order of ids; unknown ids are skipped.
   virtual std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) = 0;
+  // Like get_many, but only the fields search ranks and filters candidates by
+  // are filled (id, user_id, type, tier, memory_kind, confidence, importance,
+  // approved, tags, event_time); content and the rest stay empty. Search
+  // loads full records only for what it returns. The default loads full
+  // records (a backend may do better).
+  virtual std::vector<Memory> get_ranking_fields(const std::string& user_id, const std::vector<std::string>& ids) {
+    return get_many(user_id, ids);
+  }
   // Replaces the stored record with m (same id and user); recomputes the hash
   // and bumps updated_at. Throws kNotFound, or kConflict when the new content
   // duplicates another memory.
@@ -155,6 +166,8 @@ class VectorStore {
   virtual std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) = 0;
   // Cache of vectors by the SHA-256 of the embedded text, so the same text is
   // never embedded twice by a model (duplicates across users, re-added text).
+  // SQLite answers from the stored vectors (StoredVector::text_hash) and keeps
+  // no second copy: its cache_embeddings does nothing.
   virtual std::map<std::string, std::vector<float>> cached_embeddings(const std::string& model,
                                                                      const std::vector<std::string>& text_hashes) = 0;
   virtual void cache_embeddings(const std::string& model,

@@ -143,8 +143,25 @@ TEST(SearcherIndexes, LargeCollectionsUseAPersistedHnswIndex) {
   {
     Searcher searcher(*store, &embedder, system_time(), config);
     searcher.index_pending(1000);
+    // The first search answers from the exact index while the HNSW index is
+    // built in the background (never inside the request).
+    const std::string first_kind = searcher.index_kind("local");
+    EXPECT_TRUE(first_kind == "exact" || first_kind == "hnsw") << first_kind;
+    const auto exact_answer = searcher.search("topic5", vector_only);
+    ASSERT_FALSE(exact_answer.empty());
+    searcher.wait_for_indexes();
     EXPECT_EQ(searcher.index_kind("local"), "hnsw");
-    EXPECT_FALSE(searcher.search("topic5", vector_only).empty());
+    // A memory added while the index was being replaced is in it.
+    Memory late;
+    late.content = "a late giraffe memory";
+    const std::string late_id = store->add(late).id;
+    searcher.index_pending(10);
+    const auto after = searcher.search("giraffe", vector_only);
+    ASSERT_FALSE(after.empty());
+    EXPECT_EQ(after[0].memory.id, late_id);
+    EXPECT_EQ(searcher.search("topic5", vector_only).at(0).memory.id, exact_answer.at(0).memory.id);
+    ASSERT_TRUE(store->remove("local", late_id));
+    searcher.forget("local", late_id);
   }  // saved on destruction
   ASSERT_TRUE(std::filesystem::exists(config.index_dir));
   auto files = std::distance(std::filesystem::directory_iterator(config.index_dir), {});
@@ -159,6 +176,9 @@ TEST(SearcherIndexes, LargeCollectionsUseAPersistedHnswIndex) {
   {
     Searcher searcher(*store, &embedder, system_time(), config);
     searcher.index_pending(10);
+    searcher.index_kind("local");  // loads: the saved graph is read and reconciled in the background
+    searcher.wait_for_indexes();
+    EXPECT_EQ(searcher.index_kind("local"), "hnsw");
     auto results = searcher.search("zebra", vector_only);
     ASSERT_FALSE(results.empty());
     EXPECT_EQ(results[0].memory.id, extra_id);

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "store/sqlite/database.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"
 #include "testing/temp_dir.h"
@@ -40,6 +41,83 @@ TEST(SqliteStore, CreatesWalDatabaseAtSchemaVersion) {
   auto store = open_sqlite_memory_store(dir / "memory.db");
   EXPECT_EQ(store->count(MemoryFilter{}), 1);
   EXPECT_EQ(pragma(dir / "memory.db", "user_version"), std::to_string(sqlite_memory_migrations().size()));
+}
+
+// A memory.db as the schema stood before issue 15 (every migration before the
+// embedding queue), with memories, a vector and a cached vector.
+void make_pre_issue15_database(const std::filesystem::path& path) {
+  const auto& all = sqlite_memory_migrations();
+  size_t before = 0;
+  while (before < all.size() && all[before].find("CREATE TABLE embedding_models") == std::string::npos) ++before;
+  ASSERT_LT(before, all.size());
+  sqlite::Database db(path);
+  db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+  for (int i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    db.exec("INSERT INTO memories(id, user_id, type, content, content_hash, tier, truth_category, memory_type, "
+            "confidence, source_reliability, source, importance, tags, event_time, created_at, updated_at) VALUES ('m" +
+            n + "', 'local', 'note', 'old memory " + n + "', '" + std::string(64, static_cast<char>('a' + i)) +
+            "', 'short_term', 'contextual', 'fact', 0.5, 0.5, 'manual', 0.5, '[\"t" + n + "\"]', " +
+            std::to_string(1000 + i) + ", " + std::to_string(1000 + i) + ", " + std::to_string(1000 + i) + ")");
+  }
+  // m0 has a vector for model "old": (1, 0) as little-endian float32.
+  db.exec("INSERT INTO memory_embeddings(memory_id, model, dimension, vector, created_at) VALUES "
+          "('m0', 'old', 2, X'0000803F00000000', 1)");
+  db.exec("INSERT INTO embedding_cache(model, text_hash, vector) VALUES ('old', 'h', X'0000803F00000000')");
+}
+
+TEST(SqliteStore, MigratesAPreIssue15DatabaseWithoutLoss) {
+  testing::TempDir dir;
+  make_pre_issue15_database(dir / "memory.db");
+  auto store = open_sqlite_memory_store(dir / "memory.db");
+  EXPECT_EQ(pragma(dir / "memory.db", "user_version"), std::to_string(sqlite_memory_migrations().size()));
+  for (int i = 0; i < 3; ++i) {
+    auto m = store->get("local", "m" + std::to_string(i));
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(m->content, "old memory " + std::to_string(i));
+    EXPECT_EQ(m->tags, std::vector<std::string>{"t" + std::to_string(i)});
+  }
+  auto vectors = store->load_embeddings("old", "local");
+  ASSERT_EQ(vectors.size(), 1u);
+  EXPECT_EQ(vectors[0].memory_id, "m0");
+  EXPECT_EQ(vectors[0].vector, (std::vector<float>{1.0f, 0.0f}));
+  // The queue of the model that had vectors holds the two without one, oldest first.
+  auto missing = store->missing_embeddings("old", 10);
+  ASSERT_EQ(missing.size(), 2u);
+  EXPECT_EQ(missing[0].id, "m1");
+  EXPECT_EQ(missing[1].id, "m2");
+  EXPECT_EQ(store->count_missing_embeddings("old"), 2);
+  // A model never seen queues everything; new memories join both queues.
+  EXPECT_EQ(store->count_missing_embeddings("new"), 3);
+  auto added = store->add(Memory{.user_id = "local", .type = "note", .content = "after the migration"});
+  EXPECT_EQ(store->count_missing_embeddings("old"), 3);
+  EXPECT_EQ(store->count_missing_embeddings("new"), 4);
+  store->put_embeddings("old", {{added.id, {0.0f, 1.0f}}});
+  EXPECT_EQ(store->count_missing_embeddings("old"), 2);
+  EXPECT_TRUE(store->remove("local", "m1"));
+  EXPECT_EQ(store->count_missing_embeddings("old"), 1);
+  EXPECT_EQ(store->missing_embeddings("old", 10).at(0).id, "m2");
+}
+
+TEST(SqliteStore, EmbeddingQueueCostsPendingNotTable) {
+  // The query plan reads the queue by its key, never the memories table in full.
+  testing::TempDir dir;
+  auto store = open_sqlite_memory_store(dir / "memory.db");
+  store->count_missing_embeddings("m");
+  sqlite3* h = nullptr;
+  sqlite3_open((dir / "memory.db").c_str(), &h);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(h,
+                     "EXPLAIN QUERY PLAN SELECT m.id FROM embedding_pending p JOIN memories m ON m.rowid = "
+                     "p.memory_rowid WHERE p.model = 'm' ORDER BY p.memory_rowid LIMIT 10",
+                     -1, &st, nullptr);
+  std::string plan;
+  while (sqlite3_step(st) == SQLITE_ROW) plan += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 3))) + "\n";
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  EXPECT_NE(plan.find("SEARCH p USING PRIMARY KEY (model=?)"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("SCAN m"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
 }
 
 TEST(SqliteStore, RefusesADatabaseFromTheFuture) {

@@ -238,6 +238,48 @@ TEST_P(StoreContract, RelationsLinkMemoriesAndVanishWithThem) {
   EXPECT_TRUE(store->get("local", b.id)->relations.empty());
 }
 
+TEST_P(StoreContract, BatchGetsKeepOrderSkipUnknownAndOtherUsers) {
+  Memory first = note("first");
+  first.tags = {"a", "b"};
+  first.importance = 0.9;
+  first.tier = Tier::kPersistent;
+  auto a = store->add(first);
+  auto b = store->add(note("second"));
+  auto theirs = store->add(note("not yours", "someone-else"));
+  store->add_relation("local", b.id, {a.id, RelationKind::kSupports});
+  auto full = store->get_many("local", {b.id, "missing", theirs.id, a.id});
+  ASSERT_EQ(full.size(), 2u);
+  EXPECT_EQ(full[0].id, b.id);
+  EXPECT_EQ(full[0].content, "second");
+  ASSERT_EQ(full[0].relations.size(), 1u);
+  EXPECT_EQ(full[0].relations[0].target_id, a.id);
+  EXPECT_EQ(full[0].relations[0].kind, RelationKind::kSupports);
+  EXPECT_EQ(full[1].id, a.id);
+  // Each equals what get() returns.
+  EXPECT_EQ(to_json(full[1]).dump(), to_json(*store->get("local", a.id)).dump());
+  EXPECT_EQ(to_json(full[0]).dump(), to_json(*store->get("local", b.id)).dump());
+  auto brief = store->get_ranking_fields("local", {a.id, theirs.id, b.id});
+  ASSERT_EQ(brief.size(), 2u);
+  EXPECT_EQ(brief[0].id, a.id);
+  EXPECT_EQ(brief[0].tags, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(brief[0].tier, Tier::kPersistent);
+  EXPECT_DOUBLE_EQ(brief[0].importance, 0.9);
+  EXPECT_EQ(brief[0].event_time, full[1].event_time);
+  EXPECT_EQ(brief[1].id, b.id);
+  EXPECT_TRUE(store->get_many("local", {}).empty());
+}
+
+TEST_P(StoreContract, EmbeddingCacheFindsVectorsByText) {
+  auto a = store->add(note("cached text"));
+  const std::string hash(64, 'c');
+  store->cache_embeddings("m1", {{hash, {0.6f, 0.8f}}});
+  store->put_embeddings("m1", {{a.id, {0.6f, 0.8f}, hash}});
+  auto found = store->cached_embeddings("m1", {hash, std::string(64, 'd')});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[hash], (std::vector<float>{0.6f, 0.8f}));
+  EXPECT_TRUE(store->cached_embeddings("m2", {hash}).empty());
+}
+
 TEST_P(StoreContract, EmbeddingsPerModelAndMissingList) {
   auto a = store->add(note("one"));
   auto b = store->add(note("two"));

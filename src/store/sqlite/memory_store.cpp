@@ -7,6 +7,7 @@
 // unicode61 with diacritics removed, CJK runs cut into bigrams (cjk_tokenizer.h).
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "core/error.h"
 #include "core/id.h"
@@ -453,6 +454,69 @@ CREATE TABLE profile_conversations (
   updated_at INTEGER NOT NULL
 );
 )sql",
+    // v9 (issue 15): the embedding queue as a table, so finding memories
+    // without a vector costs O(pending) instead of a scan of every memory per
+    // call. A model is registered on first use (missing_embeddings), which
+    // queues everything it has not embedded; from then on a trigger queues
+    // each new memory for every registered model and put_embeddings takes it
+    // off. Existing databases: every model that has vectors is registered and
+    // its missing memories queued here.
+    R"sql(
+CREATE TABLE embedding_models (
+  model TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE embedding_pending (
+  model TEXT NOT NULL,
+  memory_rowid INTEGER NOT NULL,
+  PRIMARY KEY (model, memory_rowid)
+) WITHOUT ROWID;
+INSERT INTO embedding_models(model) SELECT DISTINCT model FROM memory_embeddings;
+INSERT INTO embedding_pending(model, memory_rowid)
+  SELECT em.model, m.rowid FROM embedding_models em, memories m
+  WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e WHERE e.model = em.model AND e.memory_id = m.id);
+CREATE TRIGGER memories_embedding_queue AFTER INSERT ON memories BEGIN
+  INSERT OR IGNORE INTO embedding_pending(model, memory_rowid) SELECT model, new.rowid FROM embedding_models;
+END;
+CREATE TRIGGER memories_embedding_unqueue AFTER DELETE ON memories BEGIN
+  DELETE FROM embedding_pending WHERE model IN (SELECT model FROM embedding_models) AND memory_rowid = old.rowid;
+END;
+)sql",
+    // v10 (issue 15): each vector stored once, and only the indexes a query
+    // needs. memory_embeddings and embedding_cache held every vector twice;
+    // memory_vectors keeps one per (memory, model) with the first 64 bits of
+    // the SHA-256 of the text it embeds, which is what the cache looks up
+    // (cached_embeddings reads the stored vector of any memory with that text).
+    // The old cache's entries without a memory are dropped: a miss only costs
+    // an embedding. The memories indexes and the query each serves:
+    //   sqlite_autoindex (id)                        get, get_many, relations
+    //   idx_memories_user_hash (user, hash) UNIQUE   add: deduplication (ON CONFLICT)
+    //   idx_memories_user_time (user, event_time)    list newest/oldest first, time filters
+    //   idx_memories_user_type_time                  adjacent (neighbour propagation), list by type
+    //   idx_memories_user_tier_importance            companion profile: persistent tier by importance;
+    //                                                partial now (short-term memories, the bulk, are never listed so)
+    //   idx_memories_user_kind_importance            companion profile: preferences by importance;
+    //                                                partial now (memory_type 'context', the default, is never listed so)
+    //   idx_memories_maintenance_key (partial)       lifecycle maintenance records
+    // The Where builder adds the partial indexes' conditions to the queries
+    // they serve, so the planner can use them.
+    R"sql(
+CREATE TABLE memory_vectors (
+  memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+  model TEXT NOT NULL,
+  text_key INTEGER,
+  vector BLOB NOT NULL,
+  PRIMARY KEY (memory_id, model)
+);
+CREATE INDEX idx_memory_vectors_text ON memory_vectors(model, text_key) WHERE text_key IS NOT NULL;
+INSERT INTO memory_vectors(memory_id, model, vector) SELECT memory_id, model, vector FROM memory_embeddings;
+DROP TABLE memory_embeddings;
+DROP TABLE embedding_cache;
+DROP INDEX idx_memories_user_tier_importance;
+CREATE INDEX idx_memories_user_tier_importance ON memories(user_id, tier, importance DESC) WHERE tier != 'short_term';
+DROP INDEX idx_memories_user_kind_importance;
+CREATE INDEX idx_memories_user_kind_importance ON memories(user_id, memory_type, importance DESC)
+  WHERE memory_type != 'context';
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
@@ -460,6 +524,7 @@ constexpr const char* kMemoryColumns =
     "m.truth_category, m.memory_type, m.confidence, m.source_reliability, m.corroboration_count, "
     "m.contradiction_count, m.source, m.importance, m.approved, m.tags, m.domains, m.entities, m.provenance, "
     "m.metadata, m.event_time, m.created_at, m.updated_at, m.last_accessed, m.access_count, m.recency";
+constexpr int kMemoryColumnCount = 29;
 
 // Memories out of the hot vector index: in cold storage (older than
 // max_memory_age_days) or merged into a near-duplicate. Full text still finds them.
@@ -477,6 +542,20 @@ std::vector<std::string> json_strings(const std::string& text) {
 }
 
 std::string json_text(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+// The first 64 bits of a hex SHA-256 as the integer memory_vectors indexes
+// (a cache key: a collision at 2^-64 per pair would reuse a wrong vector).
+std::optional<int64_t> text_key(const std::string& hex) {
+  if (hex.size() < 16) return std::nullopt;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    const char c = hex[i];
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  return static_cast<int64_t>(v);
+}
 
 // Appends "AND ..." clauses for a filter; binds are collected in order.
 struct Where {
@@ -527,6 +606,9 @@ Where build_where(const MemoryFilter& f) {
     w.sql += "))";
   }
   if (f.tier) w.text(" AND m.tier = ?", std::string(to_string(*f.tier)));
+  // Implied by the clause above, spelled out so that SQLite may use the
+  // partial index idx_memories_user_tier_importance.
+  if (f.tier && *f.tier != Tier::kShortTerm) w.sql += " AND m.tier != 'short_term'";
   if (!f.kinds.empty()) {
     w.sql += " AND m.memory_type IN (";
     for (size_t i = 0; i < f.kinds.size(); ++i) {
@@ -534,6 +616,9 @@ Where build_where(const MemoryFilter& f) {
       w.text("?", std::string(to_string(f.kinds[i])));
     }
     w.sql += ")";
+    // As for tiers: lets SQLite use idx_memories_user_kind_importance.
+    if (std::find(f.kinds.begin(), f.kinds.end(), MemoryKind::kContext) == f.kinds.end())
+      w.sql += " AND m.memory_type != 'context'";
   }
   if (f.since) w.integer(" AND m.event_time >= ?", to_millis(*f.since));
   if (f.until) w.integer(" AND m.event_time < ?", to_millis(*f.until));
@@ -598,11 +683,54 @@ class SqliteMemoryStore final : public MemoryStore {
     return out;
   }
 
+  // One statement for any number of ids: they go in as a JSON array (no
+  // per-id round trip), relations come along as a JSON column.
   std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) override {
     std::vector<Memory> out;
+    if (ids.empty()) return out;
+    auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns +
+                          ", (SELECT json_group_array(json_array(r.target_id, r.kind)) FROM "
+                          "(SELECT target_id, kind FROM memory_relations WHERE source_id = m.id ORDER BY created_at) r) "
+                          "FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
+    st.bind(1, nlohmann::json(ids).dump()).bind(2, user_id);
     out.reserve(ids.size());
-    for (const auto& id : ids)
-      if (auto m = get(user_id, id)) out.push_back(std::move(*m));
+    while (st.step()) {
+      Memory m = read_memory(st);
+      const auto relations = nlohmann::json::parse(st.text(kMemoryColumnCount), nullptr, false);
+      if (relations.is_array())
+        for (const auto& r : relations)
+          if (r.is_array() && r.size() == 2 && r[0].is_string() && r[1].is_string())
+            m.relations.push_back({r[0].get<std::string>(), parse_relation_kind(r[1].get<std::string>())});
+      out.push_back(std::move(m));
+    }
+    st.reset();
+    return out;
+  }
+
+  std::vector<Memory> get_ranking_fields(const std::string& user_id, const std::vector<std::string>& ids) override {
+    std::vector<Memory> out;
+    if (ids.empty()) return out;
+    auto st = db_.prepare(
+        "SELECT m.id, m.type, m.tier, m.memory_type, m.confidence, m.importance, m.approved, m.tags, m.event_time "
+        "FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
+    st.bind(1, nlohmann::json(ids).dump()).bind(2, user_id);
+    out.reserve(ids.size());
+    while (st.step()) {
+      Memory m;
+      m.id = st.text(0);
+      m.user_id = user_id;
+      m.type = st.text(1);
+      m.tier = parse_tier(st.text(2));
+      m.memory_kind = parse_memory_kind(st.text(3));
+      m.confidence.overall = st.real(4);
+      m.importance = st.real(5);
+      m.approved = st.integer(6) != 0;
+      const std::string tags = st.text(7);
+      if (tags != "[]") m.tags = json_strings(tags);
+      m.event_time = from_millis(st.integer(8));
+      out.push_back(std::move(m));
+    }
+    st.reset();
     return out;
   }
 
@@ -777,24 +905,45 @@ class SqliteMemoryStore final : public MemoryStore {
   void put_embeddings(const std::string& model, const std::vector<StoredVector>& vectors) override {
     db_.transaction([&] {
       auto st = db_.prepare(
-          "INSERT INTO memory_embeddings(memory_id, model, dimension, vector, created_at) "
-          "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
-          "ON CONFLICT(model, memory_id) DO UPDATE SET dimension = excluded.dimension, vector = excluded.vector, "
-          "created_at = excluded.created_at");
-      const int64_t now = to_millis(clock_.now());
+          "INSERT INTO memory_vectors(memory_id, model, text_key, vector) "
+          "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
+          "ON CONFLICT(memory_id, model) DO UPDATE SET text_key = excluded.text_key, vector = excluded.vector");
+      auto done = db_.prepare(
+          "DELETE FROM embedding_pending WHERE model = ? AND memory_rowid = (SELECT rowid FROM memories WHERE id = ?)");
       for (const auto& v : vectors) {
-        st.bind(1, v.memory_id).bind(2, model).bind(3, static_cast<int64_t>(v.vector.size()));
-        st.bind_blob(4, v.vector.data(), v.vector.size() * sizeof(float));
-        st.bind(5, now).bind(6, v.memory_id);
+        st.bind(1, v.memory_id).bind(2, model);
+        if (auto key = text_key(v.text_hash)) st.bind(3, *key);
+        else st.bind_null(3);
+        st.bind_blob(4, v.vector.data(), v.vector.size() * sizeof(float)).bind(5, v.memory_id);
         st.run();
         st.reset();
+        done.bind(1, model).bind(2, v.memory_id);
+        done.run();
+        done.reset();
       }
     });
   }
 
+  // A model seen for the first time queues every memory it has no vector
+  // for (once: the trigger queues new memories from then on).
+  void register_model(const std::string& model) {
+    if (registered_models_.count(model)) return;
+    db_.transaction([&] {
+      db_.prepare("INSERT OR IGNORE INTO embedding_models(model) VALUES (?)").bind(1, model).run();
+      if (db_.changes() == 0) return;
+      db_.prepare(
+             "INSERT OR IGNORE INTO embedding_pending(model, memory_rowid) SELECT ?, m.rowid FROM memories m "
+             "WHERE NOT EXISTS (SELECT 1 FROM memory_vectors e WHERE e.model = ? AND e.memory_id = m.id)")
+          .bind(1, model)
+          .bind(2, model)
+          .run();
+    });
+    registered_models_.insert(model);
+  }
+
   std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) override {
     auto st = db_.prepare(
-        "SELECT e.memory_id, e.vector FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
+        "SELECT e.memory_id, e.vector FROM memory_vectors e JOIN memories m ON m.id = e.memory_id "
         "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
     st.bind(1, model).bind(2, user_id);
     std::vector<StoredVector> out;
@@ -811,9 +960,12 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   std::vector<Memory> missing_embeddings(const std::string& model, int limit) override {
+    register_model(model);
+    // The queue in insertion order, joined to its memories: O(limit + cold
+    // entries skipped), whatever the size of the table.
     auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns +
-                          " FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
-                          "WHERE e.model = ? AND e.memory_id = m.id)" + std::string(kNotCold) + " ORDER BY m.created_at LIMIT ?");
+                          " FROM embedding_pending p JOIN memories m ON m.rowid = p.memory_rowid "
+                          "WHERE p.model = ?" + std::string(kNotCold) + " ORDER BY p.memory_rowid LIMIT ?");
     st.bind(1, model).bind(2, static_cast<int64_t>(limit));
     std::vector<Memory> out;
     while (st.step()) out.push_back(read_memory(st));
@@ -822,9 +974,10 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   int64_t count_missing_embeddings(const std::string& model) override {
+    register_model(model);
     auto st = db_.prepare(
-        "SELECT count(*) FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
-        "WHERE e.model = ? AND e.memory_id = m.id)" + std::string(kNotCold));
+        "SELECT count(*) FROM embedding_pending p JOIN memories m ON m.rowid = p.memory_rowid WHERE p.model = ?" +
+        std::string(kNotCold));
     st.bind(1, model);
     st.step();
     const int64_t n = st.integer(0);
@@ -834,7 +987,7 @@ class SqliteMemoryStore final : public MemoryStore {
 
   std::vector<std::string> embedding_ids(const std::string& model, const std::string& user_id) override {
     auto st = db_.prepare(
-        "SELECT e.memory_id FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
+        "SELECT e.memory_id FROM memory_vectors e JOIN memories m ON m.id = e.memory_id "
         "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
     st.bind(1, model).bind(2, user_id);
     std::vector<std::string> out;
@@ -844,39 +997,34 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) override {
-    auto st = db_.prepare("SELECT vector FROM memory_embeddings WHERE model = ? AND memory_id = ?");
+    auto st = db_.prepare("SELECT vector FROM memory_vectors WHERE memory_id = ? AND model = ?");
     std::vector<StoredVector> out;
     for (const auto& id : ids) {
-      st.bind(1, model).bind(2, id);
+      st.bind(1, id).bind(2, model);
       if (st.step()) out.push_back({id, read_vector(st, 0)});
       st.reset();
     }
     return out;
   }
 
+  // The cache is the stored vectors themselves, found by the text they embed.
   std::map<std::string, std::vector<float>> cached_embeddings(const std::string& model,
                                                              const std::vector<std::string>& text_hashes) override {
-    auto st = db_.prepare("SELECT vector FROM embedding_cache WHERE model = ? AND text_hash = ?");
+    auto st = db_.prepare("SELECT vector FROM memory_vectors WHERE model = ? AND text_key = ? LIMIT 1");
     std::map<std::string, std::vector<float>> out;
     for (const auto& h : text_hashes) {
-      st.bind(1, model).bind(2, h);
+      const auto key = text_key(h);
+      if (!key) continue;
+      st.bind(1, model).bind(2, *key);
       if (st.step()) out[h] = read_vector(st, 0);
       st.reset();
     }
     return out;
   }
 
-  void cache_embeddings(const std::string& model,
-                        const std::vector<std::pair<std::string, std::vector<float>>>& by_text_hash) override {
-    db_.transaction([&] {
-      auto st = db_.prepare("INSERT OR REPLACE INTO embedding_cache(model, text_hash, vector) VALUES (?,?,?)");
-      for (const auto& [hash, v] : by_text_hash) {
-        st.bind(1, model).bind(2, hash).bind_blob(3, v.data(), v.size() * sizeof(float));
-        st.run();
-        st.reset();
-      }
-    });
-  }
+  // Nothing to do: put_embeddings keeps each vector's text key, so a vector
+  // is stored once (issue 15).
+  void cache_embeddings(const std::string&, const std::vector<std::pair<std::string, std::vector<float>>>&) override {}
 
   bool add_journal(const Journal& journal, Memory as_memory) override {
     bool inserted = false;
@@ -969,7 +1117,7 @@ class SqliteMemoryStore final : public MemoryStore {
     s.journals = journals.integer(0);
     journals.reset();
     auto emb = db_.prepare(
-        "SELECT count(*) FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id WHERE m.user_id = ?");
+        "SELECT count(*) FROM memory_vectors e JOIN memories m ON m.id = e.memory_id WHERE m.user_id = ?");
     emb.bind(1, user_id);
     emb.step();
     s.embeddings = emb.integer(0);
@@ -1092,6 +1240,7 @@ class SqliteMemoryStore final : public MemoryStore {
   sqlite::Database db_;
   const TimeSource& clock_;
   sqlite::SqliteCoreMemoryStore core_;
+  std::set<std::string> registered_models_;  // in embedding_models already (this connection saw it)
 };
 
 }  // namespace
