@@ -42,7 +42,15 @@ struct Table {
   // Restricts to one user ($U is replaced by the bound user); "" = the table has no user (skipped with --user).
   std::string user_filter;
   std::string serial;  // an integer key PostgreSQL generates (its sequence is moved past the copied rows)
+  // The table's name on PostgreSQL when it differs: SQLite keeps each vector
+  // once in memory_vectors (with a text key that makes it the embedding
+  // cache), PostgreSQL in memory_embeddings (+ dimension, created_at, filled
+  // in on write) beside a separate embedding_cache, which is not copied: a
+  // missing cache entry only costs one embedding.
+  std::string pg_name;
 };
+
+const std::string& pg_table(const Table& t) { return t.pg_name.empty() ? t.name : t.pg_name; }
 
 std::vector<Column> cols(std::initializer_list<std::pair<const char*, Kind>> list) {
   std::vector<Column> out;
@@ -66,12 +74,8 @@ const std::vector<Table>& tables() {
       {"memory_relations", "memory",
        cols({{"source_id", K::kText}, {"target_id", K::kText}, {"kind", K::kText}, {"created_at", K::kInt}}),
        "source_id, target_id, kind", "source_id IN (SELECT id FROM memories WHERE user_id = $U)", ""},
-      {"memory_embeddings", "memory",
-       cols({{"memory_id", K::kText}, {"model", K::kText}, {"dimension", K::kInt}, {"vector", K::kBlob},
-             {"created_at", K::kInt}}),
-       "model, memory_id", "memory_id IN (SELECT id FROM memories WHERE user_id = $U)", ""},
-      {"embedding_cache", "memory", cols({{"model", K::kText}, {"text_hash", K::kText}, {"vector", K::kBlob}}),
-       "model, text_hash", "", ""},
+      {"memory_vectors", "memory", cols({{"memory_id", K::kText}, {"model", K::kText}, {"vector", K::kBlob}}),
+       "model, memory_id", "memory_id IN (SELECT id FROM memories WHERE user_id = $U)", "", "memory_embeddings"},
       {"journals", "memory",
        cols({{"id", K::kText}, {"user_id", K::kText}, {"title", K::kText}, {"body", K::kText},
              {"source_entry_ids", K::kJson}, {"tags", K::kJson}, {"markdown_path", K::kText},
@@ -280,8 +284,8 @@ class PostgresSide final : public Side {
   }
 
   std::vector<Row> read(const Table& t, const std::string& user) override {
-    auto r = user.empty() ? conn_->exec("SELECT " + column_list(t) + " FROM " + t.name)
-                          : conn_->exec("SELECT " + column_list(t) + " FROM " + t.name + where_of(t, user, "$1"), {user});
+    auto r = user.empty() ? conn_->exec("SELECT " + column_list(t) + " FROM " + pg_table(t))
+                          : conn_->exec("SELECT " + column_list(t) + " FROM " + pg_table(t) + where_of(t, user, "$1"), {user});
     std::vector<Row> out;
     out.reserve(r.rows());
     for (int i = 0; i < r.rows(); ++i) {
@@ -314,6 +318,10 @@ class PostgresSide final : public Side {
       values += (i ? ", " : "") + v;
     }
     std::string columns = column_list(t);
+    if (pg_table(t) == "memory_embeddings") {
+      columns += ", dimension, created_at";
+      values += ", length(decode($3, 'hex')) / 4, 0";
+    }
     if (t.name == "memories") {
       // The full-text vector, computed as PgMemoryStore does.
       const size_t n = t.columns.size();
@@ -328,7 +336,7 @@ class PostgresSide final : public Side {
                                        "extracted_at = excluded.extracted_at, dedup_checked_at = excluded.dedup_checked_at, "
                                        "merged_into = excluded.merged_into"
                                      : " ON CONFLICT (" + t.key + ") DO NOTHING";
-    const std::string sql = "INSERT INTO " + t.name + "(" + columns + ") VALUES (" + values + ")" + conflict;
+    const std::string sql = "INSERT INTO " + pg_table(t) + "(" + columns + ") VALUES (" + values + ")" + conflict;
     int64_t added = 0;
     conn_->transaction([&] {
       for (const auto& r : rows) {

@@ -519,7 +519,7 @@ TEST_F(Cli, MigrateToPostgresAndBackKeepsEverythingAndIsSafeToRerun) {
   EXPECT_EQ(report["tables"]["memories"]["rows"], 3);
   EXPECT_EQ(report["tables"]["memories"]["copied"], 3);
   EXPECT_EQ(report["tables"]["journal_entries"]["copied"], 1);
-  EXPECT_GT(report["tables"]["memory_embeddings"]["copied"].get<int>(), 0);
+  EXPECT_GT(report["tables"]["memory_vectors"]["copied"].get<int>(), 0);
   auto again = nlohmann::json::parse(run({"migrate", "--to", schema.url(), "--json"}, sqlite_env).out);
   EXPECT_EQ(again["tables"]["memories"]["copied"], 0) << "a rerun copies nothing";
   EXPECT_EQ(again["tables"]["memories"]["sha256"], report["tables"]["memories"]["sha256"]);
