@@ -228,8 +228,9 @@ void ExactVectorIndex::upsert(const std::string& id, const std::vector<float>& v
 }
 
 const float* ExactVectorIndex::find(const std::string& id) const {
+  if (encoding_ != VectorEncoding::kFloat32) return nullptr;
   auto it = row_of_.find(id);
-  return it == row_of_.end() ? nullptr : data_.data() + it->second * static_cast<size_t>(dimension_);
+  return it == row_of_.end() ? nullptr : floats_.data() + it->second * static_cast<size_t>(dimension_);
 }
 
 void ExactVectorIndex::remove(const std::string& id) {

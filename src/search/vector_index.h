@@ -59,6 +59,13 @@ class ExactVectorIndex final : public VectorIndex {
   std::vector<VectorHit> search(const std::vector<float>& query, size_t k,
                                 const std::function<bool(const std::string&)>& accept = {}) const override;
 
+  // For building another index from this one without a second copy from
+  // the store: the stored float vector of id (dimension() floats, valid until
+  // the next change) or nullptr (also for every row of an int8 index), and
+  // every id.
+  const float* find(const std::string& id) const;
+  const std::vector<std::string>& ids() const { return ids_; }
+
   // The instruction set the scan runs on here: "avx512", "avx2" or "scalar".
   static const char* kernel_name();
 
@@ -100,11 +107,6 @@ class RescoringVectorIndex final : public VectorIndex {
   std::vector<VectorHit> search(const std::vector<float>& query, size_t k,
                                 const std::function<bool(const std::string&)>& accept = {}) const override;
 
-  // For building another index from this one without a second copy from
-  // the store: the stored vector of id (dimension() floats, valid until the
-  // next change) or nullptr, and every id.
-  const float* find(const std::string& id) const;
-  const std::vector<std::string>& ids() const { return ids_; }
 
  private:
   const VectorIndex& approximate_;
