@@ -1,4 +1,5 @@
 #include "app/app_context.h"
+#include "app/users.h"
 
 #include <fcntl.h>
 #include <cerrno>
@@ -110,17 +111,25 @@ KnowledgeStore& AppContext::knowledge() {
 
 ProfileStore& AppContext::profile_store() {
   if (!profile_store_) {
-    memories();  // creates the data directory and migrates memory.db first
-    profile_store_ = open_sqlite_profile_store(memory_db_path());
+    if (!store_url().empty()) {
+      profile_store_ = unkept_profile_store(
+          "what Kioku learns about you (emotions, strategies, importance patterns) is kept on the SQLite store "
+          "only for now: on PostgreSQL nothing is learned yet");
+    } else {
+      memories();  // creates the data directory and migrates memory.db first
+      profile_store_ = open_sqlite_profile_store(memory_db_path());
+    }
   }
   return *profile_store_;
 }
 
 ProfileService& AppContext::profile() {
   if (!profile_) {
-    const std::string mode = config().get_string_or("profile.emotion", "auto");
+    const std::string mode = config().get_string_or("profile.emotion", "auto", "KIOKU_PROFILE_EMOTION");
     LlmClient* reader = nullptr;
-    if (mode != "lexicon") {
+    // A store that keeps nothing (PostgreSQL for now) gets no model readings:
+    // each would be asked again, for nothing.
+    if (mode != "lexicon" && profile_store().unavailable().empty()) {
       try {
         reader = llm();
       } catch (const Error&) {
@@ -213,15 +222,7 @@ std::string AppContext::api_token() const {
 std::string AppContext::ensure_api_token() {
   if (std::string existing = api_token(); !existing.empty()) return existing;
   std::filesystem::create_directories(data_dir_);
-  unsigned char bytes[32];
-  std::ifstream random("/dev/urandom", std::ios::binary);
-  if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) throw io_error("cannot read /dev/urandom");
-  static const char* hex = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += hex[b >> 4];
-    token += hex[b & 15];
-  }
+  const std::string token = new_api_token();
   // O_EXCL: when two processes race, the first token wins and both use it.
   const int fd = ::open(api_token_path().c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {

@@ -510,7 +510,7 @@ TEST_F(Cli, MigrateToPostgresAndBackKeepsEverythingAndIsSafeToRerun) {
   ASSERT_EQ(run({"--user", "bob", "add", "Bob keeps bees"}, sqlite_env).exit_code, 0);
   ASSERT_EQ(run({"journal", "start"}, sqlite_env).exit_code, 0);
   ASSERT_EQ(run({"journal", "add", "A quiet morning"}, sqlite_env).exit_code, 0);
-  ASSERT_EQ(run({"search", "Osaka"}, sqlite_env).exit_code, 0);  // embeds with the hashing model
+  ASSERT_EQ(run({"index"}, sqlite_env).exit_code, 0);  // vectors with the hashing model
 
   auto first = run({"migrate", "--to", schema.url(), "--json"}, sqlite_env);
   ASSERT_EQ(first.exit_code, 0) << first.err << first.out;

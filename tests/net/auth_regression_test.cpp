@@ -132,7 +132,9 @@ TEST(WrongApiKey, TheCliSaysSoAndQueuesNothing) {
                                                   {"KIOKU_LLM_PROVIDER", "openai"},
                                                   {"KIOKU_LLM_URL", provider.url("/v1")},
                                                   {"KIOKU_LLM_MODEL", "test-model"},
-                                                  {"KIOKU_LLM_API_KEY", kWrongKey}};
+                                                  {"KIOKU_LLM_API_KEY", kWrongKey},
+                                                  // one request: the turn's (not also an emotion reading)
+                                                  {"KIOKU_PROFILE_EMOTION", "lexicon"}};
   ASSERT_EQ(testing::run_binary(KIOKU_BINARY, {"init"}, dir / "cwd", env).exit_code, 0);
   const auto chat = testing::run_binary(KIOKU_BINARY, {"chat", "--message", "hello?"}, dir / "cwd", env);
   EXPECT_EQ(chat.exit_code, 8) << chat.out << chat.err;
