@@ -26,19 +26,6 @@ using BenchClock = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<Memory> make_batch(TextGenerator& gen, size_t n, size_t offset) {
-  std::vector<Memory> batch;
-  batch.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    Memory m;
-    m.content = gen.sentence(8, 40) + " #" + std::to_string(offset + i);
-    m.tags = {gen.word()};
-    m.event_time = from_millis(1700000000000LL + static_cast<int64_t>(offset + i) * 60000);
-    batch.push_back(std::move(m));
-  }
-  return batch;
-}
-
 nlohmann::json run(MemoryStore& store, const std::vector<size_t>& sizes, int queries) {
   nlohmann::json out;
   TextGenerator gen(42);  // the same memories and queries on both backends
@@ -47,7 +34,7 @@ nlohmann::json run(MemoryStore& store, const std::vector<size_t>& sizes, int que
   double add_seconds = 0;
   for (size_t target : sizes) {
     while (stored < target) {
-      auto batch = make_batch(gen, std::min(batch_size, target - stored), stored);
+      auto batch = bench::synthetic_batch(gen, std::min(batch_size, target - stored), stored);
       const auto t0 = BenchClock::now();
       store.add_batch(std::move(batch));
       add_seconds += std::chrono::duration<double>(BenchClock::now() - t0).count();

@@ -24,23 +24,6 @@ using kioku::bench::percentile;
 using kioku::bench::TextGenerator;
 using BenchClock = std::chrono::steady_clock;
 
-namespace {
-
-std::vector<Memory> make_batch(TextGenerator& gen, size_t n, size_t offset) {
-  std::vector<Memory> batch;
-  batch.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    Memory m;
-    m.content = gen.sentence(8, 40) + " #" + std::to_string(offset + i);
-    m.tags = {gen.word()};
-    m.event_time = from_millis(1700000000000LL + static_cast<int64_t>(offset + i) * 60000);
-    batch.push_back(std::move(m));
-  }
-  return batch;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::vector<size_t> sizes = {10000, 100000};
   int queries = 500;
@@ -73,7 +56,7 @@ int main(int argc, char** argv) {
   double add_seconds = 0;
   for (size_t target : sizes) {
     while (stored < target) {
-      auto batch = make_batch(gen, std::min(batch_size, target - stored), stored);
+      auto batch = bench::synthetic_batch(gen, std::min(batch_size, target - stored), stored);
       const auto t0 = BenchClock::now();
       store->add_batch(std::move(batch));
       add_seconds += std::chrono::duration<double>(BenchClock::now() - t0).count();

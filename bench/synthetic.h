@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/memory.h"
+#include "core/time.h"
+
 namespace kioku::bench {
 
 // A Zipf-distributed synthetic vocabulary, so that term frequencies look like
@@ -66,6 +69,21 @@ class TextGenerator {
   std::vector<std::string> words_;
   std::vector<double> cdf_;
 };
+
+// n memories of synthetic text, numbered from offset (so none deduplicates),
+// one minute apart from 2023-11-14: the rows store_bench and backend_bench add.
+inline std::vector<Memory> synthetic_batch(TextGenerator& gen, size_t n, size_t offset) {
+  std::vector<Memory> batch;
+  batch.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    Memory m;
+    m.content = gen.sentence(8, 40) + " #" + std::to_string(offset + i);
+    m.tags = {gen.word()};
+    m.event_time = from_millis(1700000000000LL + static_cast<int64_t>(offset + i) * 60000);
+    batch.push_back(std::move(m));
+  }
+  return batch;
+}
 
 inline double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());

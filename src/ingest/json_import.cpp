@@ -22,10 +22,10 @@ const char* kContentFields[] = {"content", "text", "body", "message", "note"};
 // A walk with its own stack, not recursion (see core/json.h).
 std::string text_of(const nlohmann::json& root) {
   std::string out;
-  std::vector<const nlohmann::json*> todo{&root};
-  while (!todo.empty()) {
-    const nlohmann::json& v = *todo.back();
-    todo.pop_back();
+  std::vector<const nlohmann::json*> unread{&root};
+  while (!unread.empty()) {
+    const nlohmann::json& v = *unread.back();
+    unread.pop_back();
     if (v.is_string()) {
       const auto& s = v.get_ref<const std::string&>();
       if (s.empty()) continue;
@@ -34,14 +34,14 @@ std::string text_of(const nlohmann::json& root) {
     } else if (v.is_array()) {
       for (auto it = v.rbegin(); it != v.rend(); ++it) {
         if (!it->is_object()) {
-          todo.push_back(&*it);
+          unread.push_back(&*it);
         } else if (auto t = it->find("text"); t != it->end()) {
-          todo.push_back(&*t);
+          unread.push_back(&*t);
         }
       }
     } else if (v.is_object()) {
-      if (auto p = v.find("parts"); p != v.end()) todo.push_back(&*p);
-      else if (auto t = v.find("text"); t != v.end()) todo.push_back(&*t);
+      if (auto p = v.find("parts"); p != v.end()) unread.push_back(&*p);
+      else if (auto t = v.find("text"); t != v.end()) unread.push_back(&*t);
     }
   }
   return out;
