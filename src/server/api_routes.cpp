@@ -558,8 +558,9 @@ ApiResponse delete_memory(Services& s, const ApiRequest& req) {
 
 // One search on ctx in the given mode (vector modes fall back to full text,
 // with a notice, when the embedder is missing or down).
+// found: the memories returned, for the access times and the profile.
 ApiResponse run_search(Services& s, AppContext& ctx, const ApiRequest& req, SearchMode mode, std::string notice,
-                       std::vector<std::string>& found) {
+                       std::vector<Memory>& found) {
   const std::string q = req.param("q");
   SearchOptions options;
   options.filter = filter_from(req, ctx.user_id());
@@ -581,7 +582,7 @@ ApiResponse run_search(Services& s, AppContext& ctx, const ApiRequest& req, Sear
     options.mode = SearchMode::kLexical;
     results = searcher.search(q, options);
   }
-  for (const auto& hit : results) found.push_back(hit.memory.id);
+  for (const auto& hit : results) found.push_back(hit.memory);
   json items = json::array();
   for (const auto& hit : results) {
     json item = to_json(hit.memory);
@@ -601,7 +602,7 @@ ApiResponse search_memories(Services& s, const ApiRequest& req) {
   SearchMode mode;
   std::string notice;
   std::string user_id;
-  std::vector<std::string> found;
+  std::vector<Memory> found;
   ApiResponse r;
   {
     auto ctx = s.context(req);
@@ -622,9 +623,12 @@ ApiResponse search_memories(Services& s, const ApiRequest& req) {
   {
     // What the user searches for teaches importance patterns (src/profile).
     auto ctx = s.context(req);
-    ctx->profile().note_search(user_id, q, ctx->memories().get_many(user_id, found));
+    ctx->profile().note_search(user_id, q, found);
   }
-  s.note_access(user_id, std::move(found));
+  std::vector<std::string> ids;
+  ids.reserve(found.size());
+  for (const auto& m : found) ids.push_back(m.id);
+  s.note_access(user_id, std::move(ids));
   return r;
 }
 
