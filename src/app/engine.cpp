@@ -9,6 +9,7 @@
 #include "embed/hashing_embedder.h"
 #include "embed/model_registry.h"
 #include "embed/remote_embedder.h"
+#include "profile/profile_service.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace kioku {
@@ -313,6 +314,14 @@ nlohmann::json store_imports(AppContext& ctx, std::vector<ParsedImport> files) {
                       {"warnings", files[i].result.warnings}});
   }
   return report;
+}
+
+AddOutcome add_memory(AppContext& ctx, Memory m, bool predict_importance) {
+  std::optional<ImportancePrediction> predicted;
+  if (predict_importance) predicted = ctx.profile().apply_prediction(m.user_id, m);
+  AddOutcome outcome = ctx.memories().add(m);
+  if (predicted && outcome.created) ctx.profile().record_prediction(m.user_id, outcome.id, *predicted);
+  return outcome;
 }
 
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder) {

@@ -45,6 +45,7 @@
 #include "lifecycle/maintenance.h"
 #include "profile/conversation_cache.h"
 #include "search/vector_catalog.h"
+#include "store/store.h"
 
 namespace kioku {
 
@@ -187,6 +188,12 @@ struct ParsedImport {
   ImportResult result;
 };
 nlohmann::json store_imports(AppContext& ctx, std::vector<ParsedImport> files);
+
+// Adds one memory a person gave (kioku add, POST /api/memory): without an
+// importance of its own (predict_importance), the user's patterns predict it
+// (src/profile) and the prediction is kept for `kioku memory why`. A memory
+// whose content is already stored counts as a corroboration (created false).
+AddOutcome add_memory(AppContext& ctx, Memory m, bool predict_importance);
 
 // Writes a consistent backup of the databases into folder (a new folder).
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder);

@@ -108,11 +108,7 @@ void register_memory_commands(CLI::App& app, CommandTable& table) {
       m.provenance.kind = "manual";
       flags->apply(m);
       ctx.ensure_initialized();
-      // Without --importance, what this user's patterns predict (src/profile).
-      std::optional<ImportancePrediction> predicted;
-      if (flags->importance < 0) predicted = ctx.profile().apply_prediction(ctx.user_id(), m);
-      AddOutcome outcome = ctx.memories().add(m);
-      if (predicted && outcome.created) ctx.profile().record_prediction(ctx.user_id(), outcome.id, *predicted);
+      const AddOutcome outcome = add_memory(ctx, std::move(m), flags->importance < 0);
       if (io.json) {
         io.out << nlohmann::json{{"id", outcome.id}, {"created", outcome.created}}.dump() << "\n";
       } else if (outcome.created) {

@@ -497,12 +497,7 @@ ApiResponse health(Services&, const ApiRequest&) {
 ApiResponse create_memory(Services& s, const ApiRequest& req) {
   auto ctx = s.context(req);
   Memory m = memory_from_request(*ctx, req);
-  // Without an importance, what this user's patterns predict (src/profile).
-  std::optional<ImportancePrediction> predicted;
-  if (!req.json().contains("importance")) predicted = ctx->profile().apply_prediction(ctx->user_id(), m);
-  const AddOutcome outcome = ctx->memories().add(m);
-  if (predicted && outcome.created) ctx->profile().record_prediction(ctx->user_id(), outcome.id, *predicted);
-  return created(*ctx, outcome);
+  return created(*ctx, add_memory(*ctx, std::move(m), !req.json().contains("importance")));
 }
 
 ApiResponse list_memories(Services& s, const ApiRequest& req) {
