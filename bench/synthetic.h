@@ -1,6 +1,8 @@
 // Synthetic text shared by the benchmarks.
 #pragma once
 
+#include <time.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -83,6 +85,14 @@ inline std::vector<Memory> synthetic_batch(TextGenerator& gen, size_t n, size_t 
     batch.push_back(std::move(m));
   }
   return batch;
+}
+
+// This thread's CPU time: on a shared, loaded machine wall time mostly
+// measures the scheduler, so latencies are reported both ways.
+inline double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 inline double percentile(std::vector<double> v, double p) {

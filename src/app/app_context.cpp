@@ -22,7 +22,16 @@ AppContext::AppContext(std::shared_ptr<Engine> engine) : engine_(std::move(engin
 AppContext::AppContext(std::filesystem::path data_dir, std::string user_override, EnvLookup env)
     : AppContext(Engine::open(EngineOptions{std::move(data_dir), std::move(user_override), std::move(env)})) {}
 
-AppContext::~AppContext() = default;
+AppContext::~AppContext() {
+  // The end of a CLI command: what it learned (searches, opened memories)
+  // is written now. Learning signals may be lost, never user input.
+  if (profile_) {
+    try {
+      profile_->flush_learning();
+    } catch (const std::exception&) {
+    }
+  }
+}
 
 const Config& AppContext::config() {
   if (!config_) config_ = engine_->config();
@@ -137,6 +146,7 @@ ProfileService& AppContext::profile() {
       }
     }
     profile_ = std::make_unique<ProfileService>(profile_store(), memories(), reader, engine_->conversation_cache());
+    profile_->defer_learning(engine_->learning_buffer());
   }
   return *profile_;
 }

@@ -148,6 +148,11 @@ Engine::Lease::~Lease() {
 
 std::unique_ptr<AppContext> Engine::open_session() { return std::make_unique<AppContext>(shared_from_this()); }
 
+size_t Engine::flush_learning() {
+  if (learning_buffer_->empty()) return 0;
+  return session()->profile().flush_learning();
+}
+
 Engine::Lease Engine::session() {
   const uint64_t generation = settings_generation_;
   {
@@ -249,6 +254,12 @@ Engine::BackgroundReport Engine::run_background(std::chrono::steady_clock::durat
   const auto deadline = std::chrono::steady_clock::now() + budget;
   try {
     auto s = session();
+    // 0. What the requests since the last round taught (one write per user).
+    try {
+      s->profile().flush_learning();
+    } catch (const std::exception& e) {
+      report.lines.push_back(std::string("learning: ") + e.what());
+    }
     // 1. Periodic jobs whose slot has come.
     try {
       Scheduler scheduler(s->jobs());

@@ -17,8 +17,8 @@
 //     (twice the cores, at least 4: more SQLite readers than cores only add
 //     contention). A caller never holds two leases, or a full pool would
 //     deadlock.
-//  4. Background work (run_background): scheduler tick, embedding queue,
-//     due jobs. It may run in several threads and processes at once: jobs
+//  4. Background work (run_background): learning signals gathered since the
+//     last round, scheduler tick, embedding queue, due jobs. It may run in several threads and processes at once: jobs
 //     are leased (src/jobs/jobs.h), vectors are idempotent upserts.
 // Failure behaviour: constructors throw kioku::Error (kIo when the data
 // directory cannot be created); run_background never throws (it reports).
@@ -39,11 +39,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
-#include "ingest/importer.h"
 #include "embed/embedder.h"
+#include "ingest/importer.h"
 #include "jobs/jobs.h"
 #include "lifecycle/maintenance.h"
 #include "profile/conversation_cache.h"
+#include "profile/learning_buffer.h"
 #include "search/vector_catalog.h"
 #include "store/store.h"
 
@@ -91,6 +92,13 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // The recent turns of every user's conversation (src/profile), shared by
   // the sessions; ephemeral, so a restart starts it empty.
   std::shared_ptr<ConversationCache> conversation_cache() { return conversation_cache_; }
+  // Learning signals of every session (src/profile/learning_buffer.h),
+  // written by flush_learning(): each background round, and by a session
+  // when it closes.
+  std::shared_ptr<LearningBuffer> learning_buffer() { return learning_buffer_; }
+  // Returns the rows written; throws kioku::Error when the store fails (what
+  // was not written stays for the next flush).
+  size_t flush_learning();
 
   // A pooled session, returned on destruction.
   class Lease {
@@ -159,6 +167,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::mutex embed_mutex_;
   std::shared_ptr<VectorCatalog> vectors_;
   std::shared_ptr<ConversationCache> conversation_cache_ = std::make_shared<ConversationCache>();
+  std::shared_ptr<LearningBuffer> learning_buffer_ = std::make_shared<LearningBuffer>();
 
   std::mutex pool_mutex_;
   std::condition_variable pool_free_;

@@ -186,18 +186,27 @@ std::string CompanionService::system_prompt(const std::string& user_id, const Bu
                   "archival_memory_search (long-term memory) and conversation_search (earlier messages).\n"
                 : "These blocks are always in view.\n";
   system += core_text;
-  // Counted from the (user, type, time) and (user, time) indexes alone: with
-  // the approved filter every row was read, 60 ms a turn at 100k memories.
-  // The figures are for the model's orientation; pending suggestions count.
-  MemoryFilter chats;
-  chats.user_id = user_id;
-  chats.types = {std::string(memory_types::kChat)};
-  chats.approved = std::nullopt;
-  MemoryFilter all;
-  all.user_id = user_id;
-  all.approved = std::nullopt;
-  const int64_t chat_count = store_.count(chats);
-  const int64_t archival_count = store_.count(all) - chat_count;
+  // The figures are for the model's orientation, so a count up to a minute
+  // old does (pending suggestions count too). Counted from the (user, type,
+  // time) and (user, time) indexes alone: with the approved filter every row
+  // was read, 60 ms a turn at 100k memories.
+  MemoryCounts& counts = memory_counts_[user_id];
+  const TimePoint now = clock_.now();
+  if (counts.counted_at == TimePoint{} || now - counts.counted_at > std::chrono::minutes(1) ||
+      now < counts.counted_at) {
+    MemoryFilter chats;
+    chats.user_id = user_id;
+    chats.types = {std::string(memory_types::kChat)};
+    chats.approved = std::nullopt;
+    MemoryFilter all;
+    all.user_id = user_id;
+    all.approved = std::nullopt;
+    counts.chats = store_.count(chats);
+    counts.archival = store_.count(all) - counts.chats;
+    counts.counted_at = now;
+  }
+  const int64_t chat_count = counts.chats;
+  const int64_t archival_count = counts.archival;
   const auto changed = store_.core_memory().blocks_changed_at(user_id);
   system += "\n# Memory metadata\n- Core memory last changed: " +
             (changed ? format_iso8601(*changed).substr(0, 16) + " UTC" : std::string("never")) + "\n" +

@@ -274,8 +274,25 @@ void ProfileService::add_counts(const std::string& user_id, const std::vector<Me
   if (deltas.empty()) return;
   std::vector<ImportancePattern> list;
   for (auto& [k, d] : deltas) list.push_back(d);
-  profile_.add_pattern_counts(user_id, list);
+  write_counts(user_id, list, rated == 0);
+}
+
+void ProfileService::write_counts(const std::string& user_id, const std::vector<ImportancePattern>& deltas,
+                                  bool deferrable) {
+  if (deltas.empty()) return;
+  if (deferrable && deferred_) {
+    deferred_->add_counts(user_id, deltas);  // the cached patterns catch up within kImportanceCacheTtl
+    return;
+  }
+  profile_.add_pattern_counts(user_id, deltas);
   importance_cache_.erase(user_id);
+}
+
+size_t ProfileService::flush_learning() {
+  if (!deferred_ || deferred_->empty()) return 0;
+  const size_t written = deferred_->flush(profile_);
+  importance_cache_.clear();
+  return written;
 }
 
 void ProfileService::note_search(const std::string& user_id, const std::string& query,
@@ -291,10 +308,7 @@ void ProfileService::note_search(const std::string& user_id, const std::string& 
     p.searched = 1;
     words.push_back(p);
   }
-  if (!words.empty()) {
-    profile_.add_pattern_counts(user_id, words);
-    importance_cache_.erase(user_id);
-  }
+  write_counts(user_id, words, true);
 }
 
 void ProfileService::note_opened(const std::string& user_id, const Memory& m) { add_counts(user_id, {m}, 0, 1, 0, 0); }
@@ -327,10 +341,15 @@ void ProfileService::record_prediction(const std::string& user_id, const std::st
                                        ImportancePrediction p) {
   p.memory_id = memory_id;
   p.at = clock_.now();
+  if (deferred_) {
+    deferred_->add_prediction(user_id, std::move(p));
+    return;
+  }
   profile_.put_prediction(user_id, p);
 }
 
 ProfileService::Explanation ProfileService::explain_importance(const std::string& user_id, const Memory& m) {
+  flush_learning();  // what was just learned is shown too
   Explanation e;
   if (auto stored = profile_.prediction(user_id, m.id)) {
     e.prediction = *stored;
@@ -343,6 +362,7 @@ ProfileService::Explanation ProfileService::explain_importance(const std::string
 }
 
 nlohmann::json ProfileService::document(const std::string& user_id, int recent) {
+  flush_learning();  // what was just learned is shown too
   nlohmann::json doc;
   doc["user"] = user_id;
   if (const std::string why = profile_.unavailable(); !why.empty()) doc["notice"] = why;
@@ -472,6 +492,7 @@ bool ProfileService::forget_strategy(const std::string& user_id, const std::stri
 
 void ProfileService::set_pattern(const std::string& user_id, const std::string& kind, const std::string& value,
                                  double affinity) {
+  flush_learning();  // a correction or erasure applies to every count gathered so far
   if (kind != "type" && kind != "tag" && kind != "entity" && kind != "topic")
     throw invalid_input("a pattern kind is type, tag, entity or topic");
   if (value.empty()) throw invalid_input("a pattern needs a value");
@@ -493,11 +514,13 @@ void ProfileService::set_pattern(const std::string& user_id, const std::string& 
 }
 
 bool ProfileService::forget_pattern(const std::string& user_id, const std::string& kind, const std::string& value) {
+  flush_learning();  // a correction or erasure applies to every count gathered so far
   importance_cache_.erase(user_id);
   return profile_.remove_pattern(user_id, kind, value);
 }
 
 void ProfileService::erase(const std::string& user_id, const std::string& part) {
+  flush_learning();  // a correction or erasure applies to every count gathered so far
   profile_.erase(user_id, part);
   importance_cache_.erase(user_id);
   if (part == "all" || part == "strategies") interventions_.erase(user_id);

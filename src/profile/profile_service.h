@@ -40,6 +40,7 @@
 #include "profile/conversation_cache.h"
 #include "profile/emotion.h"
 #include "profile/learning.h"
+#include "profile/learning_buffer.h"
 #include "store/profile.h"
 #include "store/store.h"
 
@@ -61,6 +62,14 @@ class ProfileService {
   // read goes to the database).
   ProfileService(ProfileStore& profile, MemoryStore& memories, LlmClient* llm,
                  std::shared_ptr<ConversationCache> cache, const TimeSource& clock = system_time());
+
+  // Importance-pattern counts of searches, opened and used memories, and the
+  // predictions of new memories, go to `buffer` (shared by the sessions of a
+  // process, written by its flush) instead of one write each; ratings and
+  // corrections are written at once. Without a buffer everything is.
+  void defer_learning(std::shared_ptr<LearningBuffer> buffer) { deferred_ = std::move(buffer); }
+  // Writes what the buffer holds (every session's). Returns the rows written.
+  size_t flush_learning();
 
   // Where this session's messages come from ("cli", "web"); a message whose
   // id names its source ("telegram:...") says so itself.
@@ -122,6 +131,7 @@ class ProfileService {
   void add_counts(const std::string& user_id, const std::vector<Memory>& memories, int searched, int used, int rated,
                   double rating);
   std::string channel_of(const Memory& message) const;
+  void write_counts(const std::string& user_id, const std::vector<ImportancePattern>& deltas, bool deferrable);
 
   ProfileStore& profile_;
   MemoryStore& memories_;
@@ -129,6 +139,7 @@ class ProfileService {
   const TimeSource& clock_;
   EmotionDetector detector_;
   std::string channel_ = "kioku";
+  std::shared_ptr<LearningBuffer> deferred_;
   // Ephemeral importance cache (seed 004): patterns per user, reloaded after
   // a write through this service or after kImportanceCacheTtl.
   static constexpr std::chrono::seconds kImportanceCacheTtl{30};

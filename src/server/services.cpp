@@ -35,6 +35,11 @@ Services::~Services() {
   } catch (const std::exception& e) {
     log(std::string("access times not written: ") + e.what());
   }
+  try {
+    engine_->flush_learning();
+  } catch (const std::exception& e) {
+    log(std::string("learning signals not written: ") + e.what());
+  }
 }
 
 void Services::note_access(const std::string& user_id, std::vector<std::string> ids) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/time.h"
 
 namespace kioku {
@@ -112,7 +113,23 @@ class ProfileStore {
   virtual std::vector<ImportancePattern> patterns(const std::string& user_id) = 0;
   virtual void put_pattern(const std::string& user_id, const ImportancePattern& pattern) = 0;
   virtual bool remove_pattern(const std::string& user_id, const std::string& kind, const std::string& value) = 0;
+  // kNotFound when the memory is not the user's.
   virtual void put_prediction(const std::string& user_id, const ImportancePrediction& prediction) = 0;
+  // Several predictions in one transaction where the backend can; those
+  // whose memory is gone (or not the user's) are skipped. Returns how many
+  // were written.
+  virtual size_t put_predictions(const std::string& user_id, const std::vector<ImportancePrediction>& predictions) {
+    size_t written = 0;
+    for (const auto& p : predictions) {
+      try {
+        put_prediction(user_id, p);
+        ++written;
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kNotFound) throw;
+      }
+    }
+    return written;
+  }
   virtual std::optional<ImportancePrediction> prediction(const std::string& user_id, const std::string& memory_id) = 0;
 
   // Conversation state.

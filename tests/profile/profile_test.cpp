@@ -3,6 +3,7 @@
 #include "companion/companion_service.h"
 #include "core/error.h"
 #include "llm/fake_llm_server.h"
+#include "profile/learning_buffer.h"
 #include "profile/profile_service.h"
 #include "store/profile.h"
 #include "store/sqlite/sqlite_store.h"
@@ -121,6 +122,63 @@ class ProfileStoreTest : public ::testing::Test {
   std::unique_ptr<MemoryStore> memories = open_sqlite_memory_store(dir / "memory.db", clock);
   std::unique_ptr<ProfileStore> profile = open_sqlite_profile_store(dir / "memory.db", clock);
 };
+
+// The learning signals of searches and adds are gathered and written in one
+// transaction per user (src/profile/learning_buffer.h): none is lost or
+// counted twice, and a prediction for a memory deleted meanwhile is dropped.
+TEST_F(ProfileStoreTest, DeferredLearningIsWrittenOnceByTheFlush) {
+  auto buffer = std::make_shared<LearningBuffer>();
+  ProfileService service(*profile, *memories, nullptr, nullptr, clock);
+  service.defer_learning(buffer);
+  Memory family;
+  family.user_id = "ann";
+  family.content = "Hana's piano recital is on Friday";
+  family.tags = {"family"};
+  family.id = memories->add(family).id;
+  service.note_search("ann", "piano recital", {family});
+  service.note_search("ann", "recital time", {family});
+  service.note_opened("ann", family);
+  Memory kept = family, gone = family;
+  kept.id.clear();
+  gone.id.clear();
+  kept.content = "Hana starts school in April";
+  gone.content = "A memory deleted before the flush";
+  const auto p_kept = service.apply_prediction("ann", kept);
+  const auto p_gone = service.apply_prediction("ann", gone);
+  kept.id = memories->add(kept).id;
+  gone.id = memories->add(gone).id;
+  service.record_prediction("ann", kept.id, p_kept);
+  service.record_prediction("ann", gone.id, p_gone);
+  memories->remove("ann", gone.id);
+  EXPECT_TRUE(profile->patterns("ann").empty()) << "nothing is written before the flush";
+  EXPECT_FALSE(profile->prediction("ann", kept.id));
+
+  EXPECT_GT(service.flush_learning(), 0u);
+  EXPECT_TRUE(buffer->empty());
+  auto index = index_patterns(profile->patterns("ann"));
+  EXPECT_EQ((index[{"tag", "family"}].searched), 2);
+  EXPECT_EQ((index[{"tag", "family"}].used), 1);
+  // The same signals written at once give the same counts.
+  ProfileService direct(*profile, *memories, nullptr, nullptr, clock);
+  Memory bens = family;
+  bens.id.clear();
+  bens.user_id = "ben";
+  bens.id = memories->add(bens).id;
+  direct.note_search("ben", "piano recital", {bens});
+  direct.note_search("ben", "recital time", {bens});
+  direct.note_opened("ben", bens);
+  const auto ann_patterns = profile->patterns("ann"), ben_patterns = profile->patterns("ben");
+  ASSERT_EQ(ann_patterns.size(), ben_patterns.size());
+  for (size_t i = 0; i < ann_patterns.size(); ++i) {
+    EXPECT_EQ(ann_patterns[i].value, ben_patterns[i].value);
+    EXPECT_EQ(ann_patterns[i].searched, ben_patterns[i].searched);
+    EXPECT_EQ(ann_patterns[i].used, ben_patterns[i].used);
+  }
+  EXPECT_TRUE(profile->prediction("ann", kept.id));
+  EXPECT_FALSE(profile->prediction("ann", gone.id));
+  EXPECT_EQ(service.flush_learning(), 0u) << "a second flush writes nothing again";
+  EXPECT_EQ((index_patterns(profile->patterns("ann"))[{"tag", "family"}].searched), 2);
+}
 
 TEST_F(ProfileStoreTest, EverythingLearnedSurvivesAReopenAndStaysPerUser) {
   const std::string msg = message("ann", "I'm sad");

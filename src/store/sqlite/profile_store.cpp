@@ -262,23 +262,17 @@ class SqliteProfileStore final : public ProfileStore {
 
   void put_prediction(const std::string& user_id, const ImportancePrediction& p) override {
     db_.transaction([&] {
-      auto own = db_.prepare("SELECT 1 FROM memories WHERE id = ? AND user_id = ?");
-      own.bind(1, p.memory_id).bind(2, user_id);
-      const bool mine = own.step();
-      own.reset();
-      if (!mine) throw not_found("no memory with id " + p.memory_id);
-      db_.prepare(
-             "INSERT INTO profile_importance_predictions(memory_id, user_id, base, predicted, factors, at) "
-             "VALUES (?,?,?,?,?,?) ON CONFLICT(memory_id) DO UPDATE SET base = excluded.base, "
-             "predicted = excluded.predicted, factors = excluded.factors, at = excluded.at")
-          .bind(1, p.memory_id)
-          .bind(2, user_id)
-          .bind(3, p.base)
-          .bind(4, p.predicted)
-          .bind(5, p.factors_json.empty() ? std::string("[]") : p.factors_json)
-          .bind(6, to_millis(p.at == TimePoint{} ? clock_.now() : p.at))
-          .run();
+      if (!write_prediction(user_id, p)) throw not_found("no memory with id " + p.memory_id);
     });
+  }
+
+  size_t put_predictions(const std::string& user_id, const std::vector<ImportancePrediction>& predictions) override {
+    size_t written = 0;
+    if (predictions.empty()) return written;
+    db_.transaction([&] {
+      for (const auto& p : predictions) written += write_prediction(user_id, p) ? 1 : 0;
+    });
+    return written;
   }
 
   std::optional<ImportancePrediction> prediction(const std::string& user_id, const std::string& memory_id) override {
@@ -358,6 +352,26 @@ class SqliteProfileStore final : public ProfileStore {
   }
 
  private:
+  // Inside a transaction: false when the memory is not the user's.
+  bool write_prediction(const std::string& user_id, const ImportancePrediction& p) {
+    auto own = db_.prepare("SELECT 1 FROM memories WHERE id = ? AND user_id = ?");
+    own.bind(1, p.memory_id).bind(2, user_id);
+    const bool mine = own.step();
+    own.reset();
+    if (!mine) return false;
+    db_.prepare(
+           "INSERT INTO profile_importance_predictions(memory_id, user_id, base, predicted, factors, at) "
+           "VALUES (?,?,?,?,?,?) ON CONFLICT(memory_id) DO UPDATE SET base = excluded.base, "
+           "predicted = excluded.predicted, factors = excluded.factors, at = excluded.at")
+        .bind(1, p.memory_id)
+        .bind(2, user_id)
+        .bind(3, p.base)
+        .bind(4, p.predicted)
+        .bind(5, p.factors_json.empty() ? std::string("[]") : p.factors_json)
+        .bind(6, to_millis(p.at == TimePoint{} ? clock_.now() : p.at))
+        .run();
+    return true;
+  }
   sqlite::Database db_;
   const TimeSource& clock_;
 };
