@@ -345,7 +345,6 @@ ProfileService::Explanation ProfileService::explain_importance(const std::string
 nlohmann::json ProfileService::document(const std::string& user_id, int recent) {
   nlohmann::json doc;
   doc["user"] = user_id;
-  if (const std::string why = profile_.unavailable(); !why.empty()) doc["notice"] = why;
   const auto readings = profile_.emotions(user_id, std::max(1, recent));
   nlohmann::json list = nlohmann::json::array();
   std::map<std::string, int> counts;

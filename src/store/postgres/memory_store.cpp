@@ -17,6 +17,7 @@ StoreBase::StoreBase(const std::string& url) : pool_(shared_pool(url)) {
   std::lock_guard lock(pool_->migrate_mu);
   if (pool_->migrated) return;
   auto lease = pool_->acquire();
+  lease->set_scope(Scope::all_users());  // migrations span users
   migrate(*lease, "kioku", memory_migrations());
   pool_->migrated = true;
 }

@@ -310,6 +310,87 @@ END $$;
 CREATE TRIGGER memories_lifecycle AFTER INSERT OR UPDATE ON memories
   FOR EACH ROW EXECUTE FUNCTION kioku_memory_lifecycle();
 )sql",
+    // v3 (issue 14): users and the SHA-256 of their tokens (SQLite's users
+    // migration), and what the companion learns about each person
+    // (src/store/profile.h; SQLite's profile migration), so that several
+    // `kioku serve` processes on one database share users, tokens and the
+    // learned profile.
+    R"sql(
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  admin BOOLEAN NOT NULL DEFAULT false,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE user_tokens (
+  token_sha256 TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  label TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX idx_user_tokens_user ON user_tokens(user_id);
+
+CREATE TABLE profile_emotions (
+  message_id TEXT PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  intensity DOUBLE PRECISION NOT NULL,
+  valence DOUBLE PRECISION NOT NULL,
+  detector TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX idx_profile_emotions_user_at ON profile_emotions(user_id, at DESC);
+CREATE TABLE profile_strategies (
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  weight DOUBLE PRECISION NOT NULL,
+  uses BIGINT NOT NULL DEFAULT 0,
+  successes BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, emotion, strategy)
+);
+CREATE TABLE profile_strategy_history (
+  seq BIGSERIAL PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  weight_before DOUBLE PRECISION NOT NULL,
+  weight_after DOUBLE PRECISION NOT NULL,
+  outcome DOUBLE PRECISION NOT NULL,
+  reason TEXT NOT NULL,
+  message_id TEXT NOT NULL DEFAULT '',
+  at BIGINT NOT NULL,
+  FOREIGN KEY (user_id, emotion, strategy) REFERENCES profile_strategies(user_id, emotion, strategy) ON DELETE CASCADE
+);
+CREATE INDEX idx_profile_strategy_history ON profile_strategy_history(user_id, emotion, strategy, seq);
+CREATE TABLE profile_importance_patterns (
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  searched BIGINT NOT NULL DEFAULT 0,
+  used BIGINT NOT NULL DEFAULT 0,
+  rated BIGINT NOT NULL DEFAULT 0,
+  rating_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, kind, value)
+);
+CREATE TABLE profile_importance_predictions (
+  memory_id TEXT PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  base DOUBLE PRECISION NOT NULL,
+  predicted DOUBLE PRECISION NOT NULL,
+  factors TEXT NOT NULL DEFAULT '[]',  -- as given (SQLite keeps it as text too)
+  at BIGINT NOT NULL
+);
+CREATE TABLE profile_conversations (
+  user_id TEXT PRIMARY KEY,
+  last_message_id TEXT NOT NULL DEFAULT '',
+  last_reply_id TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL DEFAULT '',
+  turns BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
