@@ -51,29 +51,6 @@ class StoreBase {
     }
     pinned_ = nullptr;
   }
-  // Calls not yet given a scope: the scope the connection last had.
-  template <typename Fn>
-  auto with(Fn&& fn) {
-    if (pinned_) return fn(*pinned_);
-    auto lease = pool_->acquire();
-    return fn(*lease);
-  }
-  template <typename Fn>
-  void transaction(Fn&& fn) {
-    if (pinned_) {
-      fn(*pinned_);
-      return;
-    }
-    auto lease = pool_->acquire();
-    pinned_ = &*lease;
-    try {
-      lease->transaction([&] { fn(*lease); });
-    } catch (...) {
-      pinned_ = nullptr;
-      throw;
-    }
-    pinned_ = nullptr;
-  }
   std::shared_ptr<Pool> pool_;
   Connection* pinned_ = nullptr;
 
