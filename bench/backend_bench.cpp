@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
                  "DROP SCHEMA IF EXISTS kioku_bench CASCADE; DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles "
                  "WHERE rolname = 'kioku_bench') THEN CREATE ROLE kioku_bench LOGIN NOSUPERUSER NOBYPASSRLS; END IF; "
                  "END $$; CREATE SCHEMA kioku_bench AUTHORIZATION kioku_bench"));
-  const std::string url = pg + (pg.find('?') == std::string::npos ? "?" : "&") +
-                          "options=-csearch_path%3Dkioku_bench&user=kioku_bench";
+  const std::string url =
+      pg + (pg.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3Dkioku_bench&user=kioku_bench";
   {
     auto postgres = open_postgres_memory_store(url);
     report["postgres"] = run(*postgres, sizes, queries);

@@ -112,9 +112,12 @@ TEST_P(ProfileStoreTest, OrdersCorrectionsAndErasingOnePartAtATime) {
   EXPECT_FALSE(profile->remove_emotion("ann", first));
   EXPECT_FALSE(profile->remove_emotion("ben", second)) << "not ben's to remove";
 
-  profile->put_strategy("ann", {"sadness", "humour", 0.3, 2, 0}, {"sadness", "humour", 0.5, 0.3, 0.1, "feedback", second});
-  profile->put_strategy("ann", {"sadness", "encourage", 0.8, 1, 1}, {"sadness", "encourage", 0.5, 0.8, 1, "rating", second});
-  profile->put_strategy("ann", {"anxiety", "practical_steps", 0.6, 1, 1}, {"anxiety", "practical_steps", 0.5, 0.6, 0.9, "next_message", ""});
+  profile->put_strategy("ann", {"sadness", "humour", 0.3, 2, 0},
+                        {"sadness", "humour", 0.5, 0.3, 0.1, "feedback", second});
+  profile->put_strategy("ann", {"sadness", "encourage", 0.8, 1, 1},
+                        {"sadness", "encourage", 0.5, 0.8, 1, "rating", second});
+  profile->put_strategy("ann", {"anxiety", "practical_steps", 0.6, 1, 1},
+                        {"anxiety", "practical_steps", 0.5, 0.6, 0.9, "next_message", ""});
   const auto strategies = profile->strategies("ann");
   ASSERT_EQ(strategies.size(), 3u);
   EXPECT_EQ(strategies[0].emotion, "anxiety");
@@ -127,7 +130,8 @@ TEST_P(ProfileStoreTest, OrdersCorrectionsAndErasingOnePartAtATime) {
   EXPECT_EQ(history[0].strategy, "practical_steps") << "newest first";
   EXPECT_EQ(history[1].reason, "rating");
 
-  profile->add_pattern_counts("ann", {{"type", "chat", 3, 0, 0, 0}, {"tag", "work", 0, 1, 2, 7}, {"", "skipped", 1, 1, 1, 1}});
+  profile->add_pattern_counts("ann",
+                              {{"type", "chat", 3, 0, 0, 0}, {"tag", "work", 0, 1, 2, 7}, {"", "skipped", 1, 1, 1, 1}});
   profile->put_pattern("ann", {"tag", "work", 9, 9, 1, 4});
   const auto patterns = profile->patterns("ann");
   ASSERT_EQ(patterns.size(), 2u);

@@ -75,7 +75,9 @@ std::vector<StoreBackend> store_backends() {
        [](const TempDir& dir, const TimeSource& clock) { return open_sqlite_memory_store(dir / "memory.db", clock); },
        [](const TempDir& dir, const TimeSource& clock) { return open_sqlite_journal_store(dir / "journal.db", clock); },
        [](const TempDir& dir, const TimeSource& clock) { return open_sqlite_job_store(dir / "memory.db", clock); },
-       [](const TempDir& dir, const TimeSource& clock) { return open_sqlite_knowledge_store(dir / "memory.db", clock); },
+       [](const TempDir& dir, const TimeSource& clock) {
+         return open_sqlite_knowledge_store(dir / "memory.db", clock);
+       },
        [](const TempDir& dir, const TimeSource& clock) { return open_sqlite_user_store(dir / "memory.db", clock); },
        [](const TempDir& dir, const TimeSource& clock) { return open_sqlite_profile_store(dir / "memory.db", clock); },
        [](const TempDir& dir, const std::string& table, const std::string& user) {

@@ -14,8 +14,8 @@ class UserStoreTest : public testing::BackendTest {
   // Rows of user in the tables the store_everything_of() fills, counted past the stores.
   int64_t rows_of(const std::string& user) {
     int64_t total = 0;
-    for (const char* table : {"memories", "core_blocks", "core_block_versions", "jobs", "graph_entities",
-                              "graph_facts", "profile_emotions", "profile_strategies", "profile_conversations"})
+    for (const char* table : {"memories", "core_blocks", "core_block_versions", "jobs", "graph_entities", "graph_facts",
+                              "profile_emotions", "profile_strategies", "profile_conversations"})
       total += GetParam().count_rows(dir, table, user);
     return total;
   }

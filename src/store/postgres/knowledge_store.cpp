@@ -151,15 +151,18 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<Entity> list_entities(const std::string& user_id, const std::string& kind, int limit) override {
-    return entities_where(pg::Scope::user(user_id), " WHERE e.user_id = $1 AND e.merged_into IS NULL AND ($2 = '' OR e.kind = $2) "
+    return entities_where(pg::Scope::user(user_id),
+                          " WHERE e.user_id = $1 AND e.merged_into IS NULL AND ($2 = '' OR e.kind = $2) "
                           "ORDER BY mentions DESC, e.name LIMIT $3",
                           {user_id, kind, static_cast<int64_t>(limit)}, true);
   }
 
   std::vector<Entity> entities_by_alias(const std::string& user_id, const std::string& norm) override {
-    return entities_where(pg::Scope::user(user_id), " WHERE e.user_id = $1 AND e.merged_into IS NULL AND e.id IN "
-                          "(SELECT entity_id FROM graph_aliases WHERE user_id = $1 AND norm = $2) ORDER BY mentions DESC",
-                          {user_id, norm}, true);
+    return entities_where(
+        pg::Scope::user(user_id),
+        " WHERE e.user_id = $1 AND e.merged_into IS NULL AND e.id IN "
+        "(SELECT entity_id FROM graph_aliases WHERE user_id = $1 AND norm = $2) ORDER BY mentions DESC",
+        {user_id, norm}, true);
   }
 
   std::vector<std::pair<std::string, std::string>> alias_index(const std::string& user_id) override {
@@ -317,8 +320,9 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
     else
       sql += " AND $5::bigint IS NOT NULL";
     sql += " ORDER BY coalesce(f.valid_from, f.recorded_at), f.recorded_at, f.id LIMIT $6";
-    return facts_of(pg::Scope::user(q.user_id), sql, {q.user_id, q.entity_id, known, q.include_retired,
-                          q.valid_at ? to_millis(*q.valid_at) : int64_t{0}, static_cast<int64_t>(q.limit)});
+    return facts_of(pg::Scope::user(q.user_id), sql,
+                    {q.user_id, q.entity_id, known, q.include_retired, q.valid_at ? to_millis(*q.valid_at) : int64_t{0},
+                     static_cast<int64_t>(q.limit)});
   }
 
   GraphCounts graph_counts(const std::string& user_id) override {
@@ -337,14 +341,16 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<Fact> facts_changed(const std::string& user_id, TimePoint since, TimePoint until) override {
-    return facts_of(pg::Scope::user(user_id), std::string("SELECT ") + kFactColumns + kFactFrom +
+    return facts_of(pg::Scope::user(user_id),
+                    std::string("SELECT ") + kFactColumns + kFactFrom +
                         " WHERE f.user_id = $1 AND ((f.recorded_at >= $2 AND f.recorded_at < $3) OR "
                         "(f.invalidated_at >= $2 AND f.invalidated_at < $3)) ORDER BY f.recorded_at, f.id",
                     {user_id, to_millis(since), to_millis(until)});
   }
 
   std::vector<Entity> entities_created(const std::string& user_id, TimePoint since, TimePoint until) override {
-    return entities_where(pg::Scope::user(user_id), " WHERE e.user_id = $1 AND e.merged_into IS NULL AND e.created_at >= $2 AND "
+    return entities_where(pg::Scope::user(user_id),
+                          " WHERE e.user_id = $1 AND e.merged_into IS NULL AND e.created_at >= $2 AND "
                           "e.created_at < $3 ORDER BY e.created_at",
                           {user_id, to_millis(since), to_millis(until)}, false);
   }
@@ -489,7 +495,8 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
 
   // Maintenance runs over every user: which users have memories.
   std::vector<std::string> users() override {
-    return with(pg::Scope::all_users(), [&](Connection& c) { return ids_of(c.exec("SELECT DISTINCT user_id FROM memories ORDER BY 1")); });
+    return with(pg::Scope::all_users(),
+                [&](Connection& c) { return ids_of(c.exec("SELECT DISTINCT user_id FROM memories ORDER BY 1")); });
   }
 
   bool merge_duplicate(const std::string& user_id, const std::string& survivor, const std::string& duplicate,

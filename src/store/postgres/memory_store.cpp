@@ -357,7 +357,9 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   int64_t count(const MemoryFilter& filter) override {
     Binds b;
     const std::string w = where_sql(filter, b);
-    return with(pg::Scope::user(filter.user_id), [&](Connection& c) { return c.exec("SELECT count(*) FROM memories m WHERE true" + w, b.params).integer(0, 0); });
+    return with(pg::Scope::user(filter.user_id), [&](Connection& c) {
+      return c.exec("SELECT count(*) FROM memories m WHERE true" + w, b.params).integer(0, 0);
+    });
   }
 
   std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,

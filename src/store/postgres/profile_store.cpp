@@ -15,7 +15,8 @@ using pg::Scope;
 
 constexpr const char* kEmotionColumns = "message_id, emotion, intensity, valence, detector, at";
 constexpr const char* kStrategyColumns = "emotion, strategy, weight, uses, successes, updated_at";
-constexpr const char* kChangeColumns = "emotion, strategy, weight_before, weight_after, outcome, reason, message_id, at";
+constexpr const char* kChangeColumns =
+    "emotion, strategy, weight_before, weight_after, outcome, reason, message_id, at";
 constexpr const char* kPatternColumns = "kind, value, searched, used, rated, rating_sum, updated_at";
 
 EmotionReading read_emotion(const Result& r, int i) {
@@ -27,13 +28,18 @@ StrategyWeight read_strategy(const Result& r, int i) {
 }
 
 StrategyChange read_change(const Result& r, int i) {
-  return {r.text(i, 0), r.text(i, 1), r.real(i, 2), r.real(i, 3), r.real(i, 4),
-          r.text(i, 5), r.text(i, 6), from_millis(r.integer(i, 7))};
+  return {r.text(i, 0), r.text(i, 1), r.real(i, 2), r.real(i, 3),
+          r.real(i, 4), r.text(i, 5), r.text(i, 6), from_millis(r.integer(i, 7))};
 }
 
 ImportancePattern read_pattern(const Result& r, int i) {
-  return {r.text(i, 0), r.text(i, 1), r.integer(i, 2), r.integer(i, 3),
-          r.integer(i, 4), r.real(i, 5), from_millis(r.integer(i, 6))};
+  return {r.text(i, 0),
+          r.text(i, 1),
+          r.integer(i, 2),
+          r.integer(i, 3),
+          r.integer(i, 4),
+          r.real(i, 5),
+          from_millis(r.integer(i, 6))};
 }
 
 class PgProfileStore final : public ProfileStore, pg::StoreBase {
@@ -57,9 +63,9 @@ class PgProfileStore final : public ProfileStore, pg::StoreBase {
 
   std::optional<EmotionReading> emotion(const std::string& user_id, const std::string& message_id) override {
     return with(Scope::user(user_id), [&](Connection& c) -> std::optional<EmotionReading> {
-      auto r = c.exec(std::string("SELECT ") + kEmotionColumns +
-                          " FROM profile_emotions WHERE user_id = $1 AND message_id = $2",
-                      {user_id, message_id});
+      auto r = c.exec(
+          std::string("SELECT ") + kEmotionColumns + " FROM profile_emotions WHERE user_id = $1 AND message_id = $2",
+          {user_id, message_id});
       if (!r.rows()) return std::nullopt;
       return read_emotion(r, 0);
     });
@@ -132,9 +138,10 @@ class PgProfileStore final : public ProfileStore, pg::StoreBase {
     bool removed = false;
     transaction(Scope::user(user_id), [&](Connection& c) {
       // History rows go with their weight (ON DELETE CASCADE).
-      removed = c.exec("DELETE FROM profile_strategies WHERE user_id = $1 AND ($2 = '' OR emotion = $2) AND strategy = $3",
-                       {user_id, emotion, strategy})
-                    .affected() > 0;
+      removed =
+          c.exec("DELETE FROM profile_strategies WHERE user_id = $1 AND ($2 = '' OR emotion = $2) AND strategy = $3",
+                 {user_id, emotion, strategy})
+              .affected() > 0;
     });
     return removed;
   }
@@ -146,13 +153,12 @@ class PgProfileStore final : public ProfileStore, pg::StoreBase {
       std::vector<std::pair<std::string, pg::Params>> statements;
       for (const auto& d : deltas) {
         if (d.kind.empty() || d.value.empty()) continue;
-        statements.push_back(
-            {std::string("INSERT INTO profile_importance_patterns AS p(user_id, ") + kPatternColumns +
-                 ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT(user_id, kind, value) DO UPDATE SET "
-                 "searched = p.searched + excluded.searched, used = p.used + excluded.used, "
-                 "rated = p.rated + excluded.rated, rating_sum = p.rating_sum + excluded.rating_sum, "
-                 "updated_at = excluded.updated_at",
-             {user_id, d.kind, d.value, d.searched, d.used, d.rated, d.rating_sum, now}});
+        statements.push_back({std::string("INSERT INTO profile_importance_patterns AS p(user_id, ") + kPatternColumns +
+                                  ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT(user_id, kind, value) DO UPDATE SET "
+                                  "searched = p.searched + excluded.searched, used = p.used + excluded.used, "
+                                  "rated = p.rated + excluded.rated, rating_sum = p.rating_sum + excluded.rating_sum, "
+                                  "updated_at = excluded.updated_at",
+                              {user_id, d.kind, d.value, d.searched, d.used, d.rated, d.rating_sum, now}});
       }
       c.exec_pipelined(statements);  // one round trip for a search's many patterns
     });
@@ -211,8 +217,7 @@ class PgProfileStore final : public ProfileStore, pg::StoreBase {
           "WHERE user_id = $1 AND memory_id = $2",
           {user_id, memory_id});
       if (!r.rows()) return std::nullopt;
-      return ImportancePrediction{r.text(0, 0), r.real(0, 1), r.real(0, 2), r.text(0, 3),
-                                  from_millis(r.integer(0, 4))};
+      return ImportancePrediction{r.text(0, 0), r.real(0, 1), r.real(0, 2), r.text(0, 3), from_millis(r.integer(0, 4))};
     });
   }
 
@@ -235,8 +240,7 @@ class PgProfileStore final : public ProfileStore, pg::StoreBase {
           "WHERE user_id = $1",
           {user_id});
       if (!r.rows()) return std::nullopt;
-      return ConversationState{r.text(0, 0), r.text(0, 1), r.text(0, 2), r.integer(0, 3),
-                               from_millis(r.integer(0, 4))};
+      return ConversationState{r.text(0, 0), r.text(0, 1), r.text(0, 2), r.integer(0, 3), from_millis(r.integer(0, 4))};
     });
   }
 

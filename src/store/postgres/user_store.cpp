@@ -23,7 +23,9 @@ using pg::Connection;
 using pg::Result;
 using pg::Scope;
 
-const std::set<std::string> kAccountTables = {"users", "user_tokens"};
+// Not user data: the account itself, and memory_fts (full text derived from
+// memories, kept and removed with them by its trigger and foreign key).
+const std::set<std::string> kNotData = {"users", "user_tokens", "memory_fts"};
 
 bool same_hash(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
@@ -95,9 +97,8 @@ class PgUserStore final : public UserStore, pg::StoreBase {
 
   int64_t revoke_tokens(const std::string& user_id) override {
     int64_t n = 0;
-    transaction(all(), [&](Connection& c) {
-      n = c.exec("DELETE FROM user_tokens WHERE user_id = $1", {user_id}).affected();
-    });
+    transaction(all(),
+                [&](Connection& c) { n = c.exec("DELETE FROM user_tokens WHERE user_id = $1", {user_id}).affected(); });
     return n;
   }
 
@@ -114,8 +115,9 @@ class PgUserStore final : public UserStore, pg::StoreBase {
       if (!locked.rows() || !user) throw not_found("no user '" + id + "'");
       const int64_t rows = count(c, id);
       if (rows > 0 && !delete_data)
-        throw conflict("user '" + id + "' has " + std::to_string(rows) +
-                       " rows of data (memories, journals, jobs, ...): remove it with --delete-data to delete them too");
+        throw conflict(
+            "user '" + id + "' has " + std::to_string(rows) +
+            " rows of data (memories, journals, jobs, ...): remove it with --delete-data to delete them too");
       for (const auto& table : delete_order(c))
         out.data_rows += c.exec("DELETE FROM " + quoted(table) + " WHERE user_id = $1", {id}).affected();
       out.tokens = user->tokens;
@@ -159,7 +161,7 @@ class PgUserStore final : public UserStore, pg::StoreBase {
     return u;
   }
 
-  // Tables of the current schema with a user_id column, but the accounts.
+  // Tables of the current schema with a user_id column, but those of kNotData.
   static std::vector<std::string> data_tables(Connection& c) {
     auto r = c.exec(
         "SELECT c.table_name FROM information_schema.columns c JOIN information_schema.tables t "
@@ -168,7 +170,7 @@ class PgUserStore final : public UserStore, pg::StoreBase {
         "ORDER BY 1");
     std::vector<std::string> out;
     for (int i = 0; i < r.rows(); ++i)
-      if (!kAccountTables.count(r.text(i, 0))) out.push_back(r.text(i, 0));
+      if (!kNotData.count(r.text(i, 0))) out.push_back(r.text(i, 0));
     return out;
   }
 
