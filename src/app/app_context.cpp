@@ -60,7 +60,10 @@ UserStore& AppContext::users() {
 
 std::unique_ptr<UserStore> AppContext::open_user_store() {
   memories();
-  return open_sqlite_user_store(memory_db_path());
+  const std::string url = store_url();
+  // On PostgreSQL the users and tokens live in the database, so every
+  // `kioku serve` process on it shares them.
+  return url.empty() ? open_sqlite_user_store(memory_db_path()) : open_postgres_user_store(url);
 }
 
 bool AppContext::ensure_initialized() {
@@ -120,14 +123,9 @@ KnowledgeStore& AppContext::knowledge() {
 
 ProfileStore& AppContext::profile_store() {
   if (!profile_store_) {
-    if (!store_url().empty()) {
-      profile_store_ = unkept_profile_store(
-          "what Kioku learns about you (emotions, strategies, importance patterns) is kept on the SQLite store "
-          "only for now: on PostgreSQL nothing is learned yet");
-    } else {
-      memories();  // creates the data directory and migrates memory.db first
-      profile_store_ = open_sqlite_profile_store(memory_db_path());
-    }
+    memories();  // creates the data directory and migrates memory.db (or the database) first
+    const std::string url = store_url();
+    profile_store_ = url.empty() ? open_sqlite_profile_store(memory_db_path()) : open_postgres_profile_store(url);
   }
   return *profile_store_;
 }
@@ -136,9 +134,7 @@ ProfileService& AppContext::profile() {
   if (!profile_) {
     const std::string mode = config().get_string_or("profile.emotion", "auto", "KIOKU_PROFILE_EMOTION");
     LlmClient* reader = nullptr;
-    // A store that keeps nothing (PostgreSQL for now) gets no model readings:
-    // each would be asked again, for nothing.
-    if (mode != "lexicon" && profile_store().unavailable().empty()) {
+    if (mode != "lexicon") {
       try {
         reader = llm();
       } catch (const Error&) {

@@ -365,7 +365,6 @@ nlohmann::json ProfileService::document(const std::string& user_id, int recent) 
   flush_learning();  // what was just learned is shown too
   nlohmann::json doc;
   doc["user"] = user_id;
-  if (const std::string why = profile_.unavailable(); !why.empty()) doc["notice"] = why;
   const auto readings = profile_.emotions(user_id, std::max(1, recent));
   nlohmann::json list = nlohmann::json::array();
   std::map<std::string, int> counts;

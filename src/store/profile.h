@@ -141,15 +141,7 @@ class ProfileStore {
   // "conversation" (the state only: the messages are memories), or "all".
   // Throws kInvalidInput for another part.
   virtual void erase(const std::string& user_id, const std::string& part) = 0;
-  // Why nothing is kept ("" when the store keeps what it is given).
-  virtual std::string unavailable() const { return ""; }
 };
-
-// For a backend that has no profile tables yet (PostgreSQL, issue 14): reads
-// find nothing and writes keep nothing, so chat turns, adds and searches
-// work as without learning; unavailable() says so, and the profile document
-// carries it as its notice.
-std::unique_ptr<ProfileStore> unkept_profile_store(std::string reason);
 
 // The profile tables of memory.db at path, on a connection of its own
 // (creating and migrating the database like open_sqlite_memory_store).

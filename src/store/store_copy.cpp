@@ -135,6 +135,37 @@ const std::vector<Table>& tables() {
        cols({{"memory_id", K::kText}, {"user_id", K::kText}, {"reason", K::kText}, {"record", K::kText},
              {"archived_at", K::kInt}}),
        "memory_id", "user_id = $U", ""},
+      // Users and token hashes (issue 14); with --user, that user and its tokens.
+      {"users", "memory", cols({{"id", K::kText}, {"admin", K::kBool}, {"created_at", K::kInt}}), "id", "id = $U", ""},
+      {"user_tokens", "memory",
+       cols({{"token_sha256", K::kText}, {"user_id", K::kText}, {"label", K::kText}, {"created_at", K::kInt}}),
+       "token_sha256", "user_id = $U", ""},
+      // What the companion learned about each person (store/profile.h).
+      {"profile_emotions", "memory",
+       cols({{"message_id", K::kText}, {"user_id", K::kText}, {"emotion", K::kText}, {"intensity", K::kReal},
+             {"valence", K::kReal}, {"detector", K::kText}, {"at", K::kInt}}),
+       "message_id", "user_id = $U", ""},
+      {"profile_strategies", "memory",
+       cols({{"user_id", K::kText}, {"emotion", K::kText}, {"strategy", K::kText}, {"weight", K::kReal},
+             {"uses", K::kInt}, {"successes", K::kInt}, {"updated_at", K::kInt}}),
+       "user_id, emotion, strategy", "user_id = $U", ""},
+      {"profile_strategy_history", "memory",
+       cols({{"seq", K::kInt}, {"user_id", K::kText}, {"emotion", K::kText}, {"strategy", K::kText},
+             {"weight_before", K::kReal}, {"weight_after", K::kReal}, {"outcome", K::kReal}, {"reason", K::kText},
+             {"message_id", K::kText}, {"at", K::kInt}}),
+       "seq", "user_id = $U", "seq"},
+      {"profile_importance_patterns", "memory",
+       cols({{"user_id", K::kText}, {"kind", K::kText}, {"value", K::kText}, {"searched", K::kInt}, {"used", K::kInt},
+             {"rated", K::kInt}, {"rating_sum", K::kReal}, {"updated_at", K::kInt}}),
+       "user_id, kind, value", "user_id = $U", ""},
+      {"profile_importance_predictions", "memory",
+       cols({{"memory_id", K::kText}, {"user_id", K::kText}, {"base", K::kReal}, {"predicted", K::kReal},
+             {"factors", K::kText}, {"at", K::kInt}}),
+       "memory_id", "user_id = $U", ""},
+      {"profile_conversations", "memory",
+       cols({{"user_id", K::kText}, {"last_message_id", K::kText}, {"last_reply_id", K::kText}, {"channel", K::kText},
+             {"turns", K::kInt}, {"updated_at", K::kInt}}),
+       "user_id", "user_id = $U", ""},
       {"journal_sessions", "journal",
        cols({{"id", K::kText}, {"user_id", K::kText}, {"started_at", K::kInt}, {"last_activity", K::kInt}}), "id",
        "user_id = $U", ""},
@@ -281,6 +312,7 @@ class PostgresSide final : public Side {
   explicit PostgresSide(const std::string& url) {
     open_postgres_memory_store(url);  // creates and migrates the database
     conn_ = std::make_unique<pg::Connection>(pg::parse_store_url(url).libpq_url);
+    conn_->set_scope(pg::Scope::all_users());  // a copy spans users (row-level security, schema v4)
   }
 
   std::vector<Row> read(const Table& t, const std::string& user) override {

@@ -2,7 +2,10 @@
 // folder (memory.db, journal.db) and a PostgreSQL database, either way
 // (`kioku migrate --to`). Every table is copied row by row with the same
 // columns: memories, journals, vectors, relations, the graph, lifecycle,
-// core blocks and their versions, jobs and the scheduler, journal drafts.
+// core blocks and their versions, jobs and the scheduler, journal drafts,
+// users and their token hashes, and the learned profile (emotions,
+// strategies and their history, importance patterns and predictions,
+// conversation state).
 //
 // Safe to rerun: a row whose key is already in the destination is left as
 // it is, so an interrupted copy continues where it stopped. Afterwards each

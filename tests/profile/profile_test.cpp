@@ -99,24 +99,10 @@ TEST(LearningRules, ImportanceIsPredictedFromPatternsAndExplained) {
   EXPECT_LT(pattern_affinity(disliked[0]), 0);
 }
 
-// --- The SQLite ProfileStore ---
+// --- Deferred learning (the SQLite ProfileStore) ---
 
-class ProfileStoreTest : public ::testing::Test {
+class LearningBufferTest : public ::testing::Test {
  protected:
-  std::string message(const std::string& user, const std::string& text) {
-    Memory m;
-    m.user_id = user;
-    m.type = "chat";
-    m.content = text;
-    m.event_time = clock.now();
-    return memories->add(m).id;
-  }
-  void reopen() {
-    profile.reset();
-    memories.reset();
-    memories = open_sqlite_memory_store(dir / "memory.db", clock);
-    profile = open_sqlite_profile_store(dir / "memory.db", clock);
-  }
   testing::TempDir dir;
   FakeTimeSource clock{*parse_iso8601("2026-03-01T10:00:00Z")};
   std::unique_ptr<MemoryStore> memories = open_sqlite_memory_store(dir / "memory.db", clock);
@@ -126,7 +112,7 @@ class ProfileStoreTest : public ::testing::Test {
 // The learning signals of searches and adds are gathered and written in one
 // transaction per user (src/profile/learning_buffer.h): none is lost or
 // counted twice, and a prediction for a memory deleted meanwhile is dropped.
-TEST_F(ProfileStoreTest, DeferredLearningIsWrittenOnceByTheFlush) {
+TEST_F(LearningBufferTest, DeferredLearningIsWrittenOnceByTheFlush) {
   auto buffer = std::make_shared<LearningBuffer>();
   ProfileService service(*profile, *memories, nullptr, nullptr, clock);
   service.defer_learning(buffer);
@@ -180,65 +166,7 @@ TEST_F(ProfileStoreTest, DeferredLearningIsWrittenOnceByTheFlush) {
   EXPECT_EQ((index_patterns(profile->patterns("ann"))[{"tag", "family"}].searched), 2);
 }
 
-TEST_F(ProfileStoreTest, EverythingLearnedSurvivesAReopenAndStaysPerUser) {
-  const std::string msg = message("ann", "I'm sad");
-  const std::string note = message("ann", "a note");
-  profile->put_emotion("ann", {msg, "sadness", 0.7, -0.5, "lexicon", clock.now()});
-  StrategyWeight w{"sadness", "listen_reflect", 0.72, 1, 1};
-  profile->put_strategy("ann", w, {"sadness", "listen_reflect", 0.6, 0.72, 1.0, "rating", msg});
-  profile->add_pattern_counts("ann", {{"tag", "family", 1, 2, 0, 0}});
-  profile->add_pattern_counts("ann", {{"tag", "family", 1, 0, 1, 5}});
-  profile->put_prediction("ann", {note, 0.5, 0.64, R"([{"kind":"tag","value":"family"}])"});
-  profile->put_conversation("ann", {msg, "", "cli", 1});
-  // Another user's message cannot be given a reading by this one.
-  const std::string bens = message("ben", "hello");
-  EXPECT_THROW(profile->put_emotion("ann", {bens, "joy", 0.5, 0.4, "lexicon"}), Error);
-
-  reopen();  // a restart
-
-  auto e = profile->emotion("ann", msg);
-  ASSERT_TRUE(e);
-  EXPECT_EQ(e->emotion, "sadness");
-  EXPECT_DOUBLE_EQ(e->intensity, 0.7);
-  auto strategies = profile->strategies("ann");
-  ASSERT_EQ(strategies.size(), 1u);
-  EXPECT_DOUBLE_EQ(strategies[0].weight, 0.72);
-  auto history = profile->strategy_history("ann", "", 10);
-  ASSERT_EQ(history.size(), 1u);
-  EXPECT_EQ(history[0].reason, "rating");
-  EXPECT_DOUBLE_EQ(history[0].weight_before, 0.6);
-  auto patterns = profile->patterns("ann");
-  ASSERT_EQ(patterns.size(), 1u);
-  EXPECT_EQ(patterns[0].searched, 2);
-  EXPECT_EQ(patterns[0].used, 2);
-  EXPECT_EQ(patterns[0].rated, 1);
-  EXPECT_DOUBLE_EQ(patterns[0].rating_sum, 5);
-  ASSERT_TRUE(profile->prediction("ann", note));
-  EXPECT_DOUBLE_EQ(profile->prediction("ann", note)->predicted, 0.64);
-  ASSERT_TRUE(profile->conversation("ann"));
-  EXPECT_EQ(profile->conversation("ann")->channel, "cli");
-
-  // Nothing of ann's is ben's.
-  EXPECT_TRUE(profile->emotions("ben", 10).empty());
-  EXPECT_TRUE(profile->strategies("ben").empty());
-  EXPECT_TRUE(profile->patterns("ben").empty());
-  EXPECT_FALSE(profile->prediction("ben", note));
-  EXPECT_FALSE(profile->conversation("ben"));
-
-  // Deleting a memory takes its reading and prediction with it.
-  memories->remove("ann", note);
-  EXPECT_FALSE(profile->prediction("ann", note));
-  memories->remove("ann", msg);
-  EXPECT_FALSE(profile->emotion("ann", msg));
-
-  // Erasing parts; a strategy goes with its history.
-  EXPECT_TRUE(profile->remove_strategy("ann", "", "listen_reflect"));
-  EXPECT_TRUE(profile->strategy_history("ann", "", 10).empty());
-  profile->erase("ann", "all");
-  EXPECT_TRUE(profile->patterns("ann").empty());
-  EXPECT_FALSE(profile->conversation("ann"));
-  EXPECT_THROW(profile->erase("ann", "everything"), Error);
-}
+// The ProfileStore itself (both backends, across a reopen): tests/store/profile_store_test.cpp.
 
 // --- Chat turns with the profile ---
 

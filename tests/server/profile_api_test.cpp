@@ -10,6 +10,7 @@
 
 #include "llm/fake_llm_server.h"
 #include "server/server.h"
+#include "testing/run_binary.h"
 #include "testing/temp_dir.h"
 
 namespace kioku::server {
@@ -24,6 +25,9 @@ class ProfileApi : public ::testing::Test {
     std::ofstream(dir.path() / "data" / "config.toml")
         << "[embed]\nprovider = \"hashing\"\n[llm]\nprovider = \"openai\"\nurl = \"" << llm.url()
         << "\"\nmodel = \"test-model\"\nmax_retries = 0\n";
+    // Registered again as .../postgres: the profile then lives on PostgreSQL.
+    if (const std::string url = testing::test_store_url_for(dir.path() / "data"); !url.empty())
+      std::ofstream(dir.path() / "data" / "config.toml", std::ios::app) << "\n[store]\nurl = \"" << url << "\"\n";
     ServerOptions o;
     o.data_dir = dir.path() / "data";
     o.env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };

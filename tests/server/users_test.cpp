@@ -44,6 +44,9 @@ class UsersTest : public ::testing::Test {
   void SetUp() override {
     std::filesystem::create_directories(data());
     std::ofstream(data() / "config.toml") << "[embed]\nprovider = \"hashing\"\n";
+    // Registered again as .../postgres: the same walk with the stores on PostgreSQL.
+    if (const std::string url = testing::test_store_url_for(data()); !url.empty())
+      std::ofstream(data() / "config.toml", std::ios::app) << "\n[store]\nurl = \"" << url << "\"\n";
     ServerOptions o;
     o.data_dir = data();
     o.env = no_env();

@@ -10,6 +10,20 @@
 
 namespace kioku::pg {
 
+Scope Scope::user(const std::string& id) {
+  if (id.empty()) throw invalid_input("a store call needs a user id");
+  return Scope(false, id);
+}
+
+void Connection::set_scope(const Scope& s) {
+  if (scope() == s) return;
+  const bool local = depth_ > 0;
+  if (!local) session_scope_.reset();  // unknown until the statement succeeds
+  exec("SELECT set_config('kioku.user_id', $1, $3::boolean), set_config('kioku.all_users', $2, $3::boolean)",
+       {s.all() ? std::string() : s.user_id(), std::string(s.all() ? "on" : "off"), local});
+  (local ? local_scope_ : session_scope_) = s;
+}
+
 Param::Param(double v) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -227,8 +241,10 @@ void Connection::transaction(const std::function<void()>& fn) {
     fn();
     exec("COMMIT");
     depth_ = 0;
+    local_scope_.reset();
   } catch (...) {
     depth_ = 0;
+    local_scope_.reset();
     if (healthy()) PQclear(PQexec(conn_, "ROLLBACK"));
     throw;
   }

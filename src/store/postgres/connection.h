@@ -24,6 +24,28 @@
 
 namespace kioku::pg {
 
+// Whose rows the statements of a call may touch under the row-level security
+// policies (schema v4): one user's, or every user's. all_users() is for the
+// calls that span users by design (the embedding queue, job claiming and
+// leases, maintenance over every user, migrate, user administration) and
+// only those code paths name it.
+class Scope {
+ public:
+  static Scope user(const std::string& id);  // kInvalidInput for an empty id
+  static Scope all_users() { return Scope(true, ""); }
+  // Sees no row: a transaction that only pins a connection for the calls
+  // made inside it, each of which sets its own scope.
+  static Scope none() { return Scope(false, ""); }
+  bool all() const { return all_; }
+  const std::string& user_id() const { return user_; }
+  bool operator==(const Scope& o) const { return all_ == o.all_ && user_ == o.user_; }
+
+ private:
+  Scope(bool all, std::string user) : all_(all), user_(std::move(user)) {}
+  bool all_;
+  std::string user_;
+};
+
 // A bind value: text or NULL.
 struct Param {
   std::optional<std::string> value;
@@ -86,12 +108,20 @@ class Connection {
   void transaction(const std::function<void()>& fn);
   bool healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
   bool in_transaction() const { return depth_ > 0; }
+  // Sets the session settings the policies read (kioku.user_id,
+  // kioku.all_users) when they differ from the scope in force: for the
+  // session outside a transaction, for the rest of it inside one (a
+  // rollback then cannot leave a setting this object does not know of).
+  void set_scope(const Scope& scope);
+  // The scope in force ("none" before the first set_scope()).
+  std::optional<Scope> scope() const { return depth_ > 0 && local_scope_ ? local_scope_ : session_scope_; }
 
  private:
   [[noreturn]] void fail(const std::string& what, PGresult* r);
   std::string url_;
   PGconn* conn_ = nullptr;
   int depth_ = 0;
+  std::optional<Scope> session_scope_, local_scope_;
 };
 
 // A fixed number of connections to one database, opened on first use.

@@ -57,14 +57,15 @@ class PgJobStore final : public JobStore, pg::StoreBase {
 
   std::string enqueue(Job job) override {
     std::string id;
-    transaction([&](Connection& c) { id = insert(c, job); });
+    transaction(pg::Scope::user(job.user_id), [&](Connection& c) { id = insert(c, job); });
     return id;
   }
 
   std::vector<Job> claim(const std::string& kind, const std::string& holder, TimePoint now, TimePoint due_by,
                          TimePoint lease_until, int limit) override {
     std::vector<Job> out;
-    transaction([&](Connection& c) {
+    // Claimers take every user's jobs.
+    transaction(pg::Scope::all_users(), [&](Connection& c) {
       auto r = c.exec(
           "WITH picked AS (SELECT id FROM jobs WHERE kind = $1 AND ((state = 'queued' AND run_after <= $2) OR "
           "(state = 'running' AND lease_until < $3)) ORDER BY run_after, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
@@ -106,7 +107,7 @@ class PgJobStore final : public JobStore, pg::StoreBase {
   }
 
   void retry(const std::string& user_id, const std::string& id, TimePoint now) override {
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(user_id), [&](Connection& c) {
       const Job j = owned(c, user_id, id);
       if (j.state != JobState::kFailed && j.state != JobState::kCancelled)
         throw conflict("job " + id + " is " + std::string(to_string(j.state)) +
@@ -118,7 +119,7 @@ class PgJobStore final : public JobStore, pg::StoreBase {
   }
 
   void cancel(const std::string& user_id, const std::string& id, TimePoint now) override {
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(user_id), [&](Connection& c) {
       const Job j = owned(c, user_id, id);
       if (j.state == JobState::kRunning) throw conflict("job " + id + " is running: it cannot be cancelled now");
       if (j.state == JobState::kDone || j.state == JobState::kCancelled)
@@ -127,8 +128,10 @@ class PgJobStore final : public JobStore, pg::StoreBase {
     });
   }
 
+  // By id alone (the interface names no user): the runner, and the edges
+  // after retry()/cancel() checked the owner.
   std::optional<Job> get(const std::string& id) override {
-    return with([&](Connection& c) -> std::optional<Job> {
+    return with(pg::Scope::all_users(), [&](Connection& c) -> std::optional<Job> {
       auto r = c.exec(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = $1", {id});
       if (!r.rows()) return std::nullopt;
       return read_job(r, 0);
@@ -156,7 +159,8 @@ class PgJobStore final : public JobStore, pg::StoreBase {
     }
     p.emplace_back(static_cast<int64_t>(filter.limit));
     sql += " ORDER BY created_at DESC, id DESC LIMIT $" + std::to_string(p.size());
-    return with([&](Connection& c) {
+    // Without a user: every user's (the jobs commands and status over the whole server).
+    return with(filter.user_id ? pg::Scope::user(*filter.user_id) : pg::Scope::all_users(), [&](Connection& c) {
       auto r = c.exec(sql, p);
       std::vector<Job> out;
       for (int i = 0; i < r.rows(); ++i) out.push_back(read_job(r, i));
@@ -165,7 +169,7 @@ class PgJobStore final : public JobStore, pg::StoreBase {
   }
 
   std::map<std::string, int64_t> count_by_state(const std::optional<std::string>& user_id) override {
-    return with([&](Connection& c) {
+    return with(user_id ? pg::Scope::user(*user_id) : pg::Scope::all_users(), [&](Connection& c) {
       auto r = user_id ? c.exec("SELECT state, count(*) FROM jobs WHERE user_id = $1 GROUP BY state", {*user_id})
                        : c.exec("SELECT state, count(*) FROM jobs GROUP BY state");
       std::map<std::string, int64_t> out;
@@ -176,7 +180,7 @@ class PgJobStore final : public JobStore, pg::StoreBase {
   }
 
   int64_t count_open(const std::string& user_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       return c.exec("SELECT count(*) FROM jobs WHERE user_id = $1 AND state IN ('queued', 'running')", {user_id})
           .integer(0, 0);
     });
@@ -184,7 +188,7 @@ class PgJobStore final : public JobStore, pg::StoreBase {
 
   int64_t prune_finished(TimePoint before) override {
     int64_t n = 0;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::all_users(), [&](Connection& c) {  // upkeep over every user's jobs
       n = c.exec("DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND finished_at < $1", {to_millis(before)})
               .affected();
       c.exec("DELETE FROM job_runs WHERE finished_at < $1", {to_millis(before)});
@@ -194,7 +198,7 @@ class PgJobStore final : public JobStore, pg::StoreBase {
 
   bool enqueue_for_slot(const std::string& schedule, int64_t slot, Job job) override {
     bool enqueued = false;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(job.user_id), [&](Connection& c) {
       // A new schedule's row is inserted with the slot; a known one is locked
       // first, so of several processes one enqueues each slot.
       const int64_t now = to_millis(clock_.now());
@@ -213,8 +217,9 @@ class PgJobStore final : public JobStore, pg::StoreBase {
     return enqueued;
   }
 
+  // The scheduler's tables belong to no user.
   std::optional<int64_t> last_slot(const std::string& schedule) override {
-    return with([&](Connection& c) -> std::optional<int64_t> {
+    return with(pg::Scope::none(), [&](Connection& c) -> std::optional<int64_t> {
       auto r = c.exec("SELECT last_slot FROM job_schedules WHERE name = $1", {schedule});
       if (!r.rows()) return std::nullopt;
       return r.integer(0, 0);
@@ -222,7 +227,7 @@ class PgJobStore final : public JobStore, pg::StoreBase {
   }
 
   void record_run(const ScheduledRun& run) override {
-    with([&](Connection& c) {
+    with(pg::Scope::none(), [&](Connection& c) {
       c.exec("INSERT INTO job_runs(schedule, job_id, started_at, finished_at, status, counts, error) "
              "VALUES ($1,$2,$3,$4,$5,$6,$7)",
              {run.schedule, run.job_id, to_millis(run.started_at), to_millis(run.finished_at), run.status,
@@ -231,7 +236,7 @@ class PgJobStore final : public JobStore, pg::StoreBase {
   }
 
   std::vector<ScheduledRun> list_runs(const std::string& schedule, int limit) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::none(), [&](Connection& c) {
       auto r = c.exec(
           "SELECT id, schedule, job_id, started_at, finished_at, status, counts, error FROM job_runs "
           "WHERE ($1 = '' OR schedule = $1) ORDER BY started_at DESC, id DESC LIMIT $2",
@@ -282,7 +287,10 @@ class PgJobStore final : public JobStore, pg::StoreBase {
         {job.id, job.user_id, job.kind, job.payload.dump(), dedupe, job.attempts, job.waits, job.max_attempts,
          job.last_error, job.wait_reason, to_millis(job.created_at), to_millis(job.run_after)});
     if (r.rows()) return job.id;
-    return c.exec("SELECT id FROM jobs WHERE dedupe_key = $1", {dedupe}).text(0, 0);
+    auto kept = c.exec("SELECT id FROM jobs WHERE dedupe_key = $1", {dedupe});
+    // Row-level security hides a job of another user that holds the key.
+    if (!kept.rows()) throw conflict("the job key '" + job.dedupe_key + "' is taken by another user's job");
+    return kept.text(0, 0);
   }
 
   Job owned(Connection& c, const std::string& user_id, const std::string& id) {
@@ -291,8 +299,9 @@ class PgJobStore final : public JobStore, pg::StoreBase {
     return read_job(r, 0);
   }
 
+  // The runner's lease calls: by job id and holder, whoever's job it is.
   bool held(const std::string& sql, const pg::Params& p) {
-    return with([&](Connection& c) { return c.exec(sql, p).affected() > 0; });
+    return with(pg::Scope::all_users(), [&](Connection& c) { return c.exec(sql, p).affected() > 0; });
   }
 
   const TimeSource& clock_;

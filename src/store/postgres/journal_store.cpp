@@ -1,6 +1,8 @@
 // PgJournalDraftStore: the open journal session of each user. An entry is
 // committed (synchronous_commit as the server has it, on by default) before
-// add_entry returns.
+// add_entry returns. Its tables are outside the row-level security
+// policies (schema.cpp, v4): most calls name a session, not a user, so they
+// run under Scope::none(), which sees no user-scoped row.
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -18,7 +20,7 @@ class PgJournalDraftStore final : public JournalDraftStore, pg::StoreBase {
   PgJournalDraftStore(const std::string& url, const TimeSource& clock) : StoreBase(url), clock_(clock) {}
 
   std::optional<JournalSession> open_session(const std::string& user_id) override {
-    return with([&](Connection& c) -> std::optional<JournalSession> {
+    return with(pg::Scope::user(user_id), [&](Connection& c) -> std::optional<JournalSession> {
       auto r = c.exec(
           "SELECT s.id, s.user_id, s.started_at, s.last_activity, "
           "(SELECT count(*) FROM journal_entries e WHERE e.session_id = s.id) FROM journal_sessions s "
@@ -42,7 +44,7 @@ class PgJournalDraftStore final : public JournalDraftStore, pg::StoreBase {
     s.started_at = at;
     s.last_activity = at;
     // user_id is UNIQUE: of two concurrent starts, one inserts.
-    const bool inserted = with([&](Connection& c) {
+    const bool inserted = with(pg::Scope::user(user_id), [&](Connection& c) {
       return c.exec(
                   "INSERT INTO journal_sessions(id, user_id, started_at, last_activity) VALUES ($1,$2,$3,$3) "
                   "ON CONFLICT (user_id) DO NOTHING",
@@ -54,7 +56,7 @@ class PgJournalDraftStore final : public JournalDraftStore, pg::StoreBase {
   }
 
   JournalEntry add_entry(const std::string& session_id, JournalEntry entry) override {
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::none(), [&](Connection& c) {
       const TimePoint now = clock_.now();
       if (entry.id.empty()) entry.id = new_uuid_v7(now);
       if (to_millis(entry.timestamp) == 0) entry.timestamp = now;
@@ -71,7 +73,7 @@ class PgJournalDraftStore final : public JournalDraftStore, pg::StoreBase {
   }
 
   std::vector<JournalEntry> entries(const std::string& session_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::none(), [&](Connection& c) {
       auto r = c.exec(
           "SELECT id, session_id, timestamp, type, content, media_path, image_description FROM journal_entries "
           "WHERE session_id = $1 ORDER BY timestamp, created_at, id",
@@ -93,13 +95,13 @@ class PgJournalDraftStore final : public JournalDraftStore, pg::StoreBase {
   }
 
   void set_image_description(const std::string& entry_id, const std::string& description) override {
-    with([&](Connection& c) {
+    with(pg::Scope::none(), [&](Connection& c) {
       c.exec("UPDATE journal_entries SET image_description = $1 WHERE id = $2", {description, entry_id});
     });
   }
 
   void discard_session(const std::string& session_id) override {
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::none(), [&](Connection& c) {
       c.exec("DELETE FROM journal_entries WHERE session_id = $1", {session_id});
       c.exec("DELETE FROM journal_sessions WHERE id = $1", {session_id});
     });
@@ -108,7 +110,7 @@ class PgJournalDraftStore final : public JournalDraftStore, pg::StoreBase {
   JournalSession continue_session(const std::string& session_id, const std::vector<std::string>& compiled_entry_ids,
                                   TimePoint at) override {
     JournalSession next;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::none(), [&](Connection& c) {
       auto find = c.exec("SELECT user_id FROM journal_sessions WHERE id = $1 FOR UPDATE", {session_id});
       if (!find.rows()) throw not_found("no journal session " + session_id);
       next.user_id = find.text(0, 0);

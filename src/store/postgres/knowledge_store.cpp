@@ -118,8 +118,9 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
  public:
   PgKnowledgeStore(const std::string& url, const TimeSource& clock) : StoreBase(url), clock_(clock) {}
 
+  // Pins a connection only: each call made inside sets its own scope.
   void transaction(const std::function<void()>& fn) override {
-    StoreBase::transaction([&](Connection&) { fn(); });
+    StoreBase::transaction(pg::Scope::none(), [&](Connection&) { fn(); });
   }
 
   // --- Entities ---
@@ -130,7 +131,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
     if (e.id.empty()) e.id = new_uuid_v7(now);
     if (to_millis(e.created_at) == 0) e.created_at = now;
     e.updated_at = now;
-    with([&](Connection& c) {
+    with(pg::Scope::user(e.user_id), [&](Connection& c) {
       c.exec(
           "INSERT INTO graph_entities(id, user_id, kind, name, summary, confidence, created_at, updated_at) "
           "VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
@@ -140,7 +141,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::optional<Entity> get_entity(const std::string& user_id, const std::string& id) override {
-    return with([&](Connection& c) -> std::optional<Entity> {
+    return with(pg::Scope::user(user_id), [&](Connection& c) -> std::optional<Entity> {
       auto r = c.exec(std::string(kEntitySelect) + " WHERE e.user_id = $1 AND e.id = $2", {user_id, id});
       if (!r.rows()) return std::nullopt;
       Entity e = read_entity(r, 0);
@@ -150,19 +151,22 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<Entity> list_entities(const std::string& user_id, const std::string& kind, int limit) override {
-    return entities_where(" WHERE e.user_id = $1 AND e.merged_into IS NULL AND ($2 = '' OR e.kind = $2) "
+    return entities_where(pg::Scope::user(user_id),
+                          " WHERE e.user_id = $1 AND e.merged_into IS NULL AND ($2 = '' OR e.kind = $2) "
                           "ORDER BY mentions DESC, e.name LIMIT $3",
                           {user_id, kind, static_cast<int64_t>(limit)}, true);
   }
 
   std::vector<Entity> entities_by_alias(const std::string& user_id, const std::string& norm) override {
-    return entities_where(" WHERE e.user_id = $1 AND e.merged_into IS NULL AND e.id IN "
-                          "(SELECT entity_id FROM graph_aliases WHERE user_id = $1 AND norm = $2) ORDER BY mentions DESC",
-                          {user_id, norm}, true);
+    return entities_where(
+        pg::Scope::user(user_id),
+        " WHERE e.user_id = $1 AND e.merged_into IS NULL AND e.id IN "
+        "(SELECT entity_id FROM graph_aliases WHERE user_id = $1 AND norm = $2) ORDER BY mentions DESC",
+        {user_id, norm}, true);
   }
 
   std::vector<std::pair<std::string, std::string>> alias_index(const std::string& user_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(
           "SELECT a.norm, a.entity_id FROM graph_aliases a JOIN graph_entities e ON e.id = a.entity_id "
           "WHERE a.user_id = $1 AND e.merged_into IS NULL",
@@ -176,7 +180,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   void add_alias(const std::string& user_id, const std::string& entity_id, const std::string& alias,
                  const std::string& norm) override {
     if (norm.empty()) return;
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       require_entity(c, user_id, entity_id);
       c.exec("INSERT INTO graph_aliases(entity_id, user_id, alias, norm) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
              {entity_id, user_id, alias, norm});
@@ -185,7 +189,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
 
   void update_entity_summary(const std::string& user_id, const std::string& entity_id,
                              const std::string& summary) override {
-    with([&](Connection& c) {
+    with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec("UPDATE graph_entities SET summary = $1, updated_at = $2 WHERE id = $3 AND user_id = $4",
                       {summary, to_millis(clock_.now()), entity_id, user_id});
       if (r.affected() == 0) throw not_found("no entity with id " + entity_id);
@@ -193,7 +197,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   void add_mention(const std::string& user_id, const Mention& m) override {
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       require_entity(c, user_id, m.entity_id);
       c.exec(
           "INSERT INTO graph_mentions(entity_id, memory_id, surface, norm, created_at) "
@@ -204,7 +208,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<Mention> mentions_of(const std::string& user_id, const std::string& entity_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(
           "SELECT g.entity_id, g.memory_id, g.surface, g.norm FROM graph_mentions g JOIN graph_entities e "
           "ON e.id = g.entity_id WHERE e.user_id = $1 AND g.entity_id = $2 ORDER BY g.created_at, g.memory_id",
@@ -217,7 +221,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
 
   void merge_entities(const std::string& user_id, const std::string& from, const std::string& into) override {
     if (from == into) throw invalid_input("cannot merge an entity into itself");
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       require_entity(c, user_id, from);
       require_entity(c, user_id, into);
       const Params p{into, from};
@@ -236,7 +240,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   Entity split_entity(const std::string& user_id, const std::string& from, const std::string& new_name,
                       const std::vector<std::pair<std::string, std::string>>& aliases_with_norms) override {
     Entity created;
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       auto source = get_entity(user_id, from);
       if (!source || !source->merged_into.empty()) throw not_found("no entity with id " + from);
       Entity e;
@@ -272,7 +276,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
     if (f.object_id.empty() && f.value.empty()) throw invalid_input("a fact needs an object or a value");
     const TimePoint now = clock_.now();
     FactOutcome out;
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(f.user_id), [&](Connection& c) {
       require_entity(c, f.user_id, f.subject_id);
       if (!f.object_id.empty()) require_entity(c, f.user_id, f.object_id);
       // One writer per subject at a time: the checks below and the insert
@@ -316,12 +320,13 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
     else
       sql += " AND $5::bigint IS NOT NULL";
     sql += " ORDER BY coalesce(f.valid_from, f.recorded_at), f.recorded_at, f.id LIMIT $6";
-    return facts_of(sql, {q.user_id, q.entity_id, known, q.include_retired,
-                          q.valid_at ? to_millis(*q.valid_at) : int64_t{0}, static_cast<int64_t>(q.limit)});
+    return facts_of(pg::Scope::user(q.user_id), sql,
+                    {q.user_id, q.entity_id, known, q.include_retired, q.valid_at ? to_millis(*q.valid_at) : int64_t{0},
+                     static_cast<int64_t>(q.limit)});
   }
 
   GraphCounts graph_counts(const std::string& user_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(
           "SELECT (SELECT count(*) FROM graph_entities WHERE user_id = $1 AND merged_into IS NULL), "
           "(SELECT count(*) FROM graph_facts WHERE user_id = $1), "
@@ -336,14 +341,16 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<Fact> facts_changed(const std::string& user_id, TimePoint since, TimePoint until) override {
-    return facts_of(std::string("SELECT ") + kFactColumns + kFactFrom +
+    return facts_of(pg::Scope::user(user_id),
+                    std::string("SELECT ") + kFactColumns + kFactFrom +
                         " WHERE f.user_id = $1 AND ((f.recorded_at >= $2 AND f.recorded_at < $3) OR "
                         "(f.invalidated_at >= $2 AND f.invalidated_at < $3)) ORDER BY f.recorded_at, f.id",
                     {user_id, to_millis(since), to_millis(until)});
   }
 
   std::vector<Entity> entities_created(const std::string& user_id, TimePoint since, TimePoint until) override {
-    return entities_where(" WHERE e.user_id = $1 AND e.merged_into IS NULL AND e.created_at >= $2 AND "
+    return entities_where(pg::Scope::user(user_id),
+                          " WHERE e.user_id = $1 AND e.merged_into IS NULL AND e.created_at >= $2 AND "
                           "e.created_at < $3 ORDER BY e.created_at",
                           {user_id, to_millis(since), to_millis(until)}, false);
   }
@@ -352,7 +359,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
 
   std::vector<LifecycleRow> lifecycle_rows(const std::string& user_id, const std::string& after_id,
                                            int limit) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(
           "SELECT m.id, m.type, m.tier, m.truth_category, m.memory_type, m.source, m.approved, m.confidence, "
           "m.source_reliability, m.recency, m.corroboration_count, m.contradiction_count, m.event_time, "
@@ -388,8 +395,10 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
     });
   }
 
+  // By memory id alone (the interface names no user): callers read the
+  // memory as its user first (kioku memory show, the graph commands).
   MemoryLifecycle lifecycle(const std::string& memory_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::all_users(), [&](Connection& c) {
       auto r = c.exec(
           "SELECT validated_at, identity_since, cold_since, extracted_at, dedup_checked_at, coalesce(merged_into, '') "
           "FROM memory_lifecycle WHERE memory_id = $1",
@@ -399,7 +408,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   void set_confidence(const std::string& user_id, const std::string& memory_id, const Confidence& conf) override {
-    with([&](Connection& c) {
+    with(pg::Scope::user(user_id), [&](Connection& c) {
       c.exec("UPDATE memories SET confidence = $1, source_reliability = $2, recency = $3, corroboration_count = $4, "
              "contradiction_count = $5 WHERE id = $6 AND user_id = $7",
              {conf.overall, conf.source_reliability, conf.recency, conf.corroboration_count, conf.contradiction_count,
@@ -409,7 +418,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
 
   bool change_tier(const std::string& user_id, const TierChange& change) override {
     bool changed = false;
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       auto cur = c.exec("SELECT tier FROM memories WHERE id = $1 AND user_id = $2 FOR UPDATE", {change.memory_id, user_id});
       if (!cur.rows()) throw not_found("no memory with id " + change.memory_id);
       const Tier now_tier = parse_tier(cur.text(0, 0));
@@ -427,7 +436,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<TierChange> tier_history(const std::string& user_id, const std::string& memory_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       return read_tier_changes(c.exec("SELECT memory_id, from_tier, to_tier, rule, detail, at FROM memory_tier_changes "
                                       "WHERE user_id = $1 AND memory_id = $2 ORDER BY seq",
                                       {user_id, memory_id}));
@@ -435,7 +444,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<TierChange> tier_changes(const std::string& user_id, TimePoint since, TimePoint until) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       return read_tier_changes(c.exec("SELECT memory_id, from_tier, to_tier, rule, detail, at FROM memory_tier_changes "
                                       "WHERE user_id = $1 AND at >= $2 AND at < $3 ORDER BY seq",
                                       {user_id, to_millis(since), to_millis(until)}));
@@ -443,21 +452,21 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   void mark_validated(const std::string& user_id, const std::string& memory_id, TimePoint at) override {
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       require_memory(c, user_id, memory_id);
       upsert_lifecycle(c, memory_id, "validated_at", to_millis(at));
     });
   }
 
   void mark_extracted(const std::string& user_id, const std::string& memory_id, TimePoint at) override {
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       require_memory(c, user_id, memory_id);
       upsert_lifecycle(c, memory_id, "extracted_at", to_millis(at));
     });
   }
 
   std::vector<std::string> unextracted(const std::string& user_id, int limit) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       return ids_of(c.exec(
           "SELECT m.id FROM memories m LEFT JOIN memory_lifecycle l ON l.memory_id = m.id WHERE m.user_id = $1 AND "
           "m.approved AND l.extracted_at IS NULL ORDER BY m.event_time, m.id LIMIT $2",
@@ -466,7 +475,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   void mark_dedup_checked(const std::string& user_id, const std::vector<std::string>& ids, TimePoint at) override {
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       for (const auto& id : ids) {
         if (!memory_exists(c, user_id, id)) continue;
         upsert_lifecycle(c, id, "dedup_checked_at", to_millis(at));
@@ -475,7 +484,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<std::string> undeduped(const std::string& user_id, const std::string& after_id, int limit) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       return ids_of(c.exec(
           "SELECT m.id FROM memories m LEFT JOIN memory_lifecycle l ON l.memory_id = m.id WHERE m.user_id = $1 AND "
           "m.id > $2 AND m.approved AND l.dedup_checked_at IS NULL AND l.merged_into IS NULL AND "
@@ -484,15 +493,17 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
     });
   }
 
+  // Maintenance runs over every user: which users have memories.
   std::vector<std::string> users() override {
-    return with([&](Connection& c) { return ids_of(c.exec("SELECT DISTINCT user_id FROM memories ORDER BY 1")); });
+    return with(pg::Scope::all_users(),
+                [&](Connection& c) { return ids_of(c.exec("SELECT DISTINCT user_id FROM memories ORDER BY 1")); });
   }
 
   bool merge_duplicate(const std::string& user_id, const std::string& survivor, const std::string& duplicate,
                        TimePoint at) override {
     if (survivor == duplicate) return false;
     bool merged = false;
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       require_memory(c, user_id, survivor);
       require_memory(c, user_id, duplicate);
       c.exec("SELECT 1 FROM memories WHERE id = $1 FOR UPDATE", {duplicate});
@@ -516,7 +527,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
 
   std::vector<std::string> move_to_cold(const std::string& user_id, TimePoint cutoff, TimePoint at) override {
     std::vector<std::string> moved;
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       moved = ids_of(c.exec(
           "SELECT m.id FROM memories m LEFT JOIN memory_lifecycle l ON l.memory_id = m.id WHERE m.user_id = $1 AND "
           "m.tier != 'persistent' AND m.event_time < $2 AND m.created_at < $2 AND coalesce(m.last_accessed, 0) < $2 "
@@ -528,7 +539,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   int64_t count_cold(const std::string& user_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       return c.exec("SELECT count(*) FROM memory_lifecycle l JOIN memories m ON m.id = l.memory_id WHERE "
                     "m.user_id = $1 AND l.cold_since IS NOT NULL",
                     {user_id})
@@ -537,7 +548,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::optional<std::string> find_by_maintenance_key(const std::string& user_id, const std::string& key) override {
-    return with([&](Connection& c) -> std::optional<std::string> {
+    return with(pg::Scope::user(user_id), [&](Connection& c) -> std::optional<std::string> {
       auto r = c.exec("SELECT id FROM memories WHERE user_id = $1 AND metadata ? 'maintenance_key' AND "
                       "metadata->>'maintenance_key' = $2 LIMIT 1",
                       {user_id, key});
@@ -551,7 +562,7 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   bool archive_memory(const std::string& user_id, const std::string& memory_id, const std::string& reason,
                       TimePoint at) override {
     bool archived = false;
-    StoreBase::transaction([&](Connection& c) {
+    StoreBase::transaction(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(std::string("SELECT ") + pg::memory_columns() +
                           " FROM memories m WHERE m.id = $1 AND m.user_id = $2 FOR UPDATE",
                       {memory_id, user_id});
@@ -571,25 +582,25 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
   }
 
   std::vector<ArchivedMemory> list_archive(const std::string& user_id, int limit) override {
-    return archived_where(" WHERE user_id = $1 ORDER BY archived_at DESC, memory_id LIMIT $2",
+    return archived_where(pg::Scope::user(user_id), " WHERE user_id = $1 ORDER BY archived_at DESC, memory_id LIMIT $2",
                           {user_id, static_cast<int64_t>(limit)});
   }
 
   std::optional<ArchivedMemory> get_archived(const std::string& user_id, const std::string& memory_id) override {
-    auto out = archived_where(" WHERE user_id = $1 AND memory_id = $2", {user_id, memory_id});
+    auto out = archived_where(pg::Scope::user(user_id), " WHERE user_id = $1 AND memory_id = $2", {user_id, memory_id});
     if (out.empty()) return std::nullopt;
     return out.front();
   }
 
   void drop_archived(const std::string& user_id, const std::string& memory_id) override {
-    with([&](Connection& c) {
+    with(pg::Scope::user(user_id), [&](Connection& c) {
       c.exec("DELETE FROM memory_archive WHERE user_id = $1 AND memory_id = $2", {user_id, memory_id});
     });
   }
 
  private:
-  std::vector<Entity> entities_where(const std::string& where, const Params& p, bool aliases) {
-    return with([&](Connection& c) {
+  std::vector<Entity> entities_where(const pg::Scope& scope, const std::string& where, const Params& p, bool aliases) {
+    return with(scope, [&](Connection& c) {
       auto r = c.exec(std::string(kEntitySelect) + where, p);
       std::vector<Entity> out;
       for (int i = 0; i < r.rows(); ++i) out.push_back(read_entity(r, i));
@@ -599,8 +610,8 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
     });
   }
 
-  std::vector<Fact> facts_of(const std::string& sql, const Params& p) {
-    return with([&](Connection& c) {
+  std::vector<Fact> facts_of(const pg::Scope& scope, const std::string& sql, const Params& p) {
+    return with(scope, [&](Connection& c) {
       auto r = c.exec(sql, p);
       std::vector<Fact> out;
       for (int i = 0; i < r.rows(); ++i) out.push_back(read_fact(r, i));
@@ -608,8 +619,8 @@ class PgKnowledgeStore final : public KnowledgeStore, pg::StoreBase {
     });
   }
 
-  std::vector<ArchivedMemory> archived_where(const std::string& where, const Params& p) {
-    return with([&](Connection& c) {
+  std::vector<ArchivedMemory> archived_where(const pg::Scope& scope, const std::string& where, const Params& p) {
+    return with(scope, [&](Connection& c) {
       auto r = c.exec("SELECT memory_id, user_id, reason, record, archived_at FROM memory_archive" + where, p);
       std::vector<ArchivedMemory> out;
       for (int i = 0; i < r.rows(); ++i) {

@@ -17,6 +17,7 @@ StoreBase::StoreBase(const std::string& url) : pool_(shared_pool(url)) {
   std::lock_guard lock(pool_->migrate_mu);
   if (pool_->migrated) return;
   auto lease = pool_->acquire();
+  lease->set_scope(Scope::all_users());  // migrations span users
   migrate(*lease, "kioku", memory_migrations());
   pool_->migrated = true;
 }
@@ -93,7 +94,7 @@ class PgCoreMemoryStore final : public CoreMemoryStore, pg::StoreBase {
   PgCoreMemoryStore(const std::string& url, const TimeSource& clock) : StoreBase(url), clock_(clock) {}
 
   std::vector<CoreBlock> list_blocks(const std::string& user_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(std::string("SELECT ") + kBlockColumns + " FROM core_blocks WHERE user_id = $1 ORDER BY label",
                       {user_id});
       std::vector<CoreBlock> out;
@@ -103,7 +104,7 @@ class PgCoreMemoryStore final : public CoreMemoryStore, pg::StoreBase {
   }
 
   std::optional<CoreBlock> get_block(const std::string& user_id, const std::string& label) override {
-    return with([&](Connection& c) -> std::optional<CoreBlock> {
+    return with(pg::Scope::user(user_id), [&](Connection& c) -> std::optional<CoreBlock> {
       auto r = c.exec(std::string("SELECT ") + kBlockColumns + " FROM core_blocks WHERE user_id = $1 AND label = $2",
                       {user_id, label});
       if (!r.rows()) return std::nullopt;
@@ -115,7 +116,7 @@ class PgCoreMemoryStore final : public CoreMemoryStore, pg::StoreBase {
                       std::optional<int> expected_version) override {
     if (block.label.empty()) throw invalid_input("a core memory block needs a label");
     CoreBlock out = block;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(user_id), [&](Connection& c) {
       // FOR UPDATE: two editors of one block take turns, so the version check holds.
       auto cur = c.exec("SELECT version, updated_at FROM core_blocks WHERE user_id = $1 AND label = $2 FOR UPDATE",
                         {user_id, block.label});
@@ -143,7 +144,7 @@ class PgCoreMemoryStore final : public CoreMemoryStore, pg::StoreBase {
   }
 
   std::vector<CoreBlockVersion> block_history(const std::string& user_id, const std::string& label) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(std::string("SELECT ") + kVersionColumns +
                           " FROM core_block_versions WHERE user_id = $1 AND label = $2 ORDER BY version",
                       {user_id, label});
@@ -155,7 +156,7 @@ class PgCoreMemoryStore final : public CoreMemoryStore, pg::StoreBase {
 
   std::optional<CoreBlockVersion> block_version(const std::string& user_id, const std::string& label,
                                                 int version) override {
-    return with([&](Connection& c) -> std::optional<CoreBlockVersion> {
+    return with(pg::Scope::user(user_id), [&](Connection& c) -> std::optional<CoreBlockVersion> {
       auto r = c.exec(std::string("SELECT ") + kVersionColumns +
                           " FROM core_block_versions WHERE user_id = $1 AND label = $2 AND version = $3",
                       {user_id, label, version});
@@ -166,7 +167,7 @@ class PgCoreMemoryStore final : public CoreMemoryStore, pg::StoreBase {
 
   bool remove_block(const std::string& user_id, const std::string& label) override {
     bool removed = false;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(user_id), [&](Connection& c) {
       removed = c.exec("DELETE FROM core_blocks WHERE user_id = $1 AND label = $2", {user_id, label}).affected() > 0;
       c.exec("DELETE FROM core_block_versions WHERE user_id = $1 AND label = $2", {user_id, label});
     });
@@ -174,7 +175,7 @@ class PgCoreMemoryStore final : public CoreMemoryStore, pg::StoreBase {
   }
 
   std::optional<TimePoint> blocks_changed_at(const std::string& user_id) override {
-    return with([&](Connection& c) -> std::optional<TimePoint> {
+    return with(pg::Scope::user(user_id), [&](Connection& c) -> std::optional<TimePoint> {
       auto r = c.exec("SELECT max(updated_at) FROM core_blocks WHERE user_id = $1", {user_id});
       if (!r.rows() || r.is_null(0, 0)) return std::nullopt;
       return from_millis(r.integer(0, 0));
@@ -219,17 +220,23 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
 
   AddOutcome add(Memory m) override {
     AddOutcome out;
-    transaction([&](Connection& c) { out = add_one(c, m); });
+    transaction(pg::Scope::user(m.user_id), [&](Connection& c) { out = add_one(c, m); });
     return out;
   }
 
   std::vector<AddOutcome> add_batch(std::vector<Memory> memories) override {
     std::vector<AddOutcome> out;
     out.reserve(memories.size());
+    if (memories.empty()) return out;
     const bool plain = std::none_of(memories.begin(), memories.end(), [](const Memory& m) { return !m.relations.empty(); });
-    transaction([&](Connection& c) {
-      if (!plain) {
-        for (auto& m : memories) out.push_back(add_one(c, m));
+    const bool one_user = std::all_of(memories.begin(), memories.end(),
+                                      [&](const Memory& m) { return m.user_id == memories.front().user_id; });
+    // A batch of several users' memories: each insert under its own user's scope.
+    const pg::Scope scope = one_user ? pg::Scope::user(memories.front().user_id) : pg::Scope::none();
+    transaction(scope, [&](Connection& c) {
+      if (!plain || !one_user) {
+        for (auto& m : memories)
+          out.push_back(with(pg::Scope::user(m.user_id), [&](Connection& own) { return add_one(own, m); }));
         return;
       }
       // Imports: every insert sent at once (pipeline), one round trip.
@@ -246,7 +253,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   std::optional<Memory> get(const std::string& user_id, const std::string& id) override {
-    return with([&](Connection& c) -> std::optional<Memory> {
+    return with(pg::Scope::user(user_id), [&](Connection& c) -> std::optional<Memory> {
       auto r = c.exec(std::string("SELECT ") + pg::memory_columns() + " FROM memories m WHERE m.id = $1 AND m.user_id = $2",
                       {id, user_id});
       if (!r.rows()) return std::nullopt;
@@ -258,7 +265,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
 
   std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) override {
     if (ids.empty()) return {};
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(std::string("SELECT ") + pg::memory_columns() +
                           " FROM memories m WHERE m.user_id = $1 AND m.id = ANY($2::text[])",
                       {user_id, text_array(ids)});
@@ -277,7 +284,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   void update(Memory m) override {
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(m.user_id), [&](Connection& c) {
       auto existing = get(m.user_id, m.id);
       if (!existing) throw not_found("no memory with id " + m.id);
       m.content_hash = compute_content_hash(m);
@@ -311,7 +318,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
 
   bool remove(const std::string& user_id, const std::string& id) override {
     bool removed = false;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(user_id), [&](Connection& c) {
       removed = c.exec("DELETE FROM memories WHERE id = $1 AND user_id = $2", {id, user_id}).affected() > 0;
     });
     return removed;
@@ -329,7 +336,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     }
     const std::string lim = b.add(static_cast<int64_t>(limit));
     const std::string off = b.add(static_cast<int64_t>(offset));
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(filter.user_id), [&](Connection& c) {
       auto r = c.exec(std::string("SELECT ") + pg::memory_columns() + " FROM memories m WHERE true" + w +
                           " ORDER BY " + order_sql + " LIMIT " + lim + " OFFSET " + off,
                       b.params);
@@ -350,7 +357,9 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   int64_t count(const MemoryFilter& filter) override {
     Binds b;
     const std::string w = where_sql(filter, b);
-    return with([&](Connection& c) { return c.exec("SELECT count(*) FROM memories m WHERE true" + w, b.params).integer(0, 0); });
+    return with(pg::Scope::user(filter.user_id), [&](Connection& c) {
+      return c.exec("SELECT count(*) FROM memories m WHERE true" + w, b.params).integer(0, 0);
+    });
   }
 
   std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,
@@ -367,13 +376,16 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     if (query.empty() || limit <= 0) return out;
     query += ")";
     const std::string w = where_sql(filter, b);
+    const std::string owner = b.add(filter.user_id);
     const std::string lim = b.add(static_cast<int64_t>(limit));
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(filter.user_id), [&](Connection& c) {
       // The tsquery is written out in the WHERE (not joined from a CTE) so
-      // that the planner matches it against the GIN index.
-      auto r = c.exec("SELECT m.id, ts_rank_cd('{0.6, 0.6, 0.8, 1.0}', m.fts, " + query +
-                          ", 1) AS score FROM memories m WHERE m.fts @@ (" + query + ")" + w +
-                          " ORDER BY score DESC, m.id LIMIT " + lim,
+      // that the planner matches it against the GIN index, which is on
+      // memory_fts: under row-level security PostgreSQL would not use one
+      // on memories (schema.cpp, v4). The join to memories applies its policy.
+      auto r = c.exec("SELECT m.id, ts_rank_cd('{0.6, 0.6, 0.8, 1.0}', f.fts, " + query +
+                          ", 1) AS score FROM memory_fts f JOIN memories m ON m.id = f.memory_id WHERE f.fts @@ (" +
+                          query + ") AND f.user_id = " + owner + w + " ORDER BY score DESC, m.id LIMIT " + lim,
                       b.params);
       for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.real(i, 1)});
       return out;
@@ -384,7 +396,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
                                                                       const std::vector<std::string>& ids) override {
     std::map<std::string, std::pair<std::string, std::string>> out;
     if (ids.empty()) return out;
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(
           "SELECT s.id, "
           "(SELECT p.id FROM memories p WHERE p.user_id = s.user_id AND p.type = s.type AND p.approved AND "
@@ -400,7 +412,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
 
   void record_access(const std::string& user_id, const std::vector<std::string>& ids, TimePoint at) override {
     if (ids.empty()) return;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(user_id), [&](Connection& c) {
       c.exec(
           "UPDATE memories SET last_accessed = $1, access_count = access_count + 1 WHERE user_id = $2 AND id = ANY($3::text[])",
           {to_millis(at), user_id, text_array(ids)});
@@ -408,12 +420,13 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   void add_relation(const std::string& user_id, const std::string& from_id, const Relation& relation) override {
-    transaction([&](Connection& c) { insert_relation(c, user_id, from_id, relation); });
+    transaction(pg::Scope::user(user_id), [&](Connection& c) { insert_relation(c, user_id, from_id, relation); });
   }
 
   void put_embeddings(const std::string& model, const std::vector<StoredVector>& vectors) override {
     if (vectors.empty()) return;
-    transaction([&](Connection& c) {
+    // The embedding queue works through every user's memories.
+    transaction(pg::Scope::all_users(), [&](Connection& c) {
       const int64_t now = to_millis(clock_.now());
       for (const auto& v : vectors) {
         c.exec(
@@ -428,7 +441,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(
           "SELECT e.memory_id, e.vector FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
           "WHERE e.model = $1 AND m.user_id = $2" + std::string(kNotCold),
@@ -440,8 +453,9 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     });
   }
 
+  // The embedding queue (every user's memories without a vector).
   std::vector<Memory> missing_embeddings(const std::string& model, int limit) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::all_users(), [&](Connection& c) {
       auto r = c.exec(std::string("SELECT ") + pg::memory_columns() +
                           " FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
                           "WHERE e.model = $1 AND e.memory_id = m.id)" + kNotCold + " ORDER BY m.created_at, m.id LIMIT $2",
@@ -453,7 +467,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   int64_t count_missing_embeddings(const std::string& model) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::all_users(), [&](Connection& c) {
       return c.exec("SELECT count(*) FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memory_embeddings e "
                     "WHERE e.model = $1 AND e.memory_id = m.id)" + std::string(kNotCold),
                     {model})
@@ -462,7 +476,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   std::vector<std::string> embedding_ids(const std::string& model, const std::string& user_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(
           "SELECT e.memory_id FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
           "WHERE e.model = $1 AND m.user_id = $2" + std::string(kNotCold),
@@ -475,7 +489,8 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
 
   std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) override {
     if (ids.empty()) return {};
-    return with([&](Connection& c) {
+    // The process's vector index keeps every user's vectors in step (src/search/vector_catalog).
+    return with(pg::Scope::all_users(), [&](Connection& c) {
       auto r = c.exec("SELECT memory_id, vector FROM memory_embeddings WHERE model = $1 AND memory_id = ANY($2::text[])",
                       {model, text_array(ids)});
       std::vector<StoredVector> out;
@@ -488,7 +503,8 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
                                                              const std::vector<std::string>& text_hashes) override {
     std::map<std::string, std::vector<float>> out;
     if (text_hashes.empty()) return out;
-    return with([&](Connection& c) {
+    // The cache belongs to no user (text hash -> vector): no policy applies to it.
+    return with(pg::Scope::none(), [&](Connection& c) {
       auto r = c.exec("SELECT text_hash, vector FROM embedding_cache WHERE model = $1 AND text_hash = ANY($2::text[])",
                       {model, text_array(text_hashes)});
       for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = pg::floats_from_bytea(r.text(i, 1));
@@ -499,7 +515,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   void cache_embeddings(const std::string& model,
                         const std::vector<std::pair<std::string, std::vector<float>>>& by_text_hash) override {
     if (by_text_hash.empty()) return;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::none(), [&](Connection& c) {
       for (const auto& [hash, v] : by_text_hash)
         c.exec(
             "INSERT INTO embedding_cache(model, text_hash, vector) VALUES ($1, $2, $3::bytea) "
@@ -510,7 +526,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
 
   bool add_journal(const Journal& journal, Memory as_memory) override {
     bool inserted = false;
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(journal.user_id), [&](Connection& c) {
       // Serialises two processes storing the same journal at once.
       c.exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"journal:" + journal.id});
       if (c.exec("SELECT 1 FROM journals WHERE id = $1", {journal.id}).rows()) return;
@@ -537,7 +553,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   std::optional<Journal> get_journal(const std::string& user_id, const std::string& id) override {
-    return with([&](Connection& c) -> std::optional<Journal> {
+    return with(pg::Scope::user(user_id), [&](Connection& c) -> std::optional<Journal> {
       auto r = c.exec(std::string("SELECT ") + kJournalColumns + " FROM journals WHERE id = $1 AND user_id = $2",
                       {id, user_id});
       if (!r.rows()) return std::nullopt;
@@ -546,7 +562,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   std::vector<Journal> list_journals(const std::string& user_id, int limit) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       auto r = c.exec(std::string("SELECT ") + kJournalColumns +
                           " FROM journals WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
                       {user_id, static_cast<int64_t>(limit)});
@@ -557,7 +573,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   void update_journal(const Journal& journal) override {
-    transaction([&](Connection& c) {
+    transaction(pg::Scope::user(journal.user_id), [&](Connection& c) {
       auto r = c.exec(
           "UPDATE journals SET title=$1, body=$2, tags=$3, markdown_path=$4, needs_recompile=$5 WHERE id=$6 AND user_id=$7",
           {journal.title, journal.body, json_text(journal.tags), journal.markdown_path, journal.needs_recompile,
@@ -572,7 +588,7 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
   }
 
   StoreStats stats(const std::string& user_id) override {
-    return with([&](Connection& c) {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
       StoreStats s;
       auto by_type = c.exec("SELECT type, count(*) FROM memories WHERE user_id = $1 GROUP BY type", {user_id});
       for (int i = 0; i < by_type.rows(); ++i) {

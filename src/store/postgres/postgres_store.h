@@ -18,7 +18,9 @@
 #include "store/core_memory.h"
 #include "store/job_store.h"
 #include "store/knowledge.h"
+#include "store/profile.h"
 #include "store/store.h"
+#include "store/user_store.h"
 
 namespace kioku {
 
@@ -33,5 +35,10 @@ std::unique_ptr<JournalDraftStore> open_postgres_journal_store(const std::string
                                                                const TimeSource& clock = system_time());
 std::unique_ptr<KnowledgeStore> open_postgres_knowledge_store(const std::string& url,
                                                               const TimeSource& clock = system_time());
+// Users and token hashes (issue 14), shared by every process on the database.
+std::unique_ptr<UserStore> open_postgres_user_store(const std::string& url, const TimeSource& clock = system_time());
+// What the companion learns about each person (store/profile.h).
+std::unique_ptr<ProfileStore> open_postgres_profile_store(const std::string& url,
+                                                          const TimeSource& clock = system_time());
 
 }  // namespace kioku

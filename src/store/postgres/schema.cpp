@@ -310,6 +310,152 @@ END $$;
 CREATE TRIGGER memories_lifecycle AFTER INSERT OR UPDATE ON memories
   FOR EACH ROW EXECUTE FUNCTION kioku_memory_lifecycle();
 )sql",
+    // v3 (issue 14): users and the SHA-256 of their tokens (SQLite's users
+    // migration), and what the companion learns about each person
+    // (src/store/profile.h; SQLite's profile migration), so that several
+    // `kioku serve` processes on one database share users, tokens and the
+    // learned profile.
+    R"sql(
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  admin BOOLEAN NOT NULL DEFAULT false,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE user_tokens (
+  token_sha256 TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  label TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX idx_user_tokens_user ON user_tokens(user_id);
+
+CREATE TABLE profile_emotions (
+  message_id TEXT PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  intensity DOUBLE PRECISION NOT NULL,
+  valence DOUBLE PRECISION NOT NULL,
+  detector TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX idx_profile_emotions_user_at ON profile_emotions(user_id, at DESC);
+CREATE TABLE profile_strategies (
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  weight DOUBLE PRECISION NOT NULL,
+  uses BIGINT NOT NULL DEFAULT 0,
+  successes BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, emotion, strategy)
+);
+CREATE TABLE profile_strategy_history (
+  seq BIGSERIAL PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  emotion TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  weight_before DOUBLE PRECISION NOT NULL,
+  weight_after DOUBLE PRECISION NOT NULL,
+  outcome DOUBLE PRECISION NOT NULL,
+  reason TEXT NOT NULL,
+  message_id TEXT NOT NULL DEFAULT '',
+  at BIGINT NOT NULL,
+  FOREIGN KEY (user_id, emotion, strategy) REFERENCES profile_strategies(user_id, emotion, strategy) ON DELETE CASCADE
+);
+CREATE INDEX idx_profile_strategy_history ON profile_strategy_history(user_id, emotion, strategy, seq);
+CREATE TABLE profile_importance_patterns (
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  searched BIGINT NOT NULL DEFAULT 0,
+  used BIGINT NOT NULL DEFAULT 0,
+  rated BIGINT NOT NULL DEFAULT 0,
+  rating_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, kind, value)
+);
+CREATE TABLE profile_importance_predictions (
+  memory_id TEXT PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  base DOUBLE PRECISION NOT NULL,
+  predicted DOUBLE PRECISION NOT NULL,
+  factors TEXT NOT NULL DEFAULT '[]',  -- as given (SQLite keeps it as text too)
+  at BIGINT NOT NULL
+);
+CREATE TABLE profile_conversations (
+  user_id TEXT PRIMARY KEY,
+  last_message_id TEXT NOT NULL DEFAULT '',
+  last_reply_id TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL DEFAULT '',
+  turns BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL
+);
+)sql",
+    // v4 (issue 14): row-level security, so that a query that forgot its
+    // user filter still cannot reach another user's rows. Each call sets
+    // kioku.user_id (the user it acts for) or kioku.all_users = on (the
+    // paths that span users by design): store_base.h, docs/POSTGRES.md.
+    // FORCE: the policies hold for the table's owner too (a superuser or a
+    // BYPASSRLS role still bypasses them: run Kioku as neither). The
+    // settings are read through scalar subqueries, evaluated once per
+    // statement rather than once per row, and the user comparison is then
+    // one an index can serve.
+    // Full text moves to memory_fts, kept by a trigger, outside the
+    // policies: PostgreSQL does not use a GIN index under row-level security
+    // (the @@ operator is not leakproof), so a search for a rare word would
+    // read every row of the user. Only search_text() reads memory_fts, joined
+    // to memories, whose policy then decides which rows come back.
+    // Not covered: journal_sessions and journal_entries (the draft calls name
+    // a session, not a user), and the tables that belong to no user.
+    R"sql(
+CREATE TABLE memory_fts (
+  memory_id TEXT COLLATE "C" PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  fts TSVECTOR NOT NULL
+);
+INSERT INTO memory_fts(memory_id, user_id, fts) SELECT id, user_id, fts FROM memories;
+CREATE INDEX idx_memory_fts ON memory_fts USING GIN (fts);
+DROP INDEX idx_memories_fts;
+CREATE FUNCTION kioku_memory_fts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO memory_fts(memory_id, user_id, fts) VALUES (NEW.id, NEW.user_id, NEW.fts)
+  ON CONFLICT(memory_id) DO UPDATE SET user_id = excluded.user_id, fts = excluded.fts;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER memories_fts AFTER INSERT OR UPDATE OF fts, user_id ON memories
+  FOR EACH ROW EXECUTE FUNCTION kioku_memory_fts();
+
+DO $$
+DECLARE
+  t TEXT;
+  sees TEXT := $s$(SELECT current_setting('kioku.all_users', true)) = 'on' OR %I = (SELECT current_setting('kioku.user_id', true))$s$;
+  -- Rows that belong to a memory: visible with it (memories' own policy applies inside).
+  with_memory TEXT := 'EXISTS (SELECT 1 FROM memories o WHERE o.id = %I)';
+  owners TEXT[][] := ARRAY[
+    ['memories', 'user_id'], ['journals', 'user_id'], ['jobs', 'user_id'], ['core_blocks', 'user_id'],
+    ['core_block_versions', 'user_id'], ['graph_entities', 'user_id'], ['graph_aliases', 'user_id'],
+    ['graph_facts', 'user_id'], ['memory_tier_changes', 'user_id'], ['memory_archive', 'user_id'],
+    ['users', 'id'], ['user_tokens', 'user_id'], ['profile_emotions', 'user_id'], ['profile_strategies', 'user_id'],
+    ['profile_strategy_history', 'user_id'], ['profile_importance_patterns', 'user_id'],
+    ['profile_importance_predictions', 'user_id'], ['profile_conversations', 'user_id'],
+    ['memory_embeddings', '-memory_id'], ['memory_lifecycle', '-memory_id'], ['graph_mentions', '-memory_id'],
+    ['memory_relations', '-source_id']];
+  pair TEXT[];
+  expr TEXT;
+BEGIN
+  FOREACH pair SLICE 1 IN ARRAY owners LOOP
+    t := pair[1];
+    IF left(pair[2], 1) = '-' THEN
+      expr := format(with_memory, substr(pair[2], 2));
+    ELSE
+      expr := format(sees, pair[2]);
+    END IF;
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+    EXECUTE format('CREATE POLICY kioku_user ON %I USING (%s) WITH CHECK (%s)', t, expr, expr);
+  END LOOP;
+END $$;
+)sql",
 };
 
 constexpr const char* kMemoryColumns =

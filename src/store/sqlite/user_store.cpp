@@ -131,10 +131,10 @@ class SqliteUserStore final : public UserStore {
         throw conflict("user '" + id + "' has " + std::to_string(rows) +
                        " rows of data (memories, journals, jobs, ...): remove it with --delete-data to delete them too");
       db_.exec("PRAGMA defer_foreign_keys = ON");
-      for (const auto& table : data_tables()) {
+      for (const auto& table : data_tables())
         db_.prepare("DELETE FROM \"" + table + "\" WHERE user_id = ?").bind(1, id).run();
-        out.data_rows += db_.changes();
-      }
+      // Every row counted went (changes() would miss those a cascade took first).
+      out.data_rows = rows;
       out.tokens = user->tokens;
       db_.prepare("DELETE FROM user_tokens WHERE user_id = ?").bind(1, id).run();
       db_.prepare("DELETE FROM users WHERE id = ?").bind(1, id).run();
