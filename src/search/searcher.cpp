@@ -264,12 +264,12 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   // Candidates are ranked on their ranking fields; full records are loaded
   // only for what is returned (below). The signals that read a candidate's
   // words or metadata (near-duplicate suppression, speakers, query coverage,
-  // sessions) need whole records.
+  // sessions) get its content and the two metadata keys they read.
   const bool speaker_aware = options.speaker_boost > 0 || options.drop_speaker_terms;
   const bool need_content = options.duplicate_similarity > 0 || speaker_aware || options.coverage_weight > 0 ||
                             options.session_weight > 0;
   const auto load_candidates = [&](const std::vector<std::string>& which) {
-    return need_content ? store_.get_many(options.filter.user_id, which)
+    return need_content ? store_.get_signal_fields(options.filter.user_id, which)
                         : store_.get_ranking_fields(options.filter.user_id, which);
   };
   std::vector<Memory> memories = load_candidates(ids);
@@ -388,7 +388,7 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     results = std::move(kept);
   }
   if (static_cast<int>(results.size()) > options.limit) results.resize(static_cast<size_t>(options.limit));
-  if (!need_content && !results.empty()) {
+  if (!results.empty()) {
     // The full records of what is returned, in one statement.
     std::vector<std::string> returned;
     returned.reserve(results.size());

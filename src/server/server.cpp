@@ -114,6 +114,18 @@ class SseSink final : public server::EventSink {
 
 }  // namespace
 
+// The principal the pre-routing check found for the request this thread
+// serves (cpp-httplib runs pre-routing and the route on one thread): a user
+// token costs a hash and a database read, once per request, not twice.
+// Reset before every request, so it never outlives the one it was found for.
+namespace {
+struct CheckedRequest {
+  const httplib::Request* req = nullptr;
+  std::optional<Principal> who;
+};
+thread_local CheckedRequest checked_request;
+}  // namespace
+
 struct Server::Impl {
   ServerOptions options;
   std::vector<Route> routes = server::api_routes();
@@ -168,9 +180,11 @@ struct Server::Impl {
   void handle(const Route& route, const httplib::Request& req, httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");
     try {
-      // Checked before routing too; asked again here so the handler gets the
-      // user from the token itself, not from anything a client can send.
-      std::optional<Principal> who = route.auth ? principal_of(req) : Principal{};
+      // The user comes from the token itself (checked before routing, on
+      // this thread), never from anything else a client sends.
+      std::optional<Principal> who = Principal{};
+      if (route.auth) who = checked_request.req == &req ? checked_request.who : principal_of(req);
+      checked_request = {};
       if (!who) {
         send_error(res, 401, "wrong API token", "unauthorized");
         return;
@@ -300,6 +314,7 @@ struct Server::Impl {
                                "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}});
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      checked_request = {};
       if (!is_allowed_host_header(req.get_header_value("Host"), options.host, options.allowed_hosts)) {
         send_error(res, 403,
                    "this server does not answer for host '" + req.get_header_value("Host") +
@@ -324,7 +339,10 @@ struct Server::Impl {
       if (!mcp && (req.path.rfind("/api/", 0) != 0 || req.path == "/api/health"))
         return httplib::Server::HandlerResponse::Unhandled;
       const std::string header = req.get_header_value("Authorization");
-      if (principal_of(req)) return httplib::Server::HandlerResponse::Unhandled;
+      if (auto who = principal_of(req)) {
+        checked_request = {&req, std::move(*who)};
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
       res.set_header("WWW-Authenticate", "Bearer");
       send_error(res, 401,
                  header.empty() ? "missing API token: send Authorization: Bearer <token> (see kioku token)"

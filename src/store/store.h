@@ -92,6 +92,12 @@ class MemoryRecords {
   virtual std::vector<Memory> get_ranking_fields(const std::string& user_id, const std::vector<std::string>& ids) {
     return get_many(user_id, ids);
   }
+  // The ranking fields, plus what search's rank signals read
+  // (search/rank_signals.h): content, and of the metadata only its
+  // "speaker" and "conversation" strings. The default loads full records.
+  virtual std::vector<Memory> get_signal_fields(const std::string& user_id, const std::vector<std::string>& ids) {
+    return get_many(user_id, ids);
+  }
   // Replaces the stored record with m (same id and user); recomputes the hash
   // and bumps updated_at. Throws kNotFound, or kConflict when the new content
   // duplicates another memory.

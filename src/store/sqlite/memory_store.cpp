@@ -708,11 +708,28 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   std::vector<Memory> get_ranking_fields(const std::string& user_id, const std::vector<std::string>& ids) override {
+    return ranking_rows(user_id, ids, false);
+  }
+
+  std::vector<Memory> get_signal_fields(const std::string& user_id, const std::vector<std::string>& ids) override {
+    return ranking_rows(user_id, ids, true);
+  }
+
+  // with_text: also content, and metadata.speaker and .conversation when
+  // they are strings (two keys read in SQL: parsing whole records' metadata
+  // cost more than the rest of the ranking).
+  std::vector<Memory> ranking_rows(const std::string& user_id, const std::vector<std::string>& ids, bool with_text) {
     std::vector<Memory> out;
     if (ids.empty()) return out;
-    auto st = db_.prepare(
-        "SELECT m.id, m.type, m.tier, m.memory_type, m.confidence, m.importance, m.approved, m.tags, m.event_time "
-        "FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
+    auto st = db_.prepare(std::string("SELECT m.id, m.type, m.tier, m.memory_type, m.confidence, m.importance, "
+                                      "m.approved, m.tags, m.event_time") +
+                          (with_text ? ", m.content, "
+                                       "CASE json_type(m.metadata, '$.speaker') WHEN 'text' "
+                                       "THEN json_extract(m.metadata, '$.speaker') END, "
+                                       "CASE json_type(m.metadata, '$.conversation') WHEN 'text' "
+                                       "THEN json_extract(m.metadata, '$.conversation') END"
+                                     : "") +
+                          " FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
     st.bind(1, nlohmann::json(ids).dump()).bind(2, user_id);
     out.reserve(ids.size());
     while (st.step()) {
@@ -728,6 +745,11 @@ class SqliteMemoryStore final : public MemoryStore {
       const std::string tags = st.text(7);
       if (tags != "[]") m.tags = json_strings(tags);
       m.event_time = from_millis(st.integer(8));
+      if (with_text) {
+        m.content = st.text(9);
+        if (!st.is_null(10)) m.metadata["speaker"] = st.text(10);
+        if (!st.is_null(11)) m.metadata["conversation"] = st.text(11);
+      }
       out.push_back(std::move(m));
     }
     st.reset();
