@@ -8,6 +8,7 @@
 #include "store/sqlite/database.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/store_copy.h"
 #include "testing/temp_dir.h"
 
 namespace kioku {
@@ -191,6 +192,33 @@ TEST(SqliteStore, MigratesFromInsertTriggers) {
   auto newest = store->list(MemoryFilter{}, ListOrder::kNewestFirst, 1, 0);
   ASSERT_EQ(newest.size(), 1u);
   EXPECT_EQ(newest[0].content, "remembered after");
+}
+
+// Store copy writes rows into memories itself: what it copies is searchable,
+// queued for a registered model and, tagged "identity", in the lifecycle.
+TEST(SqliteStore, CopiedMemoriesAreIndexed) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "from");
+  std::filesystem::create_directories(dir / "to");
+  {
+    auto from = open_sqlite_memory_store(dir / "from" / "memory.db");
+    from->add_batch({Memory{.user_id = "local", .type = "note", .content = "copied walrus", .tags = {"identity"}},
+                     Memory{.user_id = "local", .type = "note", .content = "copied narwhal"}});
+  }
+  {
+    auto to = open_sqlite_memory_store(dir / "to" / "memory.db");
+    EXPECT_EQ(to->count_missing_embeddings("m"), 0);
+  }
+  StoreLocation from, to;
+  from.sqlite_dir = dir / "from";
+  to.sqlite_dir = dir / "to";
+  EXPECT_TRUE(copy_store(from, to, "").verified);
+  auto store = open_sqlite_memory_store(dir / "to" / "memory.db");
+  EXPECT_EQ(store->search_text({"walrus"}, MemoryFilter{}, 10).size(), 1u);
+  EXPECT_EQ(store->search_text({"copied"}, MemoryFilter{}, 10).size(), 2u);
+  EXPECT_EQ(store->count_missing_embeddings("m"), 2);
+  EXPECT_EQ(scalar(dir / "to" / "memory.db", "SELECT count(*) FROM memory_lifecycle WHERE identity_since IS NOT NULL"),
+            1);
 }
 
 TEST(SqliteStore, RefusesADatabaseFromTheFuture) {
