@@ -565,7 +565,8 @@ std::vector<std::string> json_strings(const std::string& text) {
   return out;
 }
 
-std::string json_text(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+// Most lists are empty: "[]" without building a JSON value (bulk add).
+std::string json_text(const std::vector<std::string>& v) { return v.empty() ? "[]" : nlohmann::json(v).dump(); }
 
 // The first 64 bits of a hex SHA-256 as the integer memory_vectors indexes
 // (a cache key: a collision at 2^-64 per pair would reuse a wrong vector).
@@ -1274,8 +1275,9 @@ class SqliteMemoryStore final : public MemoryStore {
     st.bind(i++, json_text(m.tags));
     st.bind(i++, json_text(m.domains));
     st.bind(i++, json_text(m.entities));
-    st.bind(i++, to_json(m.provenance).dump());
-    st.bind(i++, m.metadata.is_null() ? "{}" : m.metadata.dump());
+    const auto provenance = to_json(m.provenance);
+    st.bind(i++, provenance.empty() ? "{}" : provenance.dump());
+    st.bind(i++, m.metadata.is_null() || (m.metadata.is_object() && m.metadata.empty()) ? "{}" : m.metadata.dump());
     st.bind(i++, m.confidence.recency);
     return i;
   }
