@@ -163,24 +163,38 @@ void Searcher::forget(const std::string& user_id, const std::string& memory_id) 
 
 std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const MemoryFilter& filter, int k) {
   std::vector<VectorHit> ids;
-  if (!embedder_ || query.empty()) return ids;
+  if (!embedder_ || query.empty() || k <= 0) return ids;
   auto qv = embedder_->embed({std::string(query)}, EmbedPurpose::kQuery);
-  // Over-fetch, then filter on the full records: filters are rare enough that
-  // a 4x margin usually leaves k survivors.
-  std::vector<VectorHit> hits;
-  vectors_->read(store_, embedder_->model_id(), embedder_->dimension(), filter.user_id,
-                 [&](const VectorIndex& index) { hits = index.search(qv.at(0), static_cast<size_t>(k) * 4); });
-  std::vector<std::string> hit_ids;
-  std::unordered_map<std::string, float> score_of;
-  for (const auto& h : hits) {
-    hit_ids.push_back(h.id);
-    score_of[h.id] = h.score;
+  // The index holds one user's memories, so the usual filter (the user, and
+  // approved memories only: unapproved suggestions are few) needs k hits,
+  // checked on their ranking fields, and none at all without the approval
+  // condition. A narrower filter starts at 4k. Either widens while the
+  // filter leaves fewer than k and the index had more (issue 15: asking for
+  // 4k and loading all of them was most of the vector path).
+  const bool narrow = !filter.types.empty() || !filter.tags.empty() || filter.tier || !filter.kinds.empty() ||
+                      filter.since || filter.until;
+  const bool check = narrow || filter.approved.has_value();
+  for (size_t want = static_cast<size_t>(k) * (narrow ? 4 : 1);; want *= 4) {
+    std::vector<VectorHit> hits;
+    vectors_->read(store_, embedder_->model_id(), embedder_->dimension(), filter.user_id,
+                   [&](const VectorIndex& index) { hits = index.search(qv.at(0), want); });
+    if (!check) {
+      if (hits.size() > static_cast<size_t>(k)) hits.resize(static_cast<size_t>(k));
+      return hits;
+    }
+    std::vector<std::string> hit_ids;
+    std::unordered_map<std::string, float> score_of;
+    for (const auto& h : hits) {
+      hit_ids.push_back(h.id);
+      score_of[h.id] = h.score;
+    }
+    ids.clear();
+    for (const auto& m : store_.get_ranking_fields(filter.user_id, hit_ids)) {
+      if (matches_filter(filter, m)) ids.push_back({m.id, score_of[m.id]});
+      if (static_cast<int>(ids.size()) >= k) break;
+    }
+    if (static_cast<int>(ids.size()) >= k || hits.size() < want) return ids;
   }
-  for (const auto& m : store_.get_ranking_fields(filter.user_id, hit_ids)) {
-    if (matches_filter(filter, m)) ids.push_back({m.id, score_of[m.id]});
-    if (static_cast<int>(ids.size()) >= k) break;
-  }
-  return ids;
 }
 
 namespace {

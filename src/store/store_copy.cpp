@@ -270,10 +270,17 @@ class SqliteSide final : public Side {
     auto& db = of(t);
     std::string marks;
     for (size_t i = 0; i < t.columns.size(); ++i) marks += i ? ",?" : "?";
-    // The lifecycle row a trigger made while copying memories gives way to the copied one.
+    // The lifecycle row index_new_memories made while copying memories gives way to the copied one.
     const char* verb = t.name == "memory_lifecycle" ? "INSERT OR REPLACE" : "INSERT OR IGNORE";
     int64_t added = 0;
     db.transaction([&] {
+      int64_t last_rowid = 0;
+      if (t.name == "memories") {
+        auto last = db.prepare("SELECT coalesce(max(rowid), 0) FROM memories");
+        last.step();
+        last_rowid = last.integer(0);
+        last.reset();
+      }
       auto st = db.prepare(std::string(verb) + " INTO " + t.name + "(" + column_list(t) + ") VALUES (" + marks + ")");
       for (const auto& r : rows) {
         for (size_t i = 0; i < r.size(); ++i) {
@@ -298,11 +305,34 @@ class SqliteSide final : public Side {
         added += db.changes();
         st.reset();
       }
+      if (t.name == "memories") index_new_memories(db, last_rowid);
     });
     return added;
   }
 
  private:
+  // What the memory store's add path does for each new row (memory.db has
+  // no insert triggers since migration v11): full text, the embedding queue
+  // of each registered model, the lifecycle of a memory tagged "identity".
+  static void index_new_memories(sqlite::Database& db, int64_t after_rowid) {
+    db.prepare(
+          "INSERT INTO memory_lifecycle(memory_id, identity_since) SELECT id, created_at FROM memories "
+          "WHERE rowid > ? AND EXISTS (SELECT 1 FROM json_each(tags) WHERE value = 'identity') "
+          "ON CONFLICT(memory_id) DO UPDATE SET identity_since = coalesce(identity_since, excluded.identity_since)")
+        .bind(1, after_rowid)
+        .run();
+    db.prepare(
+          "INSERT OR IGNORE INTO embedding_pending(model, memory_rowid) "
+          "SELECT em.model, m.rowid FROM embedding_models em, memories m WHERE m.rowid > ?")
+        .bind(1, after_rowid)
+        .run();
+    db.prepare(
+          "INSERT INTO memories_fts(rowid, content, summary, tags, entities) "
+          "SELECT rowid, content, summary, tags, entities FROM memories WHERE rowid > ?")
+        .bind(1, after_rowid)
+        .run();
+  }
+
   sqlite::Database& of(const Table& t) { return t.file == "journal" ? *journal_ : *memory_; }
   std::unique_ptr<sqlite::Database> memory_, journal_;
 };

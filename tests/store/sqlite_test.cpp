@@ -8,6 +8,7 @@
 #include "store/sqlite/database.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/store_copy.h"
 #include "testing/temp_dir.h"
 
 namespace kioku {
@@ -118,6 +119,106 @@ TEST(SqliteStore, EmbeddingQueueCostsPendingNotTable) {
   EXPECT_NE(plan.find("SEARCH p USING PRIMARY KEY (model=?)"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("SCAN m"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
+int64_t scalar(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  sqlite3_open(db.c_str(), &h);
+  sqlite3_stmt* st = nullptr;
+  int64_t out = -1;
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    out = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+// New rows get their full text, queue entries and identity lifecycle from the
+// add path (no insert triggers since issue 15): each once, nothing from a
+// batch that failed.
+TEST(SqliteStore, BatchAddIndexesEachNewRowOnce) {
+  testing::TempDir dir;
+  const auto path = dir / "memory.db";
+  auto store = open_sqlite_memory_store(path);
+  EXPECT_EQ(store->count_missing_embeddings("m"), 0);  // registers model m
+  auto out = store->add_batch({Memory{.user_id = "local", .type = "note", .content = "alpha one", .tags = {"identity"}},
+                               Memory{.user_id = "local", .type = "note", .content = "beta two"},
+                               Memory{.user_id = "local", .type = "note", .content = "alpha  one"}});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(out[0].created);
+  EXPECT_TRUE(out[1].created);
+  EXPECT_FALSE(out[2].created);
+  EXPECT_EQ(out[2].id, out[0].id);  // the same content (whitespace aside): a corroboration
+  EXPECT_EQ(store->get("local", out[0].id)->confidence.corroboration_count, 1);
+  EXPECT_EQ(store->search_text({"alpha"}, MemoryFilter{}, 10).size(), 1u);
+  EXPECT_EQ(store->search_text({"beta"}, MemoryFilter{}, 10).size(), 1u);
+  EXPECT_EQ(store->count_missing_embeddings("m"), 2);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM memory_lifecycle WHERE identity_since IS NOT NULL"), 1);
+  // A batch that fails leaves nothing behind, in the table or the index.
+  EXPECT_THROW(store->add_batch({Memory{.user_id = "local", .type = "note", .content = "gamma three"},
+                                 Memory{.user_id = "local", .type = "note", .content = ""}}),
+               Error);
+  store->add(Memory{.user_id = "local", .type = "note", .content = "delta four"});
+  EXPECT_TRUE(store->search_text({"gamma"}, MemoryFilter{}, 10).empty());
+  EXPECT_EQ(store->search_text({"delta"}, MemoryFilter{}, 10).size(), 1u);
+  EXPECT_EQ(store->count_missing_embeddings("m"), 3);
+  // One FTS entry per row (memories_fts_docsize: a plain table; the FTS
+  // table itself needs the kioku_cjk tokenizer, unknown to a bare connection).
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM memories_fts_docsize"), 3);
+}
+
+// A database from before the add path took over from the insert triggers:
+// old rows stay searchable, new ones join them.
+TEST(SqliteStore, MigratesFromInsertTriggers) {
+  testing::TempDir dir;
+  const auto path = dir / "memory.db";
+  const auto& all = sqlite_memory_migrations();
+  size_t before = 0;
+  while (before < all.size() && all[before].find("DROP TRIGGER memories_fts_insert;") == std::string::npos) ++before;
+  ASSERT_LT(before, all.size());
+  {
+    sqlite::Database db(path);
+    db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+    db.exec(
+        "INSERT INTO memories(id, user_id, type, content, content_hash, tier, truth_category, memory_type, "
+        "confidence, source_reliability, source, importance, tags, event_time, created_at, updated_at) VALUES "
+        "('old', 'local', 'note', 'remembered before', 'h', 'short_term', 'contextual', 'fact', 0.5, 0.5, "
+        "'manual', 0.5, '[]', 1000, 1000, 1000)");
+  }
+  auto store = open_sqlite_memory_store(path);
+  store->add(Memory{.user_id = "local", .type = "note", .content = "remembered after"});
+  EXPECT_EQ(store->search_text({"remembered"}, MemoryFilter{}, 10).size(), 2u);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%insert%'"), 0);
+  auto newest = store->list(MemoryFilter{}, ListOrder::kNewestFirst, 1, 0);
+  ASSERT_EQ(newest.size(), 1u);
+  EXPECT_EQ(newest[0].content, "remembered after");
+}
+
+// Store copy writes rows into memories itself: what it copies is searchable,
+// queued for a registered model and, tagged "identity", in the lifecycle.
+TEST(SqliteStore, CopiedMemoriesAreIndexed) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "from");
+  std::filesystem::create_directories(dir / "to");
+  {
+    auto from = open_sqlite_memory_store(dir / "from" / "memory.db");
+    from->add_batch({Memory{.user_id = "local", .type = "note", .content = "copied walrus", .tags = {"identity"}},
+                     Memory{.user_id = "local", .type = "note", .content = "copied narwhal"}});
+  }
+  {
+    auto to = open_sqlite_memory_store(dir / "to" / "memory.db");
+    EXPECT_EQ(to->count_missing_embeddings("m"), 0);
+  }
+  StoreLocation from, to;
+  from.sqlite_dir = dir / "from";
+  to.sqlite_dir = dir / "to";
+  EXPECT_TRUE(copy_store(from, to, "").verified);
+  auto store = open_sqlite_memory_store(dir / "to" / "memory.db");
+  EXPECT_EQ(store->search_text({"walrus"}, MemoryFilter{}, 10).size(), 1u);
+  EXPECT_EQ(store->search_text({"copied"}, MemoryFilter{}, 10).size(), 2u);
+  EXPECT_EQ(store->count_missing_embeddings("m"), 2);
+  EXPECT_EQ(scalar(dir / "to" / "memory.db", "SELECT count(*) FROM memory_lifecycle WHERE identity_since IS NOT NULL"),
+            1);
 }
 
 TEST(SqliteStore, RefusesADatabaseFromTheFuture) {

@@ -59,8 +59,18 @@ struct Relay {
   bool query;
 };
 
+// Every CJK code point is three or four bytes in UTF-8, led by 0xE1-0xEF or
+// 0xF0: a token without such a byte (most tokens) passes on untouched,
+// without decoding (issue 15: decoding every token cost 8 % of a bulk add).
+bool may_hold_cjk(const char* s, int n) {
+  for (int i = 0; i < n; ++i)
+    if (static_cast<unsigned char>(s[i]) >= 0xE1) return true;
+  return false;
+}
+
 int relay_token(void* p, int tflags, const char* token, int n, int start, int end) {
   auto& relay = *static_cast<Relay*>(p);
+  if (!may_hold_cjk(token, n)) return relay.emit(relay.ctx, tflags, token, n, start, end);
   const std::vector<Char> chars = decode(token, n);
   bool any_cjk = false;
   for (const auto& c : chars) any_cjk = any_cjk || c.cjk;

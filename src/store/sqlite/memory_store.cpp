@@ -3,7 +3,8 @@
 // Schema notes: times are INTEGER milliseconds since the epoch (UTC) so they
 // sort and compare as numbers; list-valued fields are JSON arrays in TEXT
 // columns (filtered with json_each); full text lives in an external-content
-// FTS5 table kept in sync by triggers, tokenized with porter stemming over
+// FTS5 table, filled by the add path and kept in sync by update and delete
+// triggers (migration v11 says why inserts have none), tokenized with porter stemming over
 // unicode61 with diacritics removed, CJK runs cut into bigrams (cjk_tokenizer.h).
 #include <algorithm>
 #include <cstring>
@@ -495,7 +496,8 @@ END;
     //   idx_memories_user_tier_importance            companion profile: persistent tier by importance;
     //                                                partial now (short-term memories, the bulk, are never listed so)
     //   idx_memories_user_kind_importance            companion profile: preferences by importance;
-    //                                                partial now (memory_type 'context', the default, is never listed so)
+    //                                                partial now (memory_type 'context', the default, is never listed
+    //                                                so)
     //   idx_memories_maintenance_key (partial)       lifecycle maintenance records
     // The Where builder adds the partial indexes' conditions to the queries
     // they serve, so the planner can use them.
@@ -516,6 +518,28 @@ CREATE INDEX idx_memories_user_tier_importance ON memories(user_id, tier, import
 DROP INDEX idx_memories_user_kind_importance;
 CREATE INDEX idx_memories_user_kind_importance ON memories(user_id, memory_type, importance DESC)
   WHERE memory_type != 'context';
+)sql",
+    // v11 (issue 15): new rows get their full-text entry, embedding-queue
+    // entries and identity lifecycle from the store's add path (add_one,
+    // index_added), once per batch, instead of from AFTER INSERT triggers: a
+    // trigger gives every INSERT a statement savepoint, at which FTS5 writes
+    // its pending terms out as one segment per row. New rows come only from
+    // SqliteMemoryStore and from store copy (store_copy.cpp), which does the
+    // same; updates and deletes keep their triggers.
+    R"sql(
+DROP TRIGGER memories_fts_insert;
+DROP TRIGGER memories_identity_insert;
+DROP TRIGGER memories_embedding_queue;
+)sql",
+    // v12 (issue 15): the time indexes ascend. New memories arrive in time
+    // order; a descending index takes each at the front of its range and
+    // left its pages half full (49 of 724 bytes per memory at 50k). SQLite
+    // walks an ascending index backwards for "newest first", same plans.
+    R"sql(
+DROP INDEX idx_memories_user_time;
+CREATE INDEX idx_memories_user_time ON memories(user_id, event_time);
+DROP INDEX idx_memories_user_type_time;
+CREATE INDEX idx_memories_user_type_time ON memories(user_id, type, event_time);
 )sql",
 };
 
@@ -541,7 +565,8 @@ std::vector<std::string> json_strings(const std::string& text) {
   return out;
 }
 
-std::string json_text(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+// Most lists are empty: "[]" without building a JSON value (bulk add).
+std::string json_text(const std::vector<std::string>& v) { return v.empty() ? "[]" : nlohmann::json(v).dump(); }
 
 // The first 64 bits of a hex SHA-256 as the integer memory_vectors indexes
 // (a cache key: a collision at 2^-64 per pair would reuse a wrong vector).
@@ -660,7 +685,11 @@ class SqliteMemoryStore final : public MemoryStore {
 
   AddOutcome add(Memory m) override {
     AddOutcome out;
-    db_.transaction([&] { out = add_one(m); });
+    db_.transaction([&] {
+      added_rows_.clear();  // left by a batch that failed
+      out = add_one(m);
+      index_added();
+    });
     return out;
   }
 
@@ -668,7 +697,9 @@ class SqliteMemoryStore final : public MemoryStore {
     std::vector<AddOutcome> out;
     out.reserve(memories.size());
     db_.transaction([&] {
+      added_rows_.clear();  // left by a batch that failed
       for (auto& m : memories) out.push_back(add_one(m));
+      index_added();
     });
     return out;
   }
@@ -778,7 +809,8 @@ class SqliteMemoryStore final : public MemoryStore {
           "UPDATE memories SET type=?, content=?, summary=?, raw_content=?, media_path=?, content_hash=?, tier=?, "
           "truth_category=?, memory_type=?, confidence=?, source_reliability=?, corroboration_count=?, "
           "contradiction_count=?, source=?, importance=?, approved=?, tags=?, domains=?, entities=?, provenance=?, "
-          "metadata=?, recency=?, event_time=?, updated_at=?, last_accessed=?, access_count=? WHERE id=? AND user_id=?");
+          "metadata=?, recency=?, event_time=?, updated_at=?, last_accessed=?, access_count=? WHERE id=? AND "
+          "user_id=?");
       int i = bind_fields(st, m, 1);
       st.bind(i++, to_millis(m.event_time));
       st.bind(i++, to_millis(m.updated_at));
@@ -845,12 +877,16 @@ class SqliteMemoryStore final : public MemoryStore {
     Where w = build_where(filter);
     // Rank inside FTS5 first (ORDER BY rank over the FTS table alone is its
     // fast path), then join the top candidates to apply filters. When the
-    // filters reject too many, widen the window and try again.
+    // filters reject too many, widen the window and try again: the best
+    // `limit` survivors of any window holding that many are the best overall,
+    // so a small first window (one user, approved memories: usually all of
+    // them) only costs a retry where the filters reject many.
     const std::string sql =
         "SELECT m.id, f.score FROM (SELECT rowid, bm25(memories_fts, 1.0, 0.8, 0.6, 0.6) AS score "
         "FROM memories_fts WHERE memories_fts MATCH ? ORDER BY score LIMIT ?) f "
-        "JOIN memories m ON m.rowid = f.rowid WHERE 1=1" + w.sql + " ORDER BY f.score LIMIT ?";
-    for (int64_t window = std::max<int64_t>(limit * 4, 200);; window *= 8) {
+        "JOIN memories m ON m.rowid = f.rowid WHERE 1=1" +
+        w.sql + " ORDER BY f.score LIMIT ?";
+    for (int64_t window = std::max<int64_t>(static_cast<int64_t>(limit) * 2, 50);; window *= 8) {
       auto st = db_.prepare(sql);
       st.bind(1, match).bind(2, window);
       w.bind_all(st, 3);
@@ -1058,7 +1094,9 @@ class SqliteMemoryStore final : public MemoryStore {
       if (already) return;
       as_memory.id = journal.memory_id.empty() ? new_uuid_v7(clock_.now()) : journal.memory_id;
       as_memory.user_id = journal.user_id;
+      added_rows_.clear();
       AddOutcome added = add_one(as_memory);
+      index_added();
       auto st = db_.prepare(
           "INSERT INTO journals(id, user_id, title, body, source_entry_ids, tags, markdown_path, memory_id, "
           "needs_recompile, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
@@ -1154,6 +1192,12 @@ class SqliteMemoryStore final : public MemoryStore {
   void backup_to(const std::filesystem::path& destination) override { db_.backup_to(destination); }
 
  private:
+  // Inserts one row (or counts a corroboration of the row with the same
+  // content) and notes a new row's rowid for index_added(), which the caller
+  // runs before its transaction commits. The statement has no trigger and no
+  // RETURNING on purpose: either makes SQLite open a statement savepoint,
+  // and FTS5 (3.40) writes its pending terms out as a new segment at every
+  // savepoint, i.e. once per row (issue 15: bulk add at 0.19x raw SQLite).
   AddOutcome add_one(Memory& m) {
     if (m.content.empty() && m.media_path.empty()) throw invalid_input("a memory needs content");
     if (m.user_id.empty()) throw invalid_input("a memory needs a user_id");
@@ -1165,14 +1209,14 @@ class SqliteMemoryStore final : public MemoryStore {
     if (to_millis(m.event_time) == 0) m.event_time = m.created_at;
     // One statement both inserts and deduplicates: on a (user, hash) clash it
     // counts a corroboration instead (seeing the same thing again confirms
-    // it) and RETURNING gives the id that was kept.
+    // it). Only an insert sets last_insert_rowid.
     auto st = db_.prepare(
         "INSERT INTO memories(type, content, summary, raw_content, media_path, content_hash, tier, truth_category, "
         "memory_type, confidence, source_reliability, corroboration_count, contradiction_count, source, importance, "
         "approved, tags, domains, entities, provenance, metadata, recency, id, user_id, event_time, created_at, "
         "updated_at, last_accessed, access_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT(user_id, content_hash) DO UPDATE SET corroboration_count = corroboration_count + 1, "
-        "confidence = min(1.0, confidence + 0.05), updated_at = excluded.updated_at RETURNING id");
+        "confidence = min(1.0, confidence + 0.05), updated_at = excluded.updated_at");
     int i = bind_fields(st, m, 1);
     st.bind(i++, m.id);
     st.bind(i++, m.user_id);
@@ -1181,12 +1225,55 @@ class SqliteMemoryStore final : public MemoryStore {
     st.bind(i++, to_millis(m.updated_at));
     st.bind_optional(i++, m.last_accessed ? std::optional<int64_t>(to_millis(*m.last_accessed)) : std::nullopt);
     st.bind(i++, m.access_count);
-    std::string kept_id;
-    if (st.step()) kept_id = st.text(0);
+    sqlite3_set_last_insert_rowid(db_.handle(), 0);
     st.run();
-    if (kept_id != m.id) return {kept_id, false};
+    const int64_t rowid = sqlite3_last_insert_rowid(db_.handle());
+    if (rowid == 0) {
+      auto kept = db_.prepare("SELECT id FROM memories WHERE user_id = ? AND content_hash = ?");
+      kept.bind(1, m.user_id).bind(2, m.content_hash);
+      std::string kept_id = kept.step() ? kept.text(0) : std::string();
+      kept.reset();
+      return {kept_id, false};
+    }
+    added_rows_.push_back(rowid);
+    if (std::find(m.tags.begin(), m.tags.end(), "identity") != m.tags.end()) {
+      // Tagged "identity" from the start (the lifecycle layer's promotion
+      // rules read identity_since).
+      db_.prepare(
+             "INSERT INTO memory_lifecycle(memory_id, identity_since) VALUES (?, ?) "
+             "ON CONFLICT(memory_id) DO UPDATE SET identity_since = coalesce(identity_since, excluded.identity_since)")
+          .bind(1, m.id)
+          .bind(2, to_millis(m.created_at))
+          .run();
+    }
     for (const auto& r : m.relations) insert_relation(m.user_id, m.id, r);
     return {m.id, true};
+  }
+
+  // The rows add_one inserted since the last call join the embedding queue of
+  // every registered model and the full-text index, each in one statement
+  // (full text last: one FTS5 segment per batch, as a hand-written bulk load
+  // gets). Must run inside the transaction that added them.
+  void index_added() {
+    if (added_rows_.empty()) return;
+    std::string rows = "[";
+    for (size_t i = 0; i < added_rows_.size(); ++i) {
+      if (i) rows += ',';
+      rows += std::to_string(added_rows_[i]);
+    }
+    rows += ']';
+    added_rows_.clear();
+    db_.prepare(
+           "INSERT OR IGNORE INTO embedding_pending(model, memory_rowid) "
+           "SELECT em.model, j.value FROM embedding_models em, json_each(?) j")
+        .bind(1, rows)
+        .run();
+    db_.prepare(
+           "INSERT INTO memories_fts(rowid, content, summary, tags, entities) "
+           "SELECT m.rowid, m.content, m.summary, m.tags, m.entities FROM json_each(?) j "
+           "JOIN memories m ON m.rowid = j.value")
+        .bind(1, rows)
+        .run();
   }
 
   // Binds the 22 descriptive columns shared by INSERT and UPDATE, in order.
@@ -1210,8 +1297,9 @@ class SqliteMemoryStore final : public MemoryStore {
     st.bind(i++, json_text(m.tags));
     st.bind(i++, json_text(m.domains));
     st.bind(i++, json_text(m.entities));
-    st.bind(i++, to_json(m.provenance).dump());
-    st.bind(i++, m.metadata.is_null() ? "{}" : m.metadata.dump());
+    const auto provenance = to_json(m.provenance);
+    st.bind(i++, provenance.empty() ? "{}" : provenance.dump());
+    st.bind(i++, m.metadata.is_null() || (m.metadata.is_object() && m.metadata.empty()) ? "{}" : m.metadata.dump());
     st.bind(i++, m.confidence.recency);
     return i;
   }
@@ -1263,6 +1351,7 @@ class SqliteMemoryStore final : public MemoryStore {
   const TimeSource& clock_;
   sqlite::SqliteCoreMemoryStore core_;
   std::set<std::string> registered_models_;  // in embedding_models already (this connection saw it)
+  std::vector<int64_t> added_rows_;          // inserted by add_one, not yet in FTS and the queues
 };
 
 }  // namespace
