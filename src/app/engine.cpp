@@ -275,9 +275,9 @@ Engine::BackgroundReport Engine::run_background(std::chrono::steady_clock::durat
     // 0. Writes taken while the database was down, in order, before anything
     // reads or schedules (everything below needs the database).
     if (WriteSpool* spool = this->spool()) {
-      WriteSpool::RoundReport round = spool->replay_round(
-          [&](const SpooledWrite& w) { replay_spooled_write(*s, w); },
-          [&] { s->memories().get(s->default_user_id(), "spool-probe"); }, budget / 2);
+      WriteSpool::RoundReport round =
+          spool->replay_round([&](const SpooledWrite& w) { replay_spooled_write(*s, w); },
+                              [&] { s->memories().get(s->default_user_id(), "spool-probe"); }, budget / 2);
       report.lines.insert(report.lines.end(), round.lines.begin(), round.lines.end());
       if (!round.reachable) return report;
     }

@@ -47,8 +47,8 @@
 
 #include "companion/companion.h"
 #include "core/config.h"
-#include "ingest/importer.h"
 #include "embed/embedder.h"
+#include "ingest/importer.h"
 #include "jobs/jobs.h"
 #include "lifecycle/maintenance.h"
 #include "profile/conversation_cache.h"

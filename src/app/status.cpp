@@ -21,7 +21,10 @@ json provider_status(AppContext& ctx, bool probe_provider) {
   json provider = {{"configured", false}, {"reachable", false}};
   LlmConfig probe = ctx.llm_config();
   if (!probe.provider.empty() && probe.provider != "none") {
-    provider = {{"configured", true}, {"provider", probe.provider}, {"model", probe.model}, {"url", probe.url},
+    provider = {{"configured", true},
+                {"provider", probe.provider},
+                {"model", probe.model},
+                {"url", probe.url},
                 {"reachable", nullptr}};
     if (probe_provider) {
       probe.max_retries = 0;

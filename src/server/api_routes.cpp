@@ -1139,8 +1139,17 @@ std::vector<Route> api_routes() {
        false, false, search_memories});
   add({"POST", "/api/memory/suggest", "Create a pending suggestion (approved=false, source ai_suggested)",
        "suggestions", true, {}, memory_schema(), false, false, suggest_memory});
-  add({"POST", "/api/memory", "Create a memory (201; 200 when the content was already stored; 202 when taken into the write spool while the database is down)", "memories", true, {},
-       memory_schema(), false, false, create_memory});
+  add({"POST",
+       "/api/memory",
+       "Create a memory (201; 200 when the content was already stored; 202 when taken into the write spool while the "
+       "database is down)",
+       "memories",
+       true,
+       {},
+       memory_schema(),
+       false,
+       false,
+       create_memory});
   add({"GET", "/api/memory", "List memories with filters and paging; total is the filtered count", "memories", true,
        list_params, nullptr, false, false, list_memories});
   add({"GET", "/api/memory/{id}", "One memory", "memories", true, {}, nullptr, false, false, get_memory});

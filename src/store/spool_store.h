@@ -27,15 +27,15 @@
 namespace kioku {
 
 struct SpooledWrite {
-  int64_t seq = 0;      // assigned by append()
-  std::string kind;     // what to replay, e.g. "memory", "chat_message"
+  int64_t seq = 0;   // assigned by append()
+  std::string kind;  // what to replay, e.g. "memory", "chat_message"
   std::string user_id;
   std::string id;       // the id the client was given (the replayed row's id)
   std::string request;  // JSON: everything the replay needs
   TimePoint spooled_at{};
-  int attempts = 0;         // replays that failed
+  int attempts = 0;  // replays that failed
   std::string last_error;
-  bool given_up = false;    // failed for good: kept, never replayed again
+  bool given_up = false;  // failed for good: kept, never replayed again
 };
 
 struct SpoolCounts {

@@ -107,9 +107,8 @@ TEST(WriteSpool, TakesWritesWhileTheDatabaseIsDownAndTheStatusSaysSo) {
 
   // On SQLite nothing is spooled: there is no database to be down.
   testing::TempDir local;
-  auto sqlite = Engine::open(EngineOptions{local / "data", "", [](const std::string&) -> std::optional<std::string> {
-                                             return std::nullopt;
-                                           }});
+  auto sqlite = Engine::open(
+      EngineOptions{local / "data", "", [](const std::string&) -> std::optional<std::string> { return std::nullopt; }});
   auto l = sqlite->session();
   EXPECT_EQ(sqlite->spool(), nullptr);
   EXPECT_FALSE(add_memory(*l, note(*l, "kept locally"), true).spooled);
@@ -172,7 +171,8 @@ TEST(WriteSpool, ReplaysInOrderOnceEvenAfterACrashBetweenInsertAndDelete) {
     ASSERT_TRUE(m.has_value()) << contents[i];
     EXPECT_EQ(m->content, contents[i]);
     EXPECT_EQ(m->confidence.corroboration_count, 0) << "not added a second time";
-    if (i > 0) EXPECT_GE(m->created_at, s->memories().get(s->user_id(), ids[i - 1])->created_at) << "the time it was taken";
+    if (i > 0)
+      EXPECT_GE(m->created_at, s->memories().get(s->user_id(), ids[i - 1])->created_at) << "the time it was taken";
   }
   EXPECT_EQ(count_with_content(*s, "linked to nothing"), 0);
   const auto chat = s->memories().get(s->user_id(), chat_id);

@@ -67,9 +67,8 @@ TEST(DatabaseOutage, EveryWriteAnsweredWithSuccessIsStoredOnce) {
     if (testing::running_in_ci()) FAIL() << "cannot start PostgreSQL: " << started.err;
     GTEST_SKIP() << "cannot start PostgreSQL: " << started.err;
   }
-  const std::map<std::string, std::string> env = {{"KIOKU_HOME", (work / "data").string()},
-                                                  {"KIOKU_STORE_URL", pg.url()},
-                                                  {"KIOKU_EMBED_PROVIDER", "hashing"}};
+  const std::map<std::string, std::string> env = {
+      {"KIOKU_HOME", (work / "data").string()}, {"KIOKU_STORE_URL", pg.url()}, {"KIOKU_EMBED_PROVIDER", "hashing"}};
   testing::BackgroundProcess serve(KIOKU_BINARY, {"serve", "--port", "0", "--json"}, work / "serve", env);
   std::string out;
   ASSERT_TRUE(testing::BackgroundProcess::wait_for([&] { return (out = serve.out()).find('\n') != std::string::npos; },

@@ -3,8 +3,8 @@
 // so its commit must survive a power cut, not only a crash of kioku.
 // seq is an AUTOINCREMENT key, so numbers are never reused, even after the
 // newest rows were replayed and deleted.
-#include "core/error.h"
 #include "store/spool_store.h"
+#include "core/error.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/sqlite_store.h"
 
