@@ -1,6 +1,8 @@
 #include "app/engine.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "app/app_context.h"
@@ -276,10 +278,13 @@ Engine::BackgroundReport Engine::run_background(std::chrono::steady_clock::durat
     // reads or schedules (everything below needs the database).
     if (WriteSpool* spool = this->spool()) {
       WriteSpool::RoundReport round =
-          spool->replay_round([&](const SpooledWrite& w) { replay_spooled_write(*s, w); },
-                              [&] { s->memories().get(s->default_user_id(), "spool-probe"); }, budget / 2);
+          spool->replay_round([&](const std::vector<SpooledWrite>& batch) { replay_spooled_writes(*s, batch); },
+                              [&](const SpooledWrite& w) { replay_spooled_write(*s, w); },
+                              [&] { s->memories().get(s->default_user_id(), "spool-probe"); }, budget);
       report.lines.insert(report.lines.end(), round.lines.begin(), round.lines.end());
-      if (!round.reachable) return report;
+      // Down, or writes still waiting: the replay has the round to itself
+      // (the next comes within a second while writes are spooled).
+      if (!round.reachable || spool->active()) return report;
     }
     // 1. Periodic jobs whose slot has come.
     try {
@@ -427,6 +432,42 @@ void replay_spooled_write(AppContext& ctx, const SpooledWrite& w) {
   } else {
     throw invalid_input("unknown kind of spooled write: " + w.kind);
   }
+}
+
+void replay_spooled_writes(AppContext& ctx, const std::vector<SpooledWrite>& batch) {
+  // Which are stored already: one query per user.
+  std::map<std::string, std::vector<std::string>> ids_by_user;
+  for (const auto& w : batch) ids_by_user[w.user_id].push_back(w.id);
+  std::set<std::string> stored;
+  for (const auto& [user, ids] : ids_by_user)
+    for (const auto& m : ctx.memories().get_ranking_fields(user, ids)) stored.insert(m.id);
+  // Runs of memories go in one add_batch (one transaction); anything else
+  // is replayed on its own, in its place.
+  std::vector<Memory> run;
+  std::vector<std::optional<ImportancePrediction>> predicted;
+  auto flush = [&] {
+    if (run.empty()) return;
+    const std::vector<AddOutcome> outcomes = ctx.memories().add_batch(run);
+    for (size_t i = 0; i < run.size(); ++i)
+      if (predicted[i] && outcomes[i].created)
+        ctx.profile().record_prediction(run[i].user_id, outcomes[i].id, *predicted[i]);
+    run.clear();
+    predicted.clear();
+  };
+  for (const auto& w : batch) {
+    if (w.kind != kSpooledMemory) {
+      flush();
+      replay_spooled_write(ctx, w);
+      continue;
+    }
+    if (stored.count(w.id)) continue;
+    bool predict_importance = false;
+    Memory m = spooled_memory(w, predict_importance);
+    predicted.push_back(predict_importance ? ctx.profile().apply_prediction(m.user_id, m)
+                                           : std::optional<ImportancePrediction>());
+    run.push_back(std::move(m));
+  }
+  flush();
 }
 
 AddMemoryOutcome add_memory(AppContext& ctx, Memory m, bool predict_importance) {

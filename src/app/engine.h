@@ -239,6 +239,10 @@ std::optional<ChatTurnResult> spool_chat_if_down(AppContext& ctx, const std::str
 // src/app/write_spool.h): a write whose id is stored already is not stored
 // again. Throws kioku::Error (kUnavailable while the database is down).
 void replay_spooled_write(AppContext& ctx, const SpooledWrite& w);
+// The same for consecutive spooled writes, in order: the memories among them
+// in one transaction (add_batch). Throws like replay_spooled_write; a
+// failure may leave some stored (a replay skips them).
+void replay_spooled_writes(AppContext& ctx, const std::vector<SpooledWrite>& batch);
 
 // Writes a consistent backup of the databases into folder (a new folder).
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder);

@@ -11,7 +11,7 @@ namespace {
 // Long enough for a batch of database inserts; short enough that a replayer
 // that died hands over soon.
 constexpr std::chrono::milliseconds kLease = std::chrono::seconds(60);
-constexpr int kBatch = 64;
+constexpr int kBatch = 256;
 
 // Errors that another attempt cannot cure.
 bool permanent(ErrorCode code) {
@@ -95,9 +95,10 @@ bool WriteSpool::clear_if_empty() {
   return true;
 }
 
-WriteSpool::RoundReport WriteSpool::replay_round(const std::function<void(const SpooledWrite&)>& apply,
-                                                 const std::function<void()>& probe,
-                                                 std::chrono::steady_clock::duration budget) {
+WriteSpool::RoundReport WriteSpool::replay_round(
+    const std::function<void(const std::vector<SpooledWrite>&)>& apply_batch,
+    const std::function<void(const SpooledWrite&)>& apply_one, const std::function<void()>& probe,
+    std::chrono::steady_clock::duration budget) {
   RoundReport report;
   std::lock_guard round(round_mutex_);
   const auto deadline = std::chrono::steady_clock::now() + budget;
@@ -144,9 +145,30 @@ WriteSpool::RoundReport WriteSpool::replay_round(const std::function<void(const 
         }
         break;
       }
+      // The whole batch at once (one transaction, one round trip); when it
+      // fails for another reason than the database being down, row by row,
+      // to find the row that fails and keep the order.
+      try {
+        retrying_stale([&] { apply_batch(batch); });
+        std::vector<int64_t> seqs;
+        seqs.reserve(batch.size());
+        for (const auto& w : batch) seqs.push_back(w.seq);
+        {
+          std::lock_guard lock(store_mutex_);
+          store_->remove(seqs);
+        }
+        report.replayed += static_cast<int>(batch.size());
+        continue;
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kUnavailable) {
+          report.reachable = false;
+          mark_down(e.what());
+          break;
+        }
+      }
       for (const auto& w : batch) {
         try {
-          retrying_stale([&] { apply(w); });
+          retrying_stale([&] { apply_one(w); });
         } catch (const Error& e) {
           if (e.code() == ErrorCode::kUnavailable) {
             report.reachable = false;

@@ -67,12 +67,15 @@ class WriteSpool {
     bool leased = true;     // false: another process replays
     std::vector<std::string> lines;
   };
-  // One replay round within budget: apply(w) stores one write in the
-  // database (throws kioku::Error; kUnavailable stops the round); probe()
-  // checks that the database answers when nothing is spooled but it was
-  // marked down.
-  RoundReport replay_round(const std::function<void(const SpooledWrite&)>& apply, const std::function<void()>& probe,
-                           std::chrono::steady_clock::duration budget);
+  // One replay round within budget, oldest rows first: apply_batch(rows)
+  // stores consecutive writes in the database at once, apply_one(w) one
+  // write (both throw kioku::Error, kUnavailable stopping the round; a batch
+  // that fails otherwise is replayed row by row to find the failing row);
+  // probe() checks that the database answers when nothing is spooled but it
+  // was marked down.
+  RoundReport replay_round(const std::function<void(const std::vector<SpooledWrite>&)>& apply_batch,
+                           const std::function<void(const SpooledWrite&)>& apply_one,
+                           const std::function<void()>& probe, std::chrono::steady_clock::duration budget);
 
  private:
   // Under store_mutex_: the spool is empty, the database answered: writes

@@ -53,6 +53,8 @@ class SpoolStore {
   virtual std::vector<SpooledWrite> pending(int limit) = 0;
   // The replayed row goes; false when it was not there (already removed).
   virtual bool remove(int64_t seq) = 0;
+  // The replayed rows go, in one transaction; returns how many were there.
+  virtual int64_t remove(const std::vector<int64_t>& seqs) = 0;
   // A replay of seq failed: attempts + 1 and the error kept; give_up takes it
   // out of pending() for good.
   virtual void note_failure(int64_t seq, const std::string& error, bool give_up) = 0;

@@ -171,8 +171,9 @@ TEST(WriteSpool, ReplaysInOrderOnceEvenAfterACrashBetweenInsertAndDelete) {
     ASSERT_TRUE(m.has_value()) << contents[i];
     EXPECT_EQ(m->content, contents[i]);
     EXPECT_EQ(m->confidence.corroboration_count, 0) << "not added a second time";
-    if (i > 0)
+    if (i > 0) {
       EXPECT_GE(m->created_at, s->memories().get(s->user_id(), ids[i - 1])->created_at) << "the time it was taken";
+    }
   }
   EXPECT_EQ(count_with_content(*s, "linked to nothing"), 0);
   const auto chat = s->memories().get(s->user_id(), chat_id);

@@ -56,6 +56,9 @@ TEST(SpoolStore, KeepsWritesInOrderAcrossReopens) {
   const int64_t next = s->append(write_of("m4", "four"));
   EXPECT_GT(next, rows[2].seq);
   EXPECT_EQ(pending_ids(*s), (std::vector<std::string>{"m1", "m2", "m4"}));
+  // A replayed batch goes at once; rows removed already do not count.
+  EXPECT_EQ(s->remove(std::vector<int64_t>{rows[0].seq, rows[2].seq, next}), 2);
+  EXPECT_EQ(pending_ids(*s), (std::vector<std::string>{"m2"}));
   EXPECT_THROW(s->append(write_of("", "no id")), Error);
 }
 

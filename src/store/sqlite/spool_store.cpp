@@ -84,6 +84,17 @@ class SqliteSpoolStore final : public SpoolStore {
     return removed;
   }
 
+  int64_t remove(const std::vector<int64_t>& seqs) override {
+    int64_t removed = 0;
+    db_.transaction([&] {
+      for (const int64_t seq : seqs) {
+        db_.prepare("DELETE FROM spooled_writes WHERE seq = ?").bind(1, seq).run();
+        removed += db_.changes();
+      }
+    });
+    return removed;
+  }
+
   void note_failure(int64_t seq, const std::string& error, bool give_up) override {
     db_.transaction([&] {
       db_.prepare("UPDATE spooled_writes SET attempts = attempts + 1, last_error = ?, given_up = ? WHERE seq = ?")
