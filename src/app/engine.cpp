@@ -1,10 +1,14 @@
 #include "app/engine.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "app/app_context.h"
+#include "app/write_spool.h"
 #include "core/error.h"
+#include "core/id.h"
 #include "embed/bert_embedder.h"
 #include "embed/hashing_embedder.h"
 #include "embed/model_registry.h"
@@ -78,6 +82,7 @@ Engine::Engine(EngineOptions options) : options_(std::move(options)) {
 
 Engine::~Engine() {
   pool_.clear();  // sessions before the shared parts they use
+  spool_.reset();
   if (vectors_) {
     try {
       vectors_->save();
@@ -137,6 +142,26 @@ std::shared_ptr<VectorCatalog> Engine::vectors() {
     vectors_ = std::make_shared<VectorCatalog>(sc);
   }
   return vectors_;
+}
+
+WriteSpool* Engine::spool() {
+  std::lock_guard<std::mutex> lock(spool_mutex_);
+  if (!spool_resolved_) {
+    const bool on_postgres = config()->get_string_or("store.url", "", "KIOKU_STORE_URL").rfind("postgres", 0) == 0;
+    const auto file = options_.data_dir / "spool.db";
+    if (on_postgres && (options_.spool_writes || std::filesystem::exists(file))) {
+      std::filesystem::create_directories(options_.data_dir);
+      spool_ = std::make_unique<WriteSpool>(file, options_.log);
+    }
+    spool_resolved_ = true;
+  }
+  return spool_.get();
+}
+
+bool Engine::spooling_writes() {
+  if (!options_.spool_writes) return false;
+  WriteSpool* s = spool();
+  return s && s->active();
 }
 
 Engine::Lease::Lease(Engine& owner, std::unique_ptr<AppContext> ctx, uint64_t generation)
@@ -254,7 +279,19 @@ Engine::BackgroundReport Engine::run_background(std::chrono::steady_clock::durat
   const auto deadline = std::chrono::steady_clock::now() + budget;
   try {
     auto s = session();
-    // 0. What the requests since the last round taught (one write per user).
+    // 0. Writes taken while the database was down, in order, before anything
+    // reads or schedules (everything below needs the database).
+    if (WriteSpool* spool = this->spool()) {
+      WriteSpool::RoundReport round =
+          spool->replay_round([&](const std::vector<SpooledWrite>& batch) { replay_spooled_writes(*s, batch); },
+                              [&](const SpooledWrite& w) { replay_spooled_write(*s, w); },
+                              [&] { s->memories().get(s->default_user_id(), "spool-probe"); }, budget);
+      report.lines.insert(report.lines.end(), round.lines.begin(), round.lines.end());
+      // Down, or writes still waiting: the replay has the round to itself
+      // (the next comes within a second while writes are spooled).
+      if (!round.reachable || spool->active()) return report;
+    }
+    // 0b. What the requests since the last round taught (one write per user).
     try {
       s->profile().flush_learning();
     } catch (const std::exception& e) {
@@ -327,12 +364,160 @@ nlohmann::json store_imports(AppContext& ctx, std::vector<ParsedImport> files) {
   return report;
 }
 
-AddOutcome add_memory(AppContext& ctx, Memory m, bool predict_importance) {
+namespace {
+
+// Kinds of spooled writes (SpooledWrite::kind).
+constexpr const char* kSpooledMemory = "memory";
+constexpr const char* kSpooledChat = "chat_message";
+
+AddOutcome add_memory_now(AppContext& ctx, Memory m, bool predict_importance) {
   std::optional<ImportancePrediction> predicted;
   if (predict_importance) predicted = ctx.profile().apply_prediction(m.user_id, m);
   AddOutcome outcome = ctx.memories().add(m);
   if (predicted && outcome.created) ctx.profile().record_prediction(m.user_id, outcome.id, *predicted);
   return outcome;
+}
+
+// The id and times are decided before the write is tried, so that a write
+// answered from the spool names the memory it becomes.
+void decide_identity(Memory& m) {
+  const TimePoint now = system_time().now();
+  if (m.id.empty()) m.id = new_uuid_v7(now);
+  if (to_millis(m.created_at) == 0) m.created_at = now;
+  if (to_millis(m.event_time) == 0) m.event_time = m.created_at;
+}
+
+SpooledWrite spooled(const char* kind, const Memory& m, bool predict_importance) {
+  SpooledWrite w;
+  w.kind = kind;
+  w.user_id = m.user_id;
+  w.id = m.id;
+  // Times in milliseconds beside the memory's JSON (ISO 8601 there): a chat
+  // turn's content hash includes its event time to the millisecond.
+  w.request = nlohmann::json{{"memory", to_json(m)},
+                             {"event_time_ms", to_millis(m.event_time)},
+                             {"created_at_ms", to_millis(m.created_at)},
+                             {"predict_importance", predict_importance}}
+                  .dump();
+  return w;
+}
+
+Memory spooled_memory(const SpooledWrite& w, bool& predict_importance) {
+  const auto j = nlohmann::json::parse(w.request, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("memory"))
+    throw invalid_input("spooled write " + std::to_string(w.seq) + " is not readable");
+  Memory m = memory_from_json(j["memory"]);
+  m.id = w.id;
+  m.user_id = w.user_id;
+  m.content_hash.clear();
+  m.event_time = from_millis(j.value("event_time_ms", int64_t{0}));
+  m.created_at = from_millis(j.value("created_at_ms", int64_t{0}));
+  predict_importance = j.value("predict_importance", false);
+  return m;
+}
+
+AddMemoryOutcome spool_memory(WriteSpool& spool, const char* kind, Memory m, bool predict_importance) {
+  spool.append(spooled(kind, m, predict_importance));
+  AddMemoryOutcome out;
+  out.id = m.id;
+  out.created = true;  // as far as anyone can know before the replay
+  out.spooled = true;
+  out.memory = std::move(m);
+  return out;
+}
+
+}  // namespace
+
+void replay_spooled_write(AppContext& ctx, const SpooledWrite& w) {
+  bool predict_importance = false;
+  Memory m = spooled_memory(w, predict_importance);
+  // Stored already: the replay that stored it stopped before the spool
+  // row's delete, or the write committed as the connection broke.
+  const bool stored = ctx.memories().get(m.user_id, m.id).has_value();
+  if (w.kind == kSpooledMemory) {
+    if (!stored) add_memory_now(ctx, std::move(m), predict_importance);
+  } else if (w.kind == kSpooledChat) {
+    if (!stored) ctx.memories().add(m);
+    // Idempotent by its dedupe key, so a replay after a crash queues it once.
+    ctx.jobs().enqueue(chat_reply_job(w.user_id, w.id, "sent while the database was unreachable"));
+  } else {
+    throw invalid_input("unknown kind of spooled write: " + w.kind);
+  }
+}
+
+void replay_spooled_writes(AppContext& ctx, const std::vector<SpooledWrite>& batch) {
+  // Which are stored already: one query per user.
+  std::map<std::string, std::vector<std::string>> ids_by_user;
+  for (const auto& w : batch) ids_by_user[w.user_id].push_back(w.id);
+  std::set<std::string> stored;
+  for (const auto& [user, ids] : ids_by_user)
+    for (const auto& m : ctx.memories().get_ranking_fields(user, ids)) stored.insert(m.id);
+  // Runs of memories go in one add_batch (one transaction); anything else
+  // is replayed on its own, in its place.
+  std::vector<Memory> run;
+  std::vector<std::optional<ImportancePrediction>> predicted;
+  auto flush = [&] {
+    if (run.empty()) return;
+    const std::vector<AddOutcome> outcomes = ctx.memories().add_batch(run);
+    for (size_t i = 0; i < run.size(); ++i)
+      if (predicted[i] && outcomes[i].created)
+        ctx.profile().record_prediction(run[i].user_id, outcomes[i].id, *predicted[i]);
+    run.clear();
+    predicted.clear();
+  };
+  for (const auto& w : batch) {
+    if (w.kind != kSpooledMemory) {
+      flush();
+      replay_spooled_write(ctx, w);
+      continue;
+    }
+    if (stored.count(w.id)) continue;
+    bool predict_importance = false;
+    Memory m = spooled_memory(w, predict_importance);
+    predicted.push_back(predict_importance ? ctx.profile().apply_prediction(m.user_id, m)
+                                           : std::optional<ImportancePrediction>());
+    run.push_back(std::move(m));
+  }
+  flush();
+}
+
+AddMemoryOutcome add_memory(AppContext& ctx, Memory m, bool predict_importance) {
+  Engine& engine = ctx.engine();
+  WriteSpool* spool = engine.options().spool_writes ? engine.spool() : nullptr;
+  if (!spool) {
+    AddMemoryOutcome out;
+    static_cast<AddOutcome&>(out) = add_memory_now(ctx, std::move(m), predict_importance);
+    return out;
+  }
+  decide_identity(m);
+  if (!spool->active()) {
+    try {
+      AddMemoryOutcome out;
+      static_cast<AddOutcome&>(out) = add_memory_now(ctx, m, predict_importance);
+      return out;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnavailable) throw;
+      // It may have been stored as the connection broke: the replay finds
+      // it by its id and does not store it again.
+      spool->mark_down(e.what());
+    }
+  }
+  return spool_memory(*spool, kSpooledMemory, std::move(m), predict_importance);
+}
+
+std::optional<ChatTurnResult> spool_chat_if_down(AppContext& ctx, const std::string& message) {
+  if (!ctx.engine().spooling_writes()) return std::nullopt;
+  const TimePoint now = system_time().now();
+  const std::string id = new_uuid_v7(now);
+  Memory m = user_chat_memory(ctx.user_id(), message, now, id);
+  m.id = id;
+  m.created_at = now;
+  ctx.engine().spool()->append(spooled(kSpooledChat, m, false));
+  ChatTurnResult r;
+  r.user_memory_id = id;
+  r.queued = true;
+  r.notice = "The database is unreachable: your message is saved and will be answered when it is back.";
+  return r;
 }
 
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder) {

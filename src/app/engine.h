@@ -17,9 +17,15 @@
 //     (twice the cores, at least 4: more SQLite readers than cores only add
 //     contention). A caller never holds two leases, or a full pool would
 //     deadlock.
-//  4. Background work (run_background): learning signals gathered since the
-//     last round, scheduler tick, embedding queue, due jobs. It may run in several threads and processes at once: jobs
-//     are leased (src/jobs/jobs.h), vectors are idempotent upserts.
+//  4. Background work (run_background): the replay of the write spool,
+//     learning signals gathered since the last round, scheduler tick,
+//     embedding queue, due jobs. It may run in several threads and processes
+//     at once: jobs are leased (src/jobs/jobs.h), the spool's replay too
+//     (src/app/write_spool.h), vectors are idempotent upserts.
+//  5. On PostgreSQL, an engine that spools writes (EngineOptions::
+//     spool_writes, `kioku serve`) takes the user's writes into
+//     <data>/spool.db while the database is unreachable (add_memory,
+//     spool_chat_if_down) and replays them once it is back.
 // Failure behaviour: constructors throw kioku::Error (kIo when the data
 // directory cannot be created); run_background never throws (it reports).
 #pragma once
@@ -32,12 +38,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "companion/companion.h"
 #include "core/config.h"
 #include "embed/embedder.h"
 #include "ingest/importer.h"
@@ -46,17 +54,23 @@
 #include "profile/conversation_cache.h"
 #include "profile/learning_buffer.h"
 #include "search/vector_catalog.h"
+#include "store/spool_store.h"
 #include "store/store.h"
 
 namespace kioku {
 
 class AppContext;
+class WriteSpool;
 
 struct EngineOptions {
   std::filesystem::path data_dir;
   std::string user;  // user override ("" = [user] id of config.toml)
   EnvLookup env = process_env();
   int max_sessions = 0;  // 0: twice the cores, at least 4
+  // On PostgreSQL: writes of user input that cannot reach the database go
+  // to the write spool (a server's choice; a one-shot CLI command fails
+  // instead, so its user knows at once).
+  bool spool_writes = false;
   std::function<void(std::string_view line)> log;
 };
 
@@ -143,6 +157,14 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // One round of background work within about `budget`.
   BackgroundReport run_background(std::chrono::steady_clock::duration budget = std::chrono::seconds(5));
 
+  // The write spool when the stores are on PostgreSQL and this engine spools
+  // writes or a spool file exists (its rows are replayed by run_background);
+  // null otherwise (SQLite needs none). Opened on first use; throws kIo when
+  // the file cannot be opened.
+  WriteSpool* spool();
+  // Whether add_memory and chat turns take writes into the spool now.
+  bool spooling_writes();
+
   std::chrono::steady_clock::time_point started() const { return started_; }
   void log(std::string_view line) const {
     if (options_.log) options_.log(line);
@@ -175,6 +197,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   int leased_ = 0;
   std::vector<std::pair<std::unique_ptr<AppContext>, uint64_t>> pool_;
 
+  std::mutex spool_mutex_;
+  bool spool_resolved_ = false;
+  std::unique_ptr<WriteSpool> spool_;
+
   std::mutex jobs_mutex_;
   std::vector<ExtraKind> extra_kinds_;
   std::vector<Schedule> extra_schedules_;
@@ -202,7 +228,30 @@ nlohmann::json store_imports(AppContext& ctx, std::vector<ParsedImport> files);
 // importance of its own (predict_importance), the user's patterns predict it
 // (src/profile) and the prediction is kept for `kioku memory why`. A memory
 // whose content is already stored counts as a corroboration (created false).
-AddOutcome add_memory(AppContext& ctx, Memory m, bool predict_importance);
+// With the database unreachable and an engine that spools writes, the
+// memory goes to the write spool instead (spooled: the outcome's id is the
+// one it will have, memory is it as spooled) and is stored, predicted and
+// embedded when the spool is replayed.
+struct AddMemoryOutcome : AddOutcome {
+  bool spooled = false;
+  Memory memory;  // when spooled
+};
+AddMemoryOutcome add_memory(AppContext& ctx, Memory m, bool predict_importance);
+
+// A chat message while the database is known to be unreachable: the user's
+// message goes to the write spool (before any AI step) and the turn comes
+// back queued; the replay stores it and queues its reply (a chat_reply
+// job). nullopt while the database is up: the companion takes the turn.
+std::optional<ChatTurnResult> spool_chat_if_down(AppContext& ctx, const std::string& message);
+
+// Stores one spooled write in the database (the replay's step, see
+// src/app/write_spool.h): a write whose id is stored already is not stored
+// again. Throws kioku::Error (kUnavailable while the database is down).
+void replay_spooled_write(AppContext& ctx, const SpooledWrite& w);
+// The same for consecutive spooled writes, in order: the memories among them
+// in one transaction (add_batch). Throws like replay_spooled_write; a
+// failure may leave some stored (a replay skips them).
+void replay_spooled_writes(AppContext& ctx, const std::vector<SpooledWrite>& batch);
 
 // Writes a consistent backup of the databases into folder (a new folder).
 void backup_to_folder(AppContext& ctx, const std::filesystem::path& folder);

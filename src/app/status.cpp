@@ -1,6 +1,7 @@
 // status_document: the one status of `kioku status` and GET /api/status.
 #include "app/app_context.h"
 #include "app/engine.h"
+#include "app/write_spool.h"
 #include "core/error.h"
 
 #ifndef KIOKU_VERSION
@@ -9,8 +10,84 @@
 
 namespace kioku {
 
+namespace {
+
+using nlohmann::json;
+
+// Everything the database knows (below); throws kUnavailable when it is down.
+json full_status(AppContext& ctx, bool probe_provider);
+
+json provider_status(AppContext& ctx, bool probe_provider) {
+  json provider = {{"configured", false}, {"reachable", false}};
+  LlmConfig probe = ctx.llm_config();
+  if (!probe.provider.empty() && probe.provider != "none") {
+    provider = {{"configured", true},
+                {"provider", probe.provider},
+                {"model", probe.model},
+                {"url", probe.url},
+                {"reachable", nullptr}};
+    if (probe_provider) {
+      probe.max_retries = 0;
+      probe.timeout_s = 5;
+      probe.connect_timeout_s = 2;
+      try {
+        if (auto client = make_llm_client(probe)) {
+          provider["models"] = client->list_models().size();
+          provider["reachable"] = true;
+        }
+      } catch (const Error& e) {
+        provider["reachable"] = false;
+        provider["error"] = e.what();
+      }
+    }
+  }
+  return provider;
+}
+
+// The write spool of a PostgreSQL store (null on SQLite): what waits for the
+// database, and whether writes go to the spool now.
+json spool_status(AppContext& ctx) {
+  WriteSpool* spool = ctx.engine().spool();
+  if (!spool) return nullptr;
+  const SpoolCounts c = spool->counts();
+  return {{"pending", c.pending},
+          {"given_up", c.given_up},
+          {"oldest_pending", c.oldest_pending ? json(format_iso8601(*c.oldest_pending)) : json()},
+          {"active", spool->active()}};
+}
+
+}  // namespace
+
 nlohmann::json status_document(AppContext& ctx, bool probe_provider) {
-  using nlohmann::json;
+  const bool on_postgres = !ctx.store_url().empty();
+  json database = {{"backend", on_postgres ? "postgresql" : "sqlite"}, {"reachable", true}};
+  try {
+    json doc = full_status(ctx, probe_provider);
+    doc["database"] = database;
+    if (on_postgres) doc["spool"] = spool_status(ctx);
+    return doc;
+  } catch (const Error& e) {
+    if (!on_postgres || e.code() != ErrorCode::kUnavailable) throw;
+    // What can be said without the database: that it is down, and what
+    // waits for it.
+    database["reachable"] = false;
+    database["error"] = e.what();
+    const auto uptime =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.engine().started());
+    Embedder* embedder = ctx.embedder();
+    return {{"version", KIOKU_VERSION},
+            {"user_id", ctx.user_id()},
+            {"uptime_s", uptime.count()},
+            {"database", database},
+            {"spool", spool_status(ctx)},
+            {"embedder", {{"model", embedder ? embedder->model_id() : ""}, {"notice", ctx.embedder_notice()}}},
+            {"provider", provider_status(ctx, probe_provider)}};
+  }
+}
+
+namespace {
+
+json full_status(AppContext& ctx, bool probe_provider) {
   ctx.ensure_initialized();
   const std::string& user = ctx.user_id();
   const StoreStats st = ctx.memories().stats(user);
@@ -33,26 +110,7 @@ nlohmann::json status_document(AppContext& ctx, bool probe_provider) {
   json runs = json::array();
   for (const auto& r : ctx.jobs().list_runs("", 10)) runs.push_back(to_json(r));
 
-  json provider = {{"configured", false}, {"reachable", false}};
-  LlmConfig probe = ctx.llm_config();
-  if (!probe.provider.empty() && probe.provider != "none") {
-    provider = {{"configured", true}, {"provider", probe.provider}, {"model", probe.model}, {"url", probe.url},
-                {"reachable", nullptr}};
-    if (probe_provider) {
-      probe.max_retries = 0;
-      probe.timeout_s = 5;
-      probe.connect_timeout_s = 2;
-      try {
-        if (auto client = make_llm_client(probe)) {
-          provider["models"] = client->list_models().size();
-          provider["reachable"] = true;
-        }
-      } catch (const Error& e) {
-        provider["reachable"] = false;
-        provider["error"] = e.what();
-      }
-    }
-  }
+  const json provider = provider_status(ctx, probe_provider);
   const auto uptime =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.engine().started());
   return {{"version", KIOKU_VERSION},
@@ -78,5 +136,7 @@ nlohmann::json status_document(AppContext& ctx, bool probe_provider) {
           {"embedder", {{"model", embedder ? embedder->model_id() : ""}, {"notice", ctx.embedder_notice()}}},
           {"provider", provider}};
 }
+
+}  // namespace
 
 }  // namespace kioku

@@ -60,6 +60,7 @@ void register_server_commands(CLI::App& app, CommandTable& table) {
       eo.user = o.user;
       eo.env = o.env;
       eo.log = o.log;
+      eo.spool_writes = true;  // writes wait in <data>/spool.db while PostgreSQL is down
       o.engine = Engine::open(std::move(eo));
 
       // Bluesky posts that could not be sent wait as "pending sync"; the

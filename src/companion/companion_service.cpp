@@ -41,8 +41,6 @@ CompanionService::CompanionService(MemoryStore& store, JobStore& jobs, Searcher&
   register_memory_tools(tools_, store_, searcher_, tool_options, clock_);
 }
 
-namespace {
-
 Memory user_chat_memory(const std::string& user_id, const std::string& message, TimePoint at, std::string message_id) {
   if (message.find_first_not_of(" \t\r\n") == std::string::npos) throw invalid_input("the message is empty");
   Memory m;
@@ -58,7 +56,15 @@ Memory user_chat_memory(const std::string& user_id, const std::string& message, 
   return m;
 }
 
-}  // namespace
+Job chat_reply_job(const std::string& user_id, const std::string& message_id, const std::string& reason) {
+  Job job;
+  job.user_id = user_id;
+  job.kind = "chat_reply";
+  job.payload = {{"memory_id", message_id}};
+  job.wait_reason = reason;
+  job.dedupe_key = "chat_reply:" + message_id;
+  return job;
+}
 
 std::vector<std::string> used_memory_ids_of(const Memory& reply) {
   std::vector<std::string> ids;
@@ -128,13 +134,7 @@ ChatTurnResult CompanionService::respond(const std::string& user_id, const Memor
 }
 
 std::string CompanionService::queue_turn(const std::string& user_id, const Memory& user_message, const std::string& reason) {
-  Job job;
-  job.user_id = user_id;
-  job.kind = "chat_reply";
-  job.payload = {{"memory_id", user_message.id}};
-  job.wait_reason = reason;
-  job.dedupe_key = "chat_reply:" + user_message.id;
-  return jobs_.enqueue(job);
+  return jobs_.enqueue(chat_reply_job(user_id, user_message.id, reason));
 }
 
 namespace {

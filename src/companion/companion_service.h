@@ -74,6 +74,13 @@ struct QueueRunResult {
 // The ids of the memories a stored reply was grounded in (its metadata).
 std::vector<std::string> used_memory_ids_of(const Memory& reply);
 
+// The `chat` memory of a user's message (role user), as every turn stores
+// it first. Throws kInvalidInput for an empty message.
+Memory user_chat_memory(const std::string& user_id, const std::string& message, TimePoint at, std::string message_id);
+// The job that answers a stored user message later (one per message: its
+// dedupe key is the message's id).
+Job chat_reply_job(const std::string& user_id, const std::string& message_id, const std::string& reason);
+
 class CompanionService final : public Companion {
  public:
   // llm may be null (no provider configured): turns are then queued as jobs.

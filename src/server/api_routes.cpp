@@ -497,7 +497,14 @@ ApiResponse health(Services&, const ApiRequest&) {
 ApiResponse create_memory(Services& s, const ApiRequest& req) {
   auto ctx = s.context(req);
   Memory m = memory_from_request(*ctx, req);
-  return created(*ctx, add_memory(*ctx, std::move(m), !req.json().contains("importance")));
+  const AddMemoryOutcome outcome = add_memory(*ctx, std::move(m), !req.json().contains("importance"));
+  if (!outcome.spooled) return created(*ctx, outcome);
+  // Taken into the write spool (the database is down): accepted, stored
+  // under this id once the database is back.
+  ApiResponse r;
+  r.status = 202;
+  r.body = {{"id", outcome.id}, {"created", true}, {"spooled", true}, {"memory", to_json(outcome.memory)}};
+  return r;
 }
 
 ApiResponse list_memories(Services& s, const ApiRequest& req) {
@@ -889,6 +896,20 @@ void log_turn(Services& s, const ChatTurnResult& t) {
 ApiResponse chat(Services& s, const ApiRequest& req) {
   const std::string message = require_text(req.json(), "message");
   ApiResponse r;
+  {
+    // The database is down: the message is spooled before any AI step and
+    // answered once it is back.
+    auto ctx = s.context(req);
+    if (auto spooled = spool_chat_if_down(*ctx, message)) {
+      if (!req.wants_event_stream) {
+        r.body = turn_json(*ctx, *spooled);
+        return r;
+      }
+      const std::string done = turn_json(*ctx, *spooled).dump();
+      r.stream = [done](EventSink& sink) { sink.write("done", done); };
+      return r;
+    }
+  }
   if (!req.wants_event_stream) {
     s.with_chat(req, [&](AppContext& ctx, Companion& companion) {
       ctx.profile().set_channel("web");
@@ -1118,8 +1139,17 @@ std::vector<Route> api_routes() {
        false, false, search_memories});
   add({"POST", "/api/memory/suggest", "Create a pending suggestion (approved=false, source ai_suggested)",
        "suggestions", true, {}, memory_schema(), false, false, suggest_memory});
-  add({"POST", "/api/memory", "Create a memory (201; 200 when the content was already stored)", "memories", true, {},
-       memory_schema(), false, false, create_memory});
+  add({"POST",
+       "/api/memory",
+       "Create a memory (201; 200 when the content was already stored; 202 when taken into the write spool while the "
+       "database is down)",
+       "memories",
+       true,
+       {},
+       memory_schema(),
+       false,
+       false,
+       create_memory});
   add({"GET", "/api/memory", "List memories with filters and paging; total is the filtered count", "memories", true,
        list_params, nullptr, false, false, list_memories});
   add({"GET", "/api/memory/{id}", "One memory", "memories", true, {}, nullptr, false, false, get_memory});
@@ -1213,6 +1243,8 @@ json openapi_document(const std::vector<Route>& routes, const std::string& versi
                  {"default", error_response}}}};
     // Creating routes answer 201 (200 when the content was already known).
     if (route.method == "POST") op["responses"]["201"] = op["responses"]["200"];
+    // Taken into the write spool while PostgreSQL is down (docs/POSTGRES.md).
+    if (route.method == "POST" && route.path == "/api/memory") op["responses"]["202"] = op["responses"]["200"];
     if (!route.auth) op["security"] = json::array();
     else op["responses"]["401"] = error_response;
     json parameters = json::array();

@@ -384,7 +384,15 @@ struct Server::Impl {
   void background_loop() {
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
-      wake.wait_for(lock, options.background_tick, [this] { return stopping; });
+      // Writes wait in the spool: check for the database every second, so
+      // they are replayed soon after it is back.
+      std::chrono::milliseconds tick = options.background_tick;
+      try {
+        if (services->engine().spooling_writes()) tick = std::min(tick, std::chrono::milliseconds(1000));
+      } catch (const std::exception& e) {
+        log(std::string("write spool: ") + e.what());
+      }
+      wake.wait_for(lock, tick, [this] { return stopping; });
       if (stopping) break;
       lock.unlock();
       try {

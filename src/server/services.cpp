@@ -19,6 +19,7 @@ Services::Services(ServicesOptions options) : options_(std::move(options)) {
     eo.env = options_.env;
     eo.max_sessions = options_.max_contexts;
     eo.log = options_.log;
+    eo.spool_writes = true;  // a server takes writes while PostgreSQL is down
     engine_ = Engine::open(std::move(eo));
   }
   auto s = engine_->session();

@@ -170,7 +170,12 @@ export async function mount(root, app) {
   async function add() {
     const saved = await memoryEditor({ title: 'Add a memory', saveLabel: 'Add memory', save: (f) => post('/api/memory', f) });
     if (!saved) return;
-    toast(saved.created === false ? 'Already remembered — nothing new added.' : 'Memory added.', 'ok');
+    const message = saved.spooled
+      ? 'Saved. The database is unreachable: the memory is stored as soon as it is back.'
+      : saved.created === false
+        ? 'Already remembered — nothing new added.'
+        : 'Memory added.';
+    toast(message, 'ok');
     await load();
     app.refreshShell();
   }

@@ -6,6 +6,7 @@
 
 #include "core/time.h"
 #include "store/job_store.h"
+#include "store/spool_store.h"
 #include "store/store.h"
 #include "store/user_store.h"
 
@@ -24,6 +25,11 @@ std::unique_ptr<UserStore> open_sqlite_user_store(const std::filesystem::path& p
 // Opens (creating and migrating) journal.db at path.
 std::unique_ptr<JournalDraftStore> open_sqlite_journal_store(const std::filesystem::path& path,
                                                              const TimeSource& clock = system_time());
+
+// Opens (creating and migrating) the write spool at path (spool.db in the
+// data directory: the writes taken while PostgreSQL was unreachable).
+std::unique_ptr<SpoolStore> open_sqlite_spool_store(const std::filesystem::path& path,
+                                                    const TimeSource& clock = system_time());
 
 // A backup is a folder holding memory.db and journal.db copies made with
 // SQLite's online backup API (consistent while kioku runs).
