@@ -54,6 +54,12 @@ std::vector<TimePeriod> query_time_periods(std::string_view query, TimePoint now
   static const std::regex month_year("\\b" + kMonth + "\\.?,?\\s+(\\d{4})\\b");
   static const std::regex month_alone("\\b(?:in|during|since|of|last|this)\\s+" + kMonth + "\\b");
   static const std::regex year_alone("\\b(?:in|during|of|since)\\s+((?:19|20)\\d\\d)\\b");
+  static const std::regex yesterday_re("\\byesterday\\b");
+  static const std::regex today_re("\\btoday\\b");
+  static const std::regex last_week_re("\\blast\\s+(week|weekend)\\b");
+  static const std::regex last_month_re("\\blast\\s+month\\b");
+  static const std::regex last_year_re("\\blast\\s+year\\b");
+  static const std::regex this_year_re("\\bthis\\s+year\\b");
   std::smatch m;
   bool dated = false;
   for (auto it = std::sregex_iterator(q.begin(), q.end(), day_month_year); it != std::sregex_iterator(); ++it) {
@@ -83,14 +89,14 @@ std::vector<TimePeriod> query_time_periods(std::string_view query, TimePoint now
       dated = true;
     }
   }
-  if (std::regex_search(q, m, std::regex("\\byesterday\\b"))) out.push_back({day0 - hours(24), day0});
-  if (std::regex_search(q, m, std::regex("\\btoday\\b"))) out.push_back({day0, day0 + hours(24)});
-  if (std::regex_search(q, m, std::regex("\\blast\\s+(week|weekend)\\b"))) out.push_back({day0 - hours(24 * 10), day0});
-  if (std::regex_search(q, m, std::regex("\\blast\\s+month\\b")))
+  if (std::regex_search(q, m, yesterday_re)) out.push_back({day0 - hours(24), day0});
+  if (std::regex_search(q, m, today_re)) out.push_back({day0, day0 + hours(24)});
+  if (std::regex_search(q, m, last_week_re)) out.push_back({day0 - hours(24 * 10), day0});
+  if (std::regex_search(q, m, last_month_re))
     out.push_back(month_period(this_month == 1 ? this_year - 1 : this_year, this_month == 1 ? 12 : this_month - 1));
-  if (std::regex_search(q, m, std::regex("\\blast\\s+year\\b")))
+  if (std::regex_search(q, m, last_year_re))
     out.push_back({at_day(this_year - 1, 1, 1), at_day(this_year, 1, 1)});
-  if (std::regex_search(q, m, std::regex("\\bthis\\s+year\\b"))) out.push_back({at_day(this_year, 1, 1), at_day(this_year + 1, 1, 1)});
+  if (std::regex_search(q, m, this_year_re)) out.push_back({at_day(this_year, 1, 1), at_day(this_year + 1, 1, 1)});
   return out;
 }
 
