@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/store_base.h"
+#include "store/profile_tables.h"
 
 namespace kioku {
 namespace {
@@ -245,23 +246,9 @@ class PgProfileStore final : public ProfileStore, pg::StoreBase {
   }
 
   void erase(const std::string& user_id, const std::string& part) override {
-    const bool all = part == "all";
-    if (!all && part != "emotions" && part != "strategies" && part != "patterns" && part != "conversation")
-      throw invalid_input("unknown profile part '" + part + "' (emotions, strategies, patterns, conversation or all)");
+    const auto tables = profile_tables_of(part);
     transaction(Scope::user(user_id), [&](Connection& c) {
-      auto wipe = [&](const char* table) {
-        c.exec(std::string("DELETE FROM ") + table + " WHERE user_id = $1", {user_id});
-      };
-      if (all || part == "emotions") wipe("profile_emotions");
-      if (all || part == "strategies") {
-        wipe("profile_strategy_history");
-        wipe("profile_strategies");
-      }
-      if (all || part == "patterns") {
-        wipe("profile_importance_predictions");
-        wipe("profile_importance_patterns");
-      }
-      if (all || part == "conversation") wipe("profile_conversations");
+      for (const char* table : tables) c.exec(std::string("DELETE FROM ") + table + " WHERE user_id = $1", {user_id});
     });
   }
 

@@ -4,6 +4,7 @@
 // memory store's.
 #include "core/error.h"
 #include "store/profile.h"
+#include "store/profile_tables.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/migrations.h"
 
@@ -331,23 +332,10 @@ class SqliteProfileStore final : public ProfileStore {
   }
 
   void erase(const std::string& user_id, const std::string& part) override {
-    const bool all = part == "all";
-    if (!all && part != "emotions" && part != "strategies" && part != "patterns" && part != "conversation")
-      throw invalid_input("unknown profile part '" + part + "' (emotions, strategies, patterns, conversation or all)");
+    const auto tables = profile_tables_of(part);
     db_.transaction([&] {
-      auto wipe = [&](const char* table) {
+      for (const char* table : tables)
         db_.prepare(std::string("DELETE FROM ") + table + " WHERE user_id = ?").bind(1, user_id).run();
-      };
-      if (all || part == "emotions") wipe("profile_emotions");
-      if (all || part == "strategies") {
-        wipe("profile_strategy_history");
-        wipe("profile_strategies");
-      }
-      if (all || part == "patterns") {
-        wipe("profile_importance_predictions");
-        wipe("profile_importance_patterns");
-      }
-      if (all || part == "conversation") wipe("profile_conversations");
     });
   }
 
