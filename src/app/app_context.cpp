@@ -94,14 +94,7 @@ bool AppContext::ensure_initialized() {
   return created;
 }
 
-std::string AppContext::store_url() {
-  std::string url = config().get_string_or("store.url", "", "KIOKU_STORE_URL");
-  if (url == "sqlite") url.clear();
-  if (!url.empty() && !is_postgres_store_url(url))
-    throw invalid_input("[store] url must be postgresql://... (or empty for SQLite in the data directory), not " +
-                        mask_store_url(url));
-  return url;
-}
+std::string AppContext::store_url() { return store_url_of(config()); }
 
 MemoryStore& AppContext::memories() {
   if (!memories_) {

@@ -14,6 +14,7 @@
 #include "embed/model_registry.h"
 #include "embed/remote_embedder.h"
 #include "profile/profile_service.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace kioku {
@@ -144,10 +145,19 @@ std::shared_ptr<VectorCatalog> Engine::vectors() {
   return vectors_;
 }
 
+std::string store_url_of(const Config& config) {
+  std::string url = config.get_string_or("store.url", "", "KIOKU_STORE_URL");
+  if (url == "sqlite") url.clear();
+  if (!url.empty() && !is_postgres_store_url(url))
+    throw invalid_input("[store] url must be postgresql://... (or empty for SQLite in the data directory), not " +
+                        mask_store_url(url));
+  return url;
+}
+
 WriteSpool* Engine::spool() {
   std::lock_guard<std::mutex> lock(spool_mutex_);
   if (!spool_resolved_) {
-    const bool on_postgres = config()->get_string_or("store.url", "", "KIOKU_STORE_URL").rfind("postgres", 0) == 0;
+    const bool on_postgres = !store_url_of(*config()).empty();
     const auto file = options_.data_dir / "spool.db";
     if (on_postgres && (options_.spool_writes || std::filesystem::exists(file))) {
       std::filesystem::create_directories(options_.data_dir);

@@ -206,6 +206,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::vector<Schedule> extra_schedules_;
 };
 
+// The PostgreSQL URL [store] url / KIOKU_STORE_URL names ("" for SQLite in
+// the data directory); kInvalidInput for anything else.
+std::string store_url_of(const Config& config);
+
 // --- Use cases that several edges share (one implementation each) ---
 
 // The status document of `kioku status --json` and GET /api/status: counts,
