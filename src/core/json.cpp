@@ -79,4 +79,17 @@ nlohmann::json parse_json_or_discarded(std::string_view text, size_t max_depth) 
   return parse_bounded(text, max_depth).value;
 }
 
+std::vector<std::string> json_string_list(std::string_view text) {
+  std::vector<std::string> out;
+  const auto j = parse_json_or_discarded(text);
+  if (!j.is_array()) return out;
+  for (const auto& e : j)
+    if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
+std::string json_string_list_text(const std::vector<std::string>& list) {
+  return list.empty() ? "[]" : nlohmann::json(list).dump();
+}
+
 }  // namespace kioku

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,5 +30,13 @@ nlohmann::json parse_json(std::string_view text, std::string_view what, size_t m
 // The same without throwing: a discarded value (is_discarded()) for
 // malformed or too-deep text. For data Kioku wrote itself.
 nlohmann::json parse_json_or_discarded(std::string_view text, size_t max_depth = kMaxJsonDepth);
+
+// The strings of a JSON array Kioku wrote (tags, entities, ids): non-string
+// elements are skipped, and anything but an array reads as empty.
+std::vector<std::string> json_string_list(std::string_view text);
+
+// The array text for a list of strings; "[]" without building a tree when
+// the list is empty (most lists are, and bulk adds write several per row).
+std::string json_string_list_text(const std::vector<std::string>& list);
 
 }  // namespace kioku

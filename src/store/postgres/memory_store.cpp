@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "core/id.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/schema.h"
@@ -35,16 +36,6 @@ constexpr const char* kNotCold =
     " AND NOT EXISTS (SELECT 1 FROM memory_lifecycle l WHERE l.memory_id = m.id AND "
     "(l.cold_since IS NOT NULL OR l.merged_into IS NOT NULL))";
 
-std::string json_text(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
-
-std::vector<std::string> json_strings(const std::string& text) {
-  std::vector<std::string> out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_array()) return out;
-  for (const auto& e : j)
-    if (e.is_string()) out.push_back(e.get<std::string>());
-  return out;
-}
 
 // Numbered placeholders for a growing parameter list.
 struct Binds {
@@ -536,8 +527,8 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
       c.exec(
           "INSERT INTO journals(id, user_id, title, body, source_entry_ids, tags, markdown_path, memory_id, "
           "needs_recompile, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-          {journal.id, journal.user_id, journal.title, journal.body, json_text(journal.source_entry_ids),
-           json_text(journal.tags), journal.markdown_path, added.id, journal.needs_recompile,
+          {journal.id, journal.user_id, journal.title, journal.body, json_string_list_text(journal.source_entry_ids),
+           json_string_list_text(journal.tags), journal.markdown_path, added.id, journal.needs_recompile,
            to_millis(to_millis(journal.created_at) ? journal.created_at : clock_.now())});
       if (journal.needs_recompile) {
         const TimePoint now = clock_.now();
@@ -576,13 +567,13 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     transaction(pg::Scope::user(journal.user_id), [&](Connection& c) {
       auto r = c.exec(
           "UPDATE journals SET title=$1, body=$2, tags=$3, markdown_path=$4, needs_recompile=$5 WHERE id=$6 AND user_id=$7",
-          {journal.title, journal.body, json_text(journal.tags), journal.markdown_path, journal.needs_recompile,
+          {journal.title, journal.body, json_string_list_text(journal.tags), journal.markdown_path, journal.needs_recompile,
            journal.id, journal.user_id});
       if (r.affected() == 0) throw not_found("no journal with id " + journal.id);
       const std::string content = journal.title + "\n\n" + journal.body;
       c.exec("UPDATE memories SET content=$1, tags=$2, updated_at=$3, fts=" +
                  fts_expr("$4", "summary", "$5", "entities::text") + " WHERE id=$6 AND user_id=$7",
-             {content, json_text(journal.tags), to_millis(clock_.now()), pg::cjk_index_text(content),
+             {content, json_string_list_text(journal.tags), to_millis(clock_.now()), pg::cjk_index_text(content),
               pg::cjk_index_text(joined(journal.tags)), journal.memory_id, journal.user_id});
     });
   }
@@ -694,9 +685,9 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
             std::string(to_string(m.source)),
             m.importance,
             m.approved,
-            json_text(m.tags),
-            json_text(m.domains),
-            json_text(m.entities),
+            json_string_list_text(m.tags),
+            json_string_list_text(m.domains),
+            json_string_list_text(m.entities),
             to_json(m.provenance).dump(),
             m.metadata.is_null() ? std::string("{}") : m.metadata.dump(),
             m.confidence.recency,
@@ -745,8 +736,8 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     j.user_id = r.text(i, 1);
     j.title = r.text(i, 2);
     j.body = r.text(i, 3);
-    j.source_entry_ids = json_strings(r.text(i, 4));
-    j.tags = json_strings(r.text(i, 5));
+    j.source_entry_ids = json_string_list(r.text(i, 4));
+    j.tags = json_string_list(r.text(i, 5));
     j.markdown_path = r.text(i, 6);
     j.memory_id = r.text(i, 7);
     j.needs_recompile = r.boolean(i, 8);

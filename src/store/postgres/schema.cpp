@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json.h"
+
 namespace kioku::pg {
 
 namespace {
@@ -464,15 +466,6 @@ constexpr const char* kMemoryColumns =
     "m.contradiction_count, m.source, m.importance, m.approved, m.tags, m.domains, m.entities, m.provenance, "
     "m.metadata, m.event_time, m.created_at, m.updated_at, m.last_accessed, m.access_count, m.recency";
 
-std::vector<std::string> json_strings(const std::string& text) {
-  std::vector<std::string> out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_array()) return out;
-  for (const auto& e : j)
-    if (e.is_string()) out.push_back(e.get<std::string>());
-  return out;
-}
-
 bool is_cjk(uint32_t cp) {
   return (cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0x3005 && cp <= 0x3007) || (cp >= 0x3040 && cp <= 0x30FF) ||
          (cp >= 0x3130 && cp <= 0x318F) || (cp >= 0x31F0 && cp <= 0x31FF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
@@ -566,9 +559,9 @@ Memory read_memory(const Result& r, int row) {
   m.source = parse_source(r.text(row, 15));
   m.importance = r.real(row, 16);
   m.approved = r.boolean(row, 17);
-  m.tags = json_strings(r.text(row, 18));
-  m.domains = json_strings(r.text(row, 19));
-  m.entities = json_strings(r.text(row, 20));
+  m.tags = json_string_list(r.text(row, 18));
+  m.domains = json_string_list(r.text(row, 19));
+  m.entities = json_string_list(r.text(row, 20));
   m.provenance = provenance_from_json(nlohmann::json::parse(r.text(row, 21), nullptr, false));
   auto meta = nlohmann::json::parse(r.text(row, 22), nullptr, false);
   m.metadata = meta.is_object() ? meta : nlohmann::json::object();

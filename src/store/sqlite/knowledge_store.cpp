@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "core/id.h"
 #include "store/knowledge.h"
 #include "store/sqlite/database.h"
@@ -22,15 +23,6 @@ std::optional<TimePoint> opt_time(const sqlite::Statement& st, int col) {
 std::optional<int64_t> opt_ms(const std::optional<TimePoint>& t) {
   return t ? std::optional<int64_t>(to_millis(*t)) : std::nullopt;
 }
-std::vector<std::string> json_strings(const std::string& text) {
-  std::vector<std::string> out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_array()) return out;
-  for (const auto& e : j)
-    if (e.is_string()) out.push_back(e.get<std::string>());
-  return out;
-}
-
 constexpr const char* kFactColumns =
     "f.id, f.user_id, f.subject_id, f.predicate, coalesce(f.object_id, ''), f.value, f.valid_from, f.valid_to, "
     "f.recorded_at, f.invalidated_at, coalesce(f.memory_id, ''), f.confidence, f.extractor, "

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "core/id.h"
 #include "store/sqlite/core_memory_store.h"
 #include "store/sqlite/database.h"
@@ -556,17 +557,6 @@ constexpr const char* kNotCold =
     " AND NOT EXISTS (SELECT 1 FROM memory_lifecycle l WHERE l.memory_id = m.id AND "
     "(l.cold_since IS NOT NULL OR l.merged_into IS NOT NULL))";
 
-std::vector<std::string> json_strings(const std::string& text) {
-  std::vector<std::string> out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_array()) return out;
-  for (const auto& e : j)
-    if (e.is_string()) out.push_back(e.get<std::string>());
-  return out;
-}
-
-// Most lists are empty: "[]" without building a JSON value (bulk add).
-std::string json_text(const std::vector<std::string>& v) { return v.empty() ? "[]" : nlohmann::json(v).dump(); }
 
 // The first 64 bits of a hex SHA-256 as the integer memory_vectors indexes
 // (a cache key: a collision at 2^-64 per pair would reuse a wrong vector).
@@ -774,7 +764,7 @@ class SqliteMemoryStore final : public MemoryStore {
       m.importance = st.real(5);
       m.approved = st.integer(6) != 0;
       const std::string tags = st.text(7);
-      if (tags != "[]") m.tags = json_strings(tags);
+      if (tags != "[]") m.tags = json_string_list(tags);
       m.event_time = from_millis(st.integer(8));
       if (with_text) {
         m.content = st.text(9);
@@ -1101,7 +1091,7 @@ class SqliteMemoryStore final : public MemoryStore {
           "INSERT INTO journals(id, user_id, title, body, source_entry_ids, tags, markdown_path, memory_id, "
           "needs_recompile, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
       st.bind(1, journal.id).bind(2, journal.user_id).bind(3, journal.title).bind(4, journal.body);
-      st.bind(5, json_text(journal.source_entry_ids)).bind(6, json_text(journal.tags));
+      st.bind(5, json_string_list_text(journal.source_entry_ids)).bind(6, json_string_list_text(journal.tags));
       st.bind(7, journal.markdown_path).bind(8, added.id).bind(9, journal.needs_recompile ? 1 : 0);
       st.bind(10, to_millis(to_millis(journal.created_at) ? journal.created_at : clock_.now()));
       st.run();
@@ -1148,12 +1138,12 @@ class SqliteMemoryStore final : public MemoryStore {
     db_.transaction([&] {
       auto st = db_.prepare(
           "UPDATE journals SET title=?, body=?, tags=?, markdown_path=?, needs_recompile=? WHERE id=? AND user_id=?");
-      st.bind(1, journal.title).bind(2, journal.body).bind(3, json_text(journal.tags));
+      st.bind(1, journal.title).bind(2, journal.body).bind(3, json_string_list_text(journal.tags));
       st.bind(4, journal.markdown_path).bind(5, journal.needs_recompile ? 1 : 0).bind(6, journal.id);
       st.bind(7, journal.user_id).run();
       if (db_.changes() == 0) throw not_found("no journal with id " + journal.id);
       auto mem = db_.prepare("UPDATE memories SET content=?, tags=?, updated_at=? WHERE id=? AND user_id=?");
-      mem.bind(1, journal.title + "\n\n" + journal.body).bind(2, json_text(journal.tags));
+      mem.bind(1, journal.title + "\n\n" + journal.body).bind(2, json_string_list_text(journal.tags));
       mem.bind(3, to_millis(clock_.now())).bind(4, journal.memory_id).bind(5, journal.user_id).run();
     });
   }
@@ -1294,9 +1284,9 @@ class SqliteMemoryStore final : public MemoryStore {
     st.bind(i++, to_string(m.source));
     st.bind(i++, m.importance);
     st.bind(i++, m.approved ? 1 : 0);
-    st.bind(i++, json_text(m.tags));
-    st.bind(i++, json_text(m.domains));
-    st.bind(i++, json_text(m.entities));
+    st.bind(i++, json_string_list_text(m.tags));
+    st.bind(i++, json_string_list_text(m.domains));
+    st.bind(i++, json_string_list_text(m.entities));
     const auto provenance = to_json(m.provenance);
     st.bind(i++, provenance.empty() ? "{}" : provenance.dump());
     st.bind(i++, m.metadata.is_null() || (m.metadata.is_object() && m.metadata.empty()) ? "{}" : m.metadata.dump());
@@ -1338,8 +1328,8 @@ class SqliteMemoryStore final : public MemoryStore {
     j.user_id = st.text(1);
     j.title = st.text(2);
     j.body = st.text(3);
-    j.source_entry_ids = json_strings(st.text(4));
-    j.tags = json_strings(st.text(5));
+    j.source_entry_ids = json_string_list(st.text(4));
+    j.tags = json_string_list(st.text(5));
     j.markdown_path = st.text(6);
     j.memory_id = st.text(7);
     j.needs_recompile = st.integer(8) != 0;
@@ -1376,9 +1366,9 @@ Memory read_memory_row(const sqlite::Statement& st) {
   m.source = parse_source(st.text(15));
   m.importance = st.real(16);
   m.approved = st.integer(17) != 0;
-  m.tags = json_strings(st.text(18));
-  m.domains = json_strings(st.text(19));
-  m.entities = json_strings(st.text(20));
+  m.tags = json_string_list(st.text(18));
+  m.domains = json_string_list(st.text(19));
+  m.entities = json_string_list(st.text(20));
   m.provenance = provenance_from_json(nlohmann::json::parse(st.text(21), nullptr, false));
   auto meta = nlohmann::json::parse(st.text(22), nullptr, false);
   m.metadata = meta.is_object() ? meta : nlohmann::json::object();
