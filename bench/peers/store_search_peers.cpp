@@ -389,9 +389,11 @@ int first_search(const Args& a) {
   }
   const double ready_ms = ms_since(t0);
   searcher.save_indexes();
-  const double vector_mb = static_cast<double>(a.n) * a.dim * 4 / 1048576.0;
+  // The vectors this database holds (not --n, which first-search is not given).
+  const int64_t stored_vectors = store->stats("local").embeddings;
+  const double vector_mb = static_cast<double>(stored_vectors) * a.dim * 4 / 1048576.0;
   const double peak_mb = static_cast<double>(rss_kb("VmHWM:")) / 1024.0;
-  nlohmann::json out = {{"vectors", a.n},
+  nlohmann::json out = {{"vectors", stored_vectors},
                         {"first_search_ms", first_ms},
                         {"first_results", first.size()},
                         {"hnsw_ready_ms", ready_ms},

@@ -81,6 +81,7 @@ nlohmann::json parse_json_or_discarded(std::string_view text, size_t max_depth) 
 
 std::vector<std::string> json_string_list(std::string_view text) {
   std::vector<std::string> out;
+  if (text.empty() || text == "[]") return out;  // most lists: no parse
   const auto j = parse_json_or_discarded(text);
   if (!j.is_array()) return out;
   for (const auto& e : j)

@@ -10,21 +10,10 @@ namespace kioku {
 
 std::vector<std::string> word_tokens(std::string_view text) {
   std::vector<std::string> out;
-  std::string cur;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) {
-      cur.push_back(static_cast<char>(c));
-    } else if (c >= 'A' && c <= 'Z') {
-      cur.push_back(static_cast<char>(c - 'A' + 'a'));
-    } else if (c == '\'' && !cur.empty() && i + 1 < text.size() && std::isalpha(static_cast<unsigned char>(text[i + 1]))) {
-      continue;
-    } else if (!cur.empty()) {
-      out.push_back(std::move(cur));
-      cur.clear();
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
+  for_each_word_token(text, [&](std::string& w) {
+    out.push_back(std::move(w));
+    return true;
+  });
   return out;
 }
 

@@ -1,7 +1,9 @@
 #include "search/rank_signals.h"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
+#include <cstdint>
 #include <chrono>
 #include <unordered_set>
 
@@ -87,12 +89,15 @@ std::vector<std::string> without_names(const std::vector<std::string>& terms, co
   return out;
 }
 
-std::string light_stem(std::string_view w) {
-  std::string s(w);
+void light_stem_in_place(std::string& s) {
   const auto ends = [&](std::string_view suffix) {
     return s.size() > suffix.size() + 2 && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  if (ends("ies")) return s.substr(0, s.size() - 3) + "y";
+  if (ends("ies")) {
+    s.resize(s.size() - 3);
+    s.push_back('y');
+    return;
+  }
   if (ends("ing")) s.resize(s.size() - 3);
   else if (ends("ed")) s.resize(s.size() - 2);
   else if (ends("ly")) s.resize(s.size() - 2);
@@ -101,6 +106,11 @@ std::string light_stem(std::string_view w) {
   // "painting" and "painted" -> "paint"; "hiking" -> "hik" and "hike" -> "hik".
   if (s.size() > 3 && s.back() == 'e') s.pop_back();
   if (s.size() > 3 && s[s.size() - 1] == s[s.size() - 2] && std::string_view("aeiou").find(s.back()) == std::string_view::npos) s.pop_back();
+}
+
+std::string light_stem(std::string_view w) {
+  std::string s(w);
+  light_stem_in_place(s);
   return s;
 }
 
@@ -121,11 +131,19 @@ std::vector<std::string> coverage_terms(std::string_view query, const std::set<s
 
 double term_coverage(const std::vector<std::string>& terms, const Memory& m) {
   if (terms.empty()) return 0;
-  std::unordered_set<std::string> present;
-  for (const auto& w : word_tokens(m.content)) present.insert(light_stem(w));
-  size_t found = 0;
-  for (const auto& t : terms) found += present.count(t);
-  return static_cast<double>(found) / static_cast<double>(terms.size());
+  // Runs on the content of every candidate: one pass over its words, no
+  // word list or set, stopping once every term is seen. (Terms are a query's
+  // few distinct words; the bitmask holds up to 64, the rest count as unseen.)
+  const size_t n = std::min<size_t>(terms.size(), 64);
+  const uint64_t all = n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+  uint64_t seen = 0;
+  for_each_word_token(m.content, [&](std::string& w) {
+    light_stem_in_place(w);
+    for (size_t i = 0; i < n; ++i)
+      if (!(seen >> i & 1) && terms[i] == w) seen |= uint64_t{1} << i;
+    return seen != all;
+  });
+  return static_cast<double>(std::popcount(seen)) / static_cast<double>(terms.size());
 }
 
 std::string session_key(const Memory& m) {

@@ -28,6 +28,8 @@ std::vector<std::string> without_names(const std::vector<std::string>& terms, co
 
 // A crude English stem for overlap counting (plural, -ing, -ed, -ly).
 std::string light_stem(std::string_view lower_word);
+// The same, in place (no allocation beyond what `lower_word` holds).
+void light_stem_in_place(std::string& lower_word);
 
 // The query's content words, stemmed, without `names` (each once).
 std::vector<std::string> coverage_terms(std::string_view query, const std::set<std::string>& names);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -161,7 +162,8 @@ int Searcher::index_pending(int max) {
 
 void Searcher::forget(const std::string& user_id, const std::string& memory_id) { vectors_->remove(user_id, memory_id); }
 
-std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const MemoryFilter& filter, int k) {
+std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const MemoryFilter& filter, int k,
+                                                   const CandidateLoader& load, std::vector<Memory>& loaded) {
   std::vector<VectorHit> ids;
   if (!embedder_ || query.empty() || k <= 0) return ids;
   auto qv = embedder_->embed({std::string(query)}, EmbedPurpose::kQuery);
@@ -189,9 +191,12 @@ std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const
       score_of[h.id] = h.score;
     }
     ids.clear();
-    for (const auto& m : store_.get_ranking_fields(filter.user_id, hit_ids)) {
-      if (matches_filter(filter, m)) ids.push_back({m.id, score_of[m.id]});
+    loaded.clear();
+    for (auto& m : load(hit_ids)) {
       if (static_cast<int>(ids.size()) >= k) break;
+      if (!matches_filter(filter, m)) continue;
+      ids.push_back({m.id, score_of[m.id]});
+      loaded.push_back(std::move(m));
     }
     if (static_cast<int>(ids.size()) >= k || hits.size() < want) return ids;
   }
@@ -227,7 +232,19 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     terms.insert(terms.end(), options.expansion_terms.begin(), options.expansion_terms.end());
     lexical = store_.search_text(terms, options.filter, candidates);
   }
-  if (want_vector) vector = vector_candidates(query, options.filter, candidates);
+  // Candidates are ranked on their ranking fields; full records are loaded
+  // only for what is returned (below). The signals that read a candidate's
+  // words or metadata (near-duplicate suppression, speakers, query coverage,
+  // sessions) get its content and the two metadata keys they read.
+  const bool speaker_aware = options.speaker_boost > 0 || options.drop_speaker_terms;
+  const bool need_content = options.duplicate_similarity > 0 || speaker_aware || options.coverage_weight > 0 ||
+                            options.session_weight > 0;
+  const CandidateLoader load_candidates = [&](const std::vector<std::string>& which) {
+    return need_content ? store_.get_signal_fields(options.filter.user_id, which)
+                        : store_.get_ranking_fields(options.filter.user_id, which);
+  };
+  std::vector<Memory> memories;  // the candidates' rows
+  if (want_vector) vector = vector_candidates(query, options.filter, candidates, load_candidates, memories);
 
   std::unordered_map<std::string, SearchResult> fused;
   const auto fuse = [&] {
@@ -272,21 +289,16 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   };
   fuse();
 
-  std::vector<std::string> ids;
-  ids.reserve(fused.size());
-  for (const auto& [id, r] : fused) ids.push_back(id);
-  // Candidates are ranked on their ranking fields; full records are loaded
-  // only for what is returned (below). The signals that read a candidate's
-  // words or metadata (near-duplicate suppression, speakers, query coverage,
-  // sessions) get its content and the two metadata keys they read.
-  const bool speaker_aware = options.speaker_boost > 0 || options.drop_speaker_terms;
-  const bool need_content = options.duplicate_similarity > 0 || speaker_aware || options.coverage_weight > 0 ||
-                            options.session_weight > 0;
-  const auto load_candidates = [&](const std::vector<std::string>& which) {
-    return need_content ? store_.get_signal_fields(options.filter.user_id, which)
-                        : store_.get_ranking_fields(options.filter.user_id, which);
-  };
-  std::vector<Memory> memories = load_candidates(ids);
+  {
+    // The rows the vector filter check did not load already.
+    std::unordered_set<std::string_view> have;
+    for (const auto& m : memories) have.insert(m.id);
+    std::vector<std::string> ids;
+    ids.reserve(fused.size());
+    for (const auto& [id, r] : fused)
+      if (!have.count(id)) ids.push_back(id);
+    for (auto& m : load_candidates(ids)) memories.push_back(std::move(m));
+  }
   const auto named = speaker_aware ? speakers_named(query, memories) : std::set<std::string>{};
   if (options.drop_speaker_terms && !named.empty() && want_lexical) {
     // The names match every turn their speaker said or was addressed in:

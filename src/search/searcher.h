@@ -35,6 +35,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -155,7 +156,13 @@ class Searcher {
   // The text each memory is embedded as (its content, plus context when
   // configured).
   std::vector<std::string> embedding_keys(const std::vector<Memory>& memories);
-  std::vector<VectorHit> vector_candidates(std::string_view query, const MemoryFilter& filter, int k);
+  // Rows of candidates, loaded the way the ranking needs them.
+  using CandidateLoader = std::function<std::vector<Memory>(const std::vector<std::string>&)>;
+  // The best k vector hits that pass `filter`. Where the filter is checked
+  // on rows, they are loaded with `load` and the kept ones moved into
+  // `loaded`, so the ranking does not load them a second time.
+  std::vector<VectorHit> vector_candidates(std::string_view query, const MemoryFilter& filter, int k,
+                                           const CandidateLoader& load, std::vector<Memory>& loaded);
 
   MemoryStore& store_;
   Embedder* embedder_;

@@ -876,7 +876,7 @@ class SqliteMemoryStore final : public MemoryStore {
         "FROM memories_fts WHERE memories_fts MATCH ? ORDER BY score LIMIT ?) f "
         "JOIN memories m ON m.rowid = f.rowid WHERE 1=1" +
         w.sql + " ORDER BY f.score LIMIT ?";
-    for (int64_t window = std::max<int64_t>(static_cast<int64_t>(limit) * 2, 50);; window *= 8) {
+    for (int64_t window = std::max<int64_t>(limit, 50);; window *= 8) {
       auto st = db_.prepare(sql);
       st.bind(1, match).bind(2, window);
       w.bind_all(st, 3);
