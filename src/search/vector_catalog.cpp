@@ -53,13 +53,12 @@ std::filesystem::path VectorCatalog::index_path(const std::string& model, const 
 void VectorCatalog::load(const std::shared_ptr<Entry>& e, VectorStore& store, int dim) {
   auto exact =
       std::make_unique<ExactVectorIndex>(dim, config_.int8_vectors ? VectorEncoding::kInt8 : VectorEncoding::kFloat32);
-  {
-    auto vectors = store.load_embeddings(e->model, e->user_id);
-    for (auto& v : vectors) {
-      if (static_cast<int>(v.vector.size()) == dim) exact->upsert(v.memory_id, v.vector);
-      std::vector<float>().swap(v.vector);
-    }
-  }
+  // Streamed into a buffer of the right size: the index's copy is the only
+  // one (issue 15, peak memory).
+  exact->reserve(store.embedding_ids(e->model, e->user_id).size());
+  store.for_each_embedding(e->model, e->user_id, [&](const std::string& id, std::vector<float>& v) {
+    if (static_cast<int>(v.size()) == dim) exact->upsert(id, v);
+  });
   const bool large = exact->size() >= config_.hnsw_threshold;
   e->index = std::move(exact);
   e->approximate = false;

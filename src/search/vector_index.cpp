@@ -227,6 +227,17 @@ void ExactVectorIndex::upsert(const std::string& id, const std::vector<float>& v
   set_row(row, vector);
 }
 
+void ExactVectorIndex::reserve(size_t rows) {
+  ids_.reserve(rows);
+  row_of_.reserve(rows);
+  if (encoding_ == VectorEncoding::kFloat32) {
+    floats_.reserve(rows * static_cast<size_t>(dimension_));
+  } else {
+    codes_.reserve(rows * static_cast<size_t>(dimension_));
+    scales_.reserve(rows);
+  }
+}
+
 const float* ExactVectorIndex::find(const std::string& id) const {
   if (encoding_ != VectorEncoding::kFloat32) return nullptr;
   auto it = row_of_.find(id);

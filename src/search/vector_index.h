@@ -54,6 +54,9 @@ class ExactVectorIndex final : public VectorIndex {
   // Bytes held by the vectors themselves (not the ids).
   size_t vector_bytes() const { return floats_.size() * sizeof(float) + codes_.size() + scales_.size() * sizeof(float); }
   void upsert(const std::string& id, const std::vector<float>& vector) override;
+  // Room for `rows` rows, so a load of known size never holds the old and
+  // the grown buffer at once.
+  void reserve(size_t rows);
   void remove(const std::string& id) override;
   // Exact for float32; for int8 the scores are those of the dequantised rows.
   std::vector<VectorHit> search(const std::vector<float>& query, size_t k,

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -160,7 +161,21 @@ class VectorStore {
  public:
   virtual ~VectorStore() = default;
   virtual void put_embeddings(const std::string& model, const std::vector<StoredVector>& vectors) = 0;
-  virtual std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) = 0;
+  // The vectors of user_id's memories for model, one at a time, never all
+  // in memory at once (an index load holds only its own copy): `visit` gets
+  // each memory id and its vector in a buffer it may keep by moving it.
+  // In no particular order; throws like any read.
+  using EmbeddingVisitor = std::function<void(const std::string& memory_id, std::vector<float>& vector)>;
+  virtual void for_each_embedding(const std::string& model, const std::string& user_id,
+                                  const EmbeddingVisitor& visit) = 0;
+  // All of them in one list (small sets, tests and maintenance).
+  std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) {
+    std::vector<StoredVector> out;
+    for_each_embedding(model, user_id, [&](const std::string& id, std::vector<float>& v) {
+      out.push_back({id, std::move(v)});
+    });
+    return out;
+  }
   // Memories (any user) with no vector for model yet, oldest first. This is
   // the embedding queue: it is persistent by construction, and a new model
   // starts with everything queued.

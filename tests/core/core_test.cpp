@@ -224,6 +224,31 @@ TEST(Time, Defect8_ImpossibleDatesAndOffsetsAreRefused) {
 
 // Found by tests/fuzz toml_config: toml++ 3.3 reaches undefined behaviour on
 // some non-ASCII characters outside quotes; Kioku refuses them first.
+// A second fuzz finding (CI, 2026-12-03): toml++ reached an unreachable
+// branch on a letter after control characters and a quote. Control
+// characters are refused before toml++ parses, with a clear message.
+TEST(Config, FuzzFinding_ControlCharactersAreRefused) {
+  testing::TempDir dir;
+  static const char kFinding[] = "ti = 2\x01%\x00'\x00" "EEEE\xc5\xba" "EEEE\x05" "EEE\x00\x00@\x00" "allowed_user\x00)\x02prov\x00~";
+  const std::string finding(kFinding, sizeof(kFinding) - 1);
+  std::ofstream(dir / "bad.toml", std::ios::binary) << finding;
+  try {
+    Config::load(dir / "bad.toml", [](const std::string&) { return std::optional<std::string>(); });
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find(":1: a control character (byte 1)"), std::string::npos) << e.what();
+  }
+  for (const std::string bad : {std::string("a = \"x\x00y\"\n", 11), std::string("# \x7f\n"), std::string("a = 'x\x1by'\n")}) {
+    std::ofstream(dir / "bad2.toml", std::ios::binary) << bad;
+    EXPECT_THROW(Config::load(dir / "bad2.toml", [](const std::string&) { return std::optional<std::string>(); }), Error)
+        << bad;
+  }
+  std::ofstream(dir / "tabs.toml", std::ios::binary) << "[user]\r\nid =\t\"a\tb\" # tab\t\r\n";
+  auto ok = Config::load(dir / "tabs.toml", [](const std::string&) { return std::optional<std::string>(); });
+  EXPECT_EQ(ok.get_string("user.id"), "a\tb");
+}
+
 TEST(Config, FuzzFinding_NonAsciiOutsideQuotesIsRefused) {
   testing::TempDir dir;
   std::ofstream(dir / "bad.toml", std::ios::binary) << std::string("ti = 2\x01\x00\xd1\xa7%\x00@`\x00\x00gs\n[", 16);

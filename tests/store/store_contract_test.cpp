@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "core/error.h"
 #include "store/store_backends.h"
@@ -278,6 +279,32 @@ TEST_P(StoreContract, EmbeddingCacheFindsVectorsByText) {
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[hash], (std::vector<float>{0.6f, 0.8f}));
   EXPECT_TRUE(store->cached_embeddings("m2", {hash}).empty());
+}
+
+// More vectors than one page of a backend that reads in pages (PostgreSQL:
+// 2048): each is visited once, whole, and only the user's own.
+TEST_P(StoreContract, ForEachEmbeddingVisitsEveryVectorOnceAcrossPages) {
+  std::vector<Memory> batch;
+  for (int i = 0; i < 2100; ++i) batch.push_back(note("vector row " + std::to_string(i)));
+  const auto added = store->add_batch(std::move(batch));
+  std::vector<StoredVector> vectors;
+  for (size_t i = 0; i < added.size(); ++i)
+    vectors.push_back({added[i].id, {static_cast<float>(i), 1.0f, -static_cast<float>(i)}});
+  store->put_embeddings("paged", vectors);
+  const auto theirs = store->add(note("someone else's", "other-user"));
+  store->put_embeddings("paged", {{theirs.id, {9.0f, 9.0f, 9.0f}}});
+
+  std::map<std::string, std::vector<float>> seen;
+  size_t visits = 0;
+  store->for_each_embedding("paged", "local", [&](const std::string& id, std::vector<float>& v) {
+    ++visits;
+    seen[id] = std::move(v);  // the visitor may keep the buffer
+  });
+  EXPECT_EQ(visits, added.size());
+  ASSERT_EQ(seen.size(), added.size());
+  for (size_t i = 0; i < added.size(); ++i)
+    EXPECT_EQ(seen[added[i].id], (std::vector<float>{static_cast<float>(i), 1.0f, -static_cast<float>(i)})) << i;
+  EXPECT_FALSE(seen.count(theirs.id));
 }
 
 TEST_P(StoreContract, EmbeddingsPerModelAndMissingList) {

@@ -431,17 +431,29 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     });
   }
 
-  std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) override {
-    return with(pg::Scope::user(user_id), [&](Connection& c) {
-      auto r = c.exec(
-          "SELECT e.memory_id, e.vector FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
-          "WHERE e.model = $1 AND m.user_id = $2" + std::string(kNotCold),
-          {model, user_id});
-      std::vector<StoredVector> out;
-      out.reserve(r.rows());
-      for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), pg::floats_from_bytea(r.text(i, 1))});
-      return out;
-    });
+  // Pages of 2048 in memory-id order (keyset), so neither the client nor
+  // libpq ever holds every vector of a large user at once.
+  void for_each_embedding(const std::string& model, const std::string& user_id,
+                          const EmbeddingVisitor& visit) override {
+    constexpr int64_t kPage = 2048;
+    std::string after;
+    for (;;) {
+      int rows = 0;
+      with(pg::Scope::user(user_id), [&](Connection& c) {
+        auto r = c.exec(
+            "SELECT e.memory_id, e.vector FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
+            "WHERE e.model = $1 AND m.user_id = $2 AND e.memory_id > $3" + std::string(kNotCold) +
+                " ORDER BY e.memory_id LIMIT $4",
+            {model, user_id, after, kPage});
+        rows = r.rows();
+        for (int i = 0; i < rows; ++i) {
+          auto vector = pg::floats_from_bytea(r.text(i, 1));
+          after = r.text(i, 0);
+          visit(after, vector);
+        }
+      });
+      if (rows < kPage) return;
+    }
   }
 
   // The embedding queue (every user's memories without a vector).

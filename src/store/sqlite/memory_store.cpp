@@ -989,22 +989,22 @@ class SqliteMemoryStore final : public MemoryStore {
     registered_models_.insert(model);
   }
 
-  std::vector<StoredVector> load_embeddings(const std::string& model, const std::string& user_id) override {
+  void for_each_embedding(const std::string& model, const std::string& user_id,
+                          const EmbeddingVisitor& visit) override {
     auto st = db_.prepare(
         "SELECT e.memory_id, e.vector FROM memory_vectors e JOIN memories m ON m.id = e.memory_id "
         "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
     st.bind(1, model).bind(2, user_id);
-    std::vector<StoredVector> out;
+    std::vector<float> vector;
+    std::string id;
     while (st.step()) {
-      StoredVector v;
-      v.memory_id = st.text(0);
+      id = st.text(0);
       const int bytes = st.blob_bytes(1);
-      v.vector.resize(static_cast<size_t>(bytes) / sizeof(float));
-      if (bytes > 0) std::memcpy(v.vector.data(), st.blob(1), v.vector.size() * sizeof(float));
-      out.push_back(std::move(v));
+      vector.resize(static_cast<size_t>(bytes) / sizeof(float));
+      if (bytes > 0) std::memcpy(vector.data(), st.blob(1), vector.size() * sizeof(float));
+      visit(id, vector);
     }
     st.reset();
-    return out;
   }
 
   std::vector<Memory> missing_embeddings(const std::string& model, int limit) override {
