@@ -289,16 +289,18 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   };
   fuse();
 
-  {
-    // The rows the vector filter check did not load already.
+  // Loads the rows of the fused candidates not in `memories` yet (the vector
+  // filter check loaded its own; a second lexical pass brings new ones).
+  const auto load_missing = [&] {
     std::unordered_set<std::string_view> have;
     for (const auto& m : memories) have.insert(m.id);
-    std::vector<std::string> ids;
-    ids.reserve(fused.size());
+    std::vector<std::string> missing;
+    missing.reserve(fused.size());
     for (const auto& [id, r] : fused)
-      if (!have.count(id)) ids.push_back(id);
-    for (auto& m : load_candidates(ids)) memories.push_back(std::move(m));
-  }
+      if (!have.count(id)) missing.push_back(id);
+    for (auto& m : load_candidates(missing)) memories.push_back(std::move(m));
+  };
+  load_missing();
   const auto named = speaker_aware ? speakers_named(query, memories) : std::set<std::string>{};
   if (options.drop_speaker_terms && !named.empty() && want_lexical) {
     // The names match every turn their speaker said or was addressed in:
@@ -307,12 +309,7 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     if (!rest.empty() && rest.size() < terms.size()) {
       lexical = store_.search_text(rest, options.filter, candidates);
       fuse();
-      std::set<std::string> have;
-      for (const auto& m : memories) have.insert(m.id);
-      std::vector<std::string> missing;
-      for (const auto& [id, r] : fused)
-        if (!have.count(id)) missing.push_back(id);
-      for (auto& m : load_candidates(missing)) memories.push_back(std::move(m));
+      load_missing();
       std::erase_if(memories, [&](const Memory& m) { return !fused.count(m.id); });
     }
   }

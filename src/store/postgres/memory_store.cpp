@@ -36,7 +36,6 @@ constexpr const char* kNotCold =
     " AND NOT EXISTS (SELECT 1 FROM memory_lifecycle l WHERE l.memory_id = m.id AND "
     "(l.cold_since IS NOT NULL OR l.merged_into IS NOT NULL))";
 
-
 // Numbered placeholders for a growing parameter list.
 struct Binds {
   Params params;

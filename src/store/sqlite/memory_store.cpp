@@ -557,7 +557,6 @@ constexpr const char* kNotCold =
     " AND NOT EXISTS (SELECT 1 FROM memory_lifecycle l WHERE l.memory_id = m.id AND "
     "(l.cold_since IS NOT NULL OR l.merged_into IS NOT NULL))";
 
-
 // The first 64 bits of a hex SHA-256 as the integer memory_vectors indexes
 // (a cache key: a collision at 2^-64 per pair would reuse a wrong vector).
 std::optional<int64_t> text_key(const std::string& hex) {
@@ -763,8 +762,7 @@ class SqliteMemoryStore final : public MemoryStore {
       m.confidence.overall = st.real(4);
       m.importance = st.real(5);
       m.approved = st.integer(6) != 0;
-      const std::string tags = st.text(7);
-      if (tags != "[]") m.tags = json_string_list(tags);
+      m.tags = json_string_list(st.text(7));
       m.event_time = from_millis(st.integer(8));
       if (with_text) {
         m.content = st.text(9);
