@@ -7,10 +7,12 @@
 //       Kioku add_batch and raw SQLite + FTS5 on the same rows, batches of
 //       1000 alternating; bytes per memory without vectors; then N synthetic
 //       clustered vectors stored through put_embeddings, bytes with vectors.
-//   store_search_peers first-search --dir D
+//   store_search_peers first-search --dir D [--graph-from store|exact]
 //       A fresh process, no saved index: how long the first vector search
 //       takes, how long until the approximate index serves, peak RSS against
-//       the vector data; saves the index for the other modes.
+//       the vector data; saves the index for the other modes. The graph
+//       reads its vectors from a store session of its own (the Engine's way,
+//       int8 codes answering meanwhile) or copies a float exact index.
 //   store_search_peers search --dir D [--queries 300]
 //       Query by query, interleaved: Kioku lexical (Searcher, top 10) vs raw
 //       FTS5 top 10 with their rows; Kioku vector path (Searcher, top 10) and
@@ -18,7 +20,8 @@
 //   store_search_peers populate --dir D --n N
 //       memory.db of N memories (no vectors) for `kioku index` timing.
 // The same source builds against an older tree (the baseline of a change), so
-// it uses only long-standing interfaces.
+// it uses only long-standing interfaces (SearcherConfig::open_build_store
+// since 2026-12-03).
 #include <sqlite3.h>
 
 #include <time.h>
@@ -250,6 +253,10 @@ struct Args {
   size_t n = 100000;
   int dim = 384;
   int queries = 300;
+  // Where a background graph build reads its vectors: "store" (a session of
+  // its own, int8 codes answering meanwhile: the Engine's way) or "exact"
+  // (copied from a float exact index).
+  std::string graph_from = "store";
 };
 
 Args parse(int argc, char** argv) {
@@ -261,7 +268,9 @@ Args parse(int argc, char** argv) {
     else if (f == "--n") a.n = std::stoul(argv[i + 1]);
     else if (f == "--dim") a.dim = std::stoi(argv[i + 1]);
     else if (f == "--queries") a.queries = std::stoi(argv[i + 1]);
+    else if (f == "--graph-from") a.graph_from = argv[i + 1];
   }
+  if (a.graph_from != "store" && a.graph_from != "exact") throw std::runtime_error("--graph-from: store or exact");
   return a;
 }
 
@@ -360,6 +369,10 @@ Queries make_queries(int count, int dim) {
 SearcherConfig searcher_config(const Args& a) {
   SearcherConfig c;
   c.index_dir = a.dir / "index";
+  if (a.graph_from == "store") {
+    const fs::path db = a.dir / "memory.db";
+    c.open_build_store = [db]() -> std::shared_ptr<VectorStore> { return open_sqlite_memory_store(db); };
+  }
   return c;
 }
 
@@ -409,6 +422,7 @@ int first_search(const Args& a) {
   sampler.join();
   const double anon_peak_mb = static_cast<double>(anon_peak_kb.load()) / 1024.0;
   nlohmann::json out = {{"vectors", stored_vectors},
+                        {"graph_from", a.graph_from},
                         {"first_search_ms", first_ms},
                         {"first_results", first.size()},
                         {"hnsw_ready_ms", ready_ms},

@@ -140,6 +140,13 @@ std::shared_ptr<VectorCatalog> Engine::vectors() {
     sc.index_dir = options_.data_dir / "index";
     sc.hnsw_threshold = static_cast<size_t>(config()->get_number("search.hnsw_threshold").value_or(20000));
     sc.int8_vectors = config()->get_bool("search.int8_vectors").value_or(false);
+    // Its own connection, by value: a build may outlast any session.
+    const std::string url = store_url_of(*config());
+    const auto db = options_.data_dir / "memory.db";
+    sc.open_build_store = [url, db]() -> std::shared_ptr<VectorStore> {
+      if (url.empty()) return open_sqlite_memory_store(db);
+      return open_postgres_memory_store(url);
+    };
     vectors_ = std::make_shared<VectorCatalog>(sc);
   }
   return vectors_;

@@ -122,7 +122,9 @@ int Searcher::index_pending(int max) {
   if (!embedder_) return 0;
   const std::string model = embedder_->model_id();
   int done = 0;
-  const int batch = 32;
+  // The store's round trips (pending list, cache, one write transaction) per
+  // batch; embedders split it into their own batches.
+  const int batch = 256;
   while (done < max) {
     auto pending = store_.missing_embeddings(model, std::min(batch, max - done));
     if (pending.empty()) break;

@@ -48,23 +48,24 @@ std::filesystem::path VectorCatalog::index_path(const std::string& model, const 
 }
 
 // Called with e->mutex held exclusively: the exact index, from the store's
-// vectors (freed one by one as they are copied in); an approximate one is
-// then prepared in the background (design note 4).
+// vectors; an approximate one is then prepared in the background (design
+// notes 4 and 5).
 void VectorCatalog::load(const std::shared_ptr<Entry>& e, VectorStore& store, int dim) {
-  auto exact =
-      std::make_unique<ExactVectorIndex>(dim, config_.int8_vectors ? VectorEncoding::kInt8 : VectorEncoding::kFloat32);
+  const auto count = static_cast<size_t>(store.count_embeddings(e->model, e->user_id));
+  // int8 vectors stay in the exact index at every size (its quarter-size
+  // codes are the point; the rescoring view keeps the answers float-exact).
+  const bool will_build = count >= config_.hnsw_threshold && !stopping_ && !config_.int8_vectors;
+  const bool codes = config_.int8_vectors || (will_build && config_.open_build_store);
+  auto exact = std::make_unique<ExactVectorIndex>(dim, codes ? VectorEncoding::kInt8 : VectorEncoding::kFloat32);
   // Streamed into a buffer of the right size: the index's copy is the only
   // one (issue 15, peak memory).
-  exact->reserve(store.embedding_ids(e->model, e->user_id).size());
+  exact->reserve(count);
   store.for_each_embedding(e->model, e->user_id, [&](const std::string& id, std::vector<float>& v) {
     if (static_cast<int>(v.size()) == dim) exact->upsert(id, v);
   });
-  const bool large = exact->size() >= config_.hnsw_threshold;
   e->index = std::move(exact);
   e->approximate = false;
-  // int8 vectors stay in the exact index at every size (its quarter-size
-  // codes are the point; the rescoring view keeps the answers float-exact).
-  if (!large || stopping_ || config_.int8_vectors) return;
+  if (!will_build) return;
   e->building = true;
   e->changed.clear();
   std::lock_guard<std::mutex> lock(map_mutex_);
@@ -80,12 +81,44 @@ void VectorCatalog::load(const std::shared_ptr<Entry>& e, VectorStore& store, in
   });
 }
 
-// On a background thread: see design note 4.
+namespace {
+
+// The float rows of those of `wanted` that have one, appended to got/rows:
+// from the store when the exact index holds int8 codes, else from the exact
+// index (the caller holds its lock).
+void float_rows(VectorStore* store, const std::string& model, const ExactVectorIndex* exact, int dim,
+                const std::vector<std::string>& wanted, std::vector<std::string>& got, std::vector<float>& rows) {
+  if (store) {
+    for (const auto& v : store->get_embeddings(model, wanted))
+      if (static_cast<int>(v.vector.size()) == dim) {
+        got.push_back(v.memory_id);
+        rows.insert(rows.end(), v.vector.begin(), v.vector.end());
+      }
+    return;
+  }
+  for (const auto& id : wanted)
+    if (const float* v = exact->find(id)) {
+      got.push_back(id);
+      rows.insert(rows.end(), v, v + dim);
+    }
+}
+
+}  // namespace
+
+// On a background thread: see design notes 4 and 5.
 void VectorCatalog::build(const std::shared_ptr<Entry>& e, int dim) {
   std::vector<std::string> ids;
+  bool from_store = false;
   {
     std::shared_lock<std::shared_mutex> shared(e->mutex);
-    ids = static_cast<const ExactVectorIndex&>(*e->index).ids();
+    const auto& exact = static_cast<const ExactVectorIndex&>(*e->index);
+    ids = exact.ids();
+    from_store = exact.encoding() == VectorEncoding::kInt8;
+  }
+  std::shared_ptr<VectorStore> store;
+  if (from_store) {
+    store = config_.open_build_store();
+    if (!store) throw std::runtime_error("no store for the index build");
   }
   bool dirty = false;
   std::unique_ptr<HnswVectorIndex> hnsw;
@@ -105,22 +138,21 @@ void VectorCatalog::build(const std::shared_ptr<Entry>& e, int dim) {
     hnsw = std::make_unique<HnswVectorIndex>(dim, config_.hnsw, ids.size() + 1024);
     to_add = std::move(ids);
   }
-  const size_t chunk = 4096;
-  std::vector<std::string> chunk_ids;
+  const size_t chunk = 1024;  // rows in flight beside the graph: a few MB
+  std::vector<std::string> wanted, chunk_ids;
   std::vector<float> rows;
   for (size_t from = 0; from < to_add.size(); from += chunk) {
     if (stopping_) throw std::runtime_error("stopping");
+    wanted.assign(to_add.begin() + static_cast<long>(from),
+                  to_add.begin() + static_cast<long>(std::min(to_add.size(), from + chunk)));
     chunk_ids.clear();
     rows.clear();
-    {
+    if (store) {
+      // Those removed since have no vector any more; those changed are replayed below.
+      float_rows(store.get(), e->model, nullptr, dim, wanted, chunk_ids, rows);
+    } else {
       std::shared_lock<std::shared_mutex> shared(e->mutex);
-      const auto& exact = static_cast<const ExactVectorIndex&>(*e->index);
-      for (size_t i = from; i < std::min(to_add.size(), from + chunk); ++i) {
-        const float* v = exact.find(to_add[i]);
-        if (!v) continue;  // removed since: replayed below
-        chunk_ids.push_back(to_add[i]);
-        rows.insert(rows.end(), v, v + dim);
-      }
+      float_rows(nullptr, e->model, &static_cast<const ExactVectorIndex&>(*e->index), dim, wanted, chunk_ids, rows);
     }
     hnsw->add_parallel(chunk_ids, rows, config_.build_threads);
     dirty = true;
@@ -128,10 +160,16 @@ void VectorCatalog::build(const std::shared_ptr<Entry>& e, int dim) {
   std::vector<float>().swap(rows);
   std::unique_lock<std::shared_mutex> exclusive(e->mutex);
   const auto& exact = static_cast<const ExactVectorIndex&>(*e->index);
-  for (const auto& id : e->changed) {
-    if (const float* v = exact.find(id)) hnsw->upsert(id, std::vector<float>(v, v + dim));
+  // Replayed as the exact index has them now: what it lacks was removed.
+  wanted.clear();
+  for (const auto& id : e->changed)
+    if (exact.contains(id)) wanted.push_back(id);
     else hnsw->remove(id);
-  }
+  chunk_ids.clear();
+  float_rows(store.get(), e->model, &exact, dim, wanted, chunk_ids, rows);
+  for (size_t i = 0; i < chunk_ids.size(); ++i)
+    hnsw->upsert(chunk_ids[i], std::vector<float>(rows.begin() + static_cast<long>(i) * dim,
+                                                  rows.begin() + static_cast<long>(i + 1) * dim));
   dirty = dirty || !e->changed.empty();
   e->changed.clear();
   e->index = std::move(hnsw);

@@ -20,8 +20,16 @@
 //     (reconciled with the exact index) or builds one, copying vectors from
 //     the exact index a chunk at a time under the shared lock, and swaps it
 //     in under the exclusive lock, replaying the ids that changed meanwhile.
-//     The exact copy is freed at the swap, so memory peaks at about the exact
-//     vectors plus the graph's copy; the vectors are read from the store once.
+//  5. Peak memory (issue 15: under 2x the vectors). hnswlib keeps its own copy
+//     of each vector beside its links (1.09x the float data at M 16), so a
+//     float exact index answering beside it would make 2.1x. Where the config
+//     can open a store session of the build's own (open_build_store), an index
+//     that will be built loads as int8 codes (0.25x), which answer meanwhile
+//     through the rescoring view (float-exact scores of the best candidates),
+//     and the graph reads the float vectors from the store in chunks: about
+//     1.35x plus the ids. Without one, the float exact index answers and the
+//     graph copies from it a chunk at a time, and the exact copy is freed at
+//     the swap.
 // Thread safety: every method may be called from any thread.
 #pragma once
 
@@ -60,6 +68,10 @@ struct SearcherConfig {
   // best candidates with the float vectors from the store ([search]
   // int8_vectors).
   bool int8_vectors = false;
+  // A store session for a background index build, of its own (a caller's
+  // session belongs to the caller's thread); see design note 5. Unset: the
+  // graph copies from a float exact index.
+  std::function<std::shared_ptr<VectorStore>()> open_build_store;
 };
 
 class VectorCatalog {

@@ -67,6 +67,7 @@ class ExactVectorIndex final : public VectorIndex {
   // the next change) or nullptr (also for every row of an int8 index), and
   // every id.
   const float* find(const std::string& id) const;
+  bool contains(const std::string& id) const { return row_of_.count(id) > 0; }
   const std::vector<std::string>& ids() const { return ids_; }
 
   // The instruction set the scan runs on here: "avx512", "avx2" or "scalar".

@@ -183,6 +183,8 @@ class VectorStore {
   virtual int64_t count_missing_embeddings(const std::string& model) = 0;
   // Ids of the memories of user_id that have a vector for model.
   virtual std::vector<std::string> embedding_ids(const std::string& model, const std::string& user_id) = 0;
+  // How many there are (an index sizes itself before streaming them).
+  virtual int64_t count_embeddings(const std::string& model, const std::string& user_id) = 0;
   // Vectors of the given memories (those that have one), in no particular order.
   virtual std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) = 0;
   // Cache of vectors by the SHA-256 of the embedded text, so the same text is

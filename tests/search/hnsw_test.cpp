@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <random>
 #include <set>
 
@@ -184,6 +186,84 @@ TEST(SearcherIndexes, LargeCollectionsUseAPersistedHnswIndex) {
     EXPECT_EQ(results[0].memory.id, extra_id);
     for (const auto& r : searcher.search("note topic0", vector_only)) EXPECT_NE(r.memory.id, victim);
   }
+}
+
+// With a store of its own for the build (the Engine's way), the index loads
+// as int8 codes that answer, rescored, while the graph reads the float
+// vectors from the store; what changes meanwhile is replayed into the graph.
+TEST(SearcherIndexes, GraphBuildsFromTheStoreWhileInt8CodesAnswer) {
+  testing::TempDir dir;
+  auto store = open_sqlite_memory_store(dir / "memory.db");
+  std::vector<Memory> batch;
+  for (int i = 0; i < 300; ++i) {
+    Memory m;
+    m.content = "note " + std::to_string(i) + " about topic" + std::to_string(i % 17);
+    batch.push_back(m);
+  }
+  store->add_batch(batch);
+  HashingEmbedder embedder(512);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> opened{0};
+  SearcherConfig config;
+  config.index_dir = dir / "index";
+  config.hnsw_threshold = 100;
+  config.open_build_store = [&]() -> std::shared_ptr<VectorStore> {
+    ++opened;
+    released.wait();  // the build holds here until the test has made its changes
+    return open_sqlite_memory_store(dir / "memory.db");
+  };
+  SearchOptions vector_only;
+  vector_only.mode = SearchMode::kVector;
+  vector_only.record_access = false;
+  Searcher searcher(*store, &embedder, system_time(), config);
+  struct Release {  // before the searcher waits for its build, whatever fails
+    std::promise<void>& p;
+    bool done = false;
+    void now() {
+      if (!done) p.set_value();
+      done = true;
+    }
+    ~Release() { now(); }
+  } guard{release};
+  searcher.index_pending(1000);
+  SearcherConfig float_exact;
+  float_exact.hnsw_threshold = 1u << 30;
+  Searcher reference(*store, &embedder, system_time(), float_exact);
+
+  EXPECT_EQ(searcher.index_kind("local"), "exact");
+  auto ids = [](const std::vector<SearchResult>& results, size_t n) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < std::min(n, results.size()); ++i) out.push_back(results[i].memory.id);
+    return out;
+  };
+  for (const char* q : {"topic5", "note 17 about topic3", "topic11 note"}) {
+    const auto coded = searcher.search(q, vector_only);
+    const auto exact = reference.search(q, vector_only);
+    ASSERT_FALSE(exact.empty()) << q;
+    EXPECT_EQ(ids(coded, 5), ids(exact, 5)) << q;
+  }
+  Memory late;
+  late.content = "a late giraffe memory";
+  const std::string late_id = store->add(late).id;
+  searcher.index_pending(10);
+  ASSERT_FALSE(searcher.search("giraffe", vector_only).empty());
+  EXPECT_EQ(searcher.search("giraffe", vector_only)[0].memory.id, late_id);
+  const std::string victim = reference.search("topic5", vector_only).at(0).memory.id;
+  ASSERT_TRUE(store->remove("local", victim));
+  searcher.forget("local", victim);
+
+  guard.now();
+  searcher.wait_for_indexes();
+  EXPECT_EQ(opened.load(), 1);
+  EXPECT_EQ(searcher.index_kind("local"), "hnsw");
+  const auto after = searcher.search("giraffe", vector_only);
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after[0].memory.id, late_id);
+  for (const auto& r : searcher.search("topic5", vector_only)) EXPECT_NE(r.memory.id, victim);
+  const auto exact = reference.search("note 17 about topic3", vector_only);
+  ASSERT_FALSE(exact.empty());
+  EXPECT_EQ(searcher.search("note 17 about topic3", vector_only).at(0).memory.id, exact[0].memory.id);
 }
 
 }  // namespace

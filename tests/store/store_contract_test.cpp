@@ -305,6 +305,10 @@ TEST_P(StoreContract, ForEachEmbeddingVisitsEveryVectorOnceAcrossPages) {
   for (size_t i = 0; i < added.size(); ++i)
     EXPECT_EQ(seen[added[i].id], (std::vector<float>{static_cast<float>(i), 1.0f, -static_cast<float>(i)})) << i;
   EXPECT_FALSE(seen.count(theirs.id));
+  // The count an index sizes itself by: the same vectors, per user and model.
+  EXPECT_EQ(store->count_embeddings("paged", "local"), static_cast<int64_t>(added.size()));
+  EXPECT_EQ(store->count_embeddings("paged", "other-user"), 1);
+  EXPECT_EQ(store->count_embeddings("another-model", "local"), 0);
 }
 
 TEST_P(StoreContract, EmbeddingsPerModelAndMissingList) {

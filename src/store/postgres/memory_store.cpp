@@ -489,6 +489,15 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     });
   }
 
+  int64_t count_embeddings(const std::string& model, const std::string& user_id) override {
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
+      return c.exec("SELECT count(*) FROM memory_embeddings e JOIN memories m ON m.id = e.memory_id "
+                    "WHERE e.model = $1 AND m.user_id = $2" + std::string(kNotCold),
+                    {model, user_id})
+          .integer(0, 0);
+    });
+  }
+
   std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) override {
     if (ids.empty()) return {};
     // The process's vector index keeps every user's vectors in step (src/search/vector_catalog).

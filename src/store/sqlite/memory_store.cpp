@@ -1042,6 +1042,17 @@ class SqliteMemoryStore final : public MemoryStore {
     return out;
   }
 
+  int64_t count_embeddings(const std::string& model, const std::string& user_id) override {
+    auto st = db_.prepare(
+        "SELECT count(*) FROM memory_vectors e JOIN memories m ON m.id = e.memory_id "
+        "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
+    st.bind(1, model).bind(2, user_id);
+    st.step();
+    const int64_t n = st.integer(0);
+    st.reset();
+    return n;
+  }
+
   std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) override {
     auto st = db_.prepare("SELECT vector FROM memory_vectors WHERE memory_id = ? AND model = ?");
     std::vector<StoredVector> out;
