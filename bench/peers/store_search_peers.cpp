@@ -222,7 +222,8 @@ class RawFts {
 // encoder (encoder speed is bench/peers' encoder script).
 class LookupEmbedder final : public Embedder {
  public:
-  LookupEmbedder(int dim, std::map<std::string, std::vector<float>> table) : dim_(dim), table_(std::move(table)) {}
+  LookupEmbedder(int dim, std::string model, std::map<std::string, std::vector<float>> table)
+      : dim_(dim), model_(std::move(model)), table_(std::move(table)) {}
   std::vector<std::vector<float>> embed(const std::vector<std::string>& texts, EmbedPurpose) override {
     std::vector<std::vector<float>> out;
     for (const auto& t : texts) {
@@ -232,10 +233,11 @@ class LookupEmbedder final : public Embedder {
     return out;
   }
   int dimension() const override { return dim_; }
-  std::string model_id() const override { return "bench-lookup-" + std::to_string(dim_); }
+  std::string model_id() const override { return model_; }
 
  private:
   int dim_;
+  std::string model_;
   std::map<std::string, std::vector<float>> table_;
 };
 
@@ -257,6 +259,9 @@ struct Args {
   // its own, int8 codes answering meanwhile: the Engine's way) or "exact"
   // (copied from a float exact index).
   std::string graph_from = "store";
+  // The vectors' model id ("" = bench-lookup-<dim>); hashing-384 lets a
+  // `kioku serve` with the hashing embedder use them (bench/server/rss_vectors.sh).
+  std::string model;
 };
 
 Args parse(int argc, char** argv) {
@@ -269,6 +274,7 @@ Args parse(int argc, char** argv) {
     else if (f == "--dim") a.dim = std::stoi(argv[i + 1]);
     else if (f == "--queries") a.queries = std::stoi(argv[i + 1]);
     else if (f == "--graph-from") a.graph_from = argv[i + 1];
+    else if (f == "--model") a.model = argv[i + 1];
   }
   if (a.graph_from != "store" && a.graph_from != "exact") throw std::runtime_error("--graph-from: store or exact");
   return a;
@@ -286,7 +292,7 @@ std::vector<Memory> to_memories(const std::vector<Row>& rows, size_t from, size_
   return batch;
 }
 
-std::string model_id(int dim) { return "bench-lookup-" + std::to_string(dim); }
+std::string model_id(const Args& a) { return a.model.empty() ? "bench-lookup-" + std::to_string(a.dim) : a.model; }
 
 int bulk(const Args& a) {
   fs::remove_all(a.dir);
@@ -315,7 +321,7 @@ int bulk(const Args& a) {
   const double kioku_bytes = static_cast<double>(store->stats("local").database_bytes);
   const double raw_bytes = static_cast<double>(raw.bytes());
   // Vectors, in batches as the embedding queue stores them.
-  const std::string model = model_id(a.dim);
+  const std::string model = model_id(a);
   const auto vectors = make_vectors(a.n, a.dim, 11);
   auto ids = store->list(MemoryFilter{}, ListOrder::kOldestFirst, static_cast<int>(a.n), 0);
   const auto tv = BenchClock::now();
@@ -393,7 +399,7 @@ int first_search(const Args& a) {
   });
   auto store = open_sqlite_memory_store(a.dir / "memory.db");
   const auto queries = make_queries(20, a.dim);
-  LookupEmbedder embedder(a.dim, queries.vector_of);
+  LookupEmbedder embedder(a.dim, model_id(a), queries.vector_of);
   Searcher searcher(*store, &embedder, system_time(), searcher_config(a));
   SearchOptions o;
   o.mode = SearchMode::kVector;
@@ -442,7 +448,7 @@ int search(const Args& a) {
   auto store = open_sqlite_memory_store(a.dir / "memory.db");
   RawFts raw(a.dir / "raw.db");
   const auto queries = make_queries(a.queries, a.dim);
-  LookupEmbedder embedder(a.dim, queries.vector_of);
+  LookupEmbedder embedder(a.dim, model_id(a), queries.vector_of);
   Searcher searcher(*store, &embedder, system_time(), searcher_config(a));
   // Load the saved index (in the background where the catalog does that)
   // and wait until it serves, in both the Searcher and the bare catalog.
@@ -450,7 +456,7 @@ int search(const Args& a) {
   VectorCatalog catalog(cfg);  // the index alone, loaded the same way
   const auto t_load = BenchClock::now();
   std::string kind = searcher.index_kind("local");
-  while ((kind != "hnsw" || catalog.kind(*store, model_id(a.dim), a.dim, "local") != "hnsw") &&
+  while ((kind != "hnsw" || catalog.kind(*store, model_id(a), a.dim, "local") != "hnsw") &&
          ms_since(t_load) < 600000) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     kind = searcher.index_kind("local");
@@ -465,6 +471,13 @@ int search(const Args& a) {
   SearchOptions ho = lo;
   ho.mode = SearchMode::kHybrid;
   size_t kioku_lexical_hits = 0, raw_hits = 0;
+  const auto index_query = [&](int i) {
+    size_t n = 0;
+    catalog.read(*store, model_id(a), a.dim, "local", [&](const VectorIndex& index) {
+      n = index.search(queries.vectors[static_cast<size_t>(i)], 10).size();
+    });
+    return n;
+  };
   // Warm both.
   for (int i = 0; i < 20 && i < a.queries; ++i) {
     searcher.search(queries.text[static_cast<size_t>(i)], ho);
@@ -478,15 +491,15 @@ int search(const Args& a) {
       else raw_hits += fts.time([&] { return raw.search(query_terms(q)); });
     }
     vector.time([&] { return searcher.search(q, vo).size(); });
-    index_alone.time([&] {
-      size_t n = 0;
-      catalog.read(*store, model_id(a.dim), a.dim, "local", [&](const VectorIndex& index) {
-        n = index.search(queries.vectors[static_cast<size_t>(i)], 10).size();
-      });
-      return n;
-    });
+    index_alone.time([&] { return index_query(i); });
     hybrid.time([&] { return searcher.search(q, ho).size(); });
   }
+  // The index alone again, query after query with nothing in between, as the
+  // hnswlib peer runs (interleaved with the searches above, SQLite's work
+  // evicts the graph from the caches between two of its queries).
+  Samples index_back_to_back;
+  for (int i = 0; i < 20 && i < a.queries; ++i) index_query(i);
+  for (int i = 0; i < a.queries; ++i) index_back_to_back.time([&] { return index_query(i); });
   nlohmann::json out = {{"memories", a.n},
                         {"queries", a.queries},
                         {"index_kind", kind},
@@ -499,6 +512,7 @@ int search(const Args& a) {
                         {"raw_fts5_hits", raw_hits},
                         {"kioku_vector_path", vector.json()},
                         {"kioku_hnsw_index_alone", index_alone.json()},
+                        {"kioku_hnsw_index_alone_back_to_back", index_back_to_back.json()},
                         {"kioku_hybrid", hybrid.json()}};
   // The query vectors for the hnswlib peer (raw float32, row-major).
   std::ofstream qf(a.dir / "queries.f32", std::ios::binary);

@@ -152,6 +152,9 @@ def main():
             g[f"vector_path_vs_hnswlib_{clock}"] = goal(median_of(kioku_rounds, "kioku_vector_path", key), peer, 1.5, "ratio_max")
             g[f"hnsw_index_alone_vs_hnswlib_{clock}"] = goal(median_of(kioku_rounds, "kioku_hnsw_index_alone", key), peer, 1.5,
                                                              "ratio_max")
+            if all("kioku_hnsw_index_alone_back_to_back" in r for r in kioku_rounds):
+                g[f"hnsw_index_alone_back_to_back_vs_hnswlib_{clock}"] = goal(
+                    median_of(kioku_rounds, "kioku_hnsw_index_alone_back_to_back", key), peer, 1.5, "ratio_max")
     if kioku_rounds:
         for clock, key in (("cpu", "cpu_p50_ms"), ("wall", "p50_ms")):
             g[f"lexical_vs_raw_fts5_{clock}"] = goal(median_of(kioku_rounds, "kioku_lexical", key),

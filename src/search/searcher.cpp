@@ -232,7 +232,6 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   if (want_lexical) {
     terms = query_terms(query);
     terms.insert(terms.end(), options.expansion_terms.begin(), options.expansion_terms.end());
-    lexical = store_.search_text(terms, options.filter, candidates);
   }
   // Candidates are ranked on their ranking fields; full records are loaded
   // only for what is returned (below). The signals that read a candidate's
@@ -241,9 +240,45 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   const bool speaker_aware = options.speaker_boost > 0 || options.drop_speaker_terms;
   const bool need_content = options.duplicate_similarity > 0 || speaker_aware || options.coverage_weight > 0 ||
                             options.session_weight > 0;
+  const HitRow hit_row = need_content ? HitRow::kSignals : HitRow::kRanking;
+  // Rows the full-text search read with its hits (a backend may), handed out
+  // once each by the loader below instead of being looked up again by id.
+  std::unordered_map<std::string, Memory> read_with_hits;
+  const auto search_lexical = [&](const std::vector<std::string>& words) {
+    lexical = store_.search_text_rows(words, options.filter, candidates, hit_row);
+    for (auto& h : lexical)
+      if (h.row) {
+        read_with_hits.try_emplace(h.id, std::move(*h.row));
+        h.row.reset();
+      }
+  };
+  if (want_lexical) search_lexical(terms);
+  // Rows of `which` in its order (those that exist for the user).
   const CandidateLoader load_candidates = [&](const std::vector<std::string>& which) {
-    return need_content ? store_.get_signal_fields(options.filter.user_id, which)
-                        : store_.get_ranking_fields(options.filter.user_id, which);
+    const auto load = [&](const std::vector<std::string>& ids) {
+      return need_content ? store_.get_signal_fields(options.filter.user_id, ids)
+                          : store_.get_ranking_fields(options.filter.user_id, ids);
+    };
+    if (read_with_hits.empty()) return load(which);
+    std::vector<std::string> rest;
+    for (const auto& id : which)
+      if (!read_with_hits.count(id)) rest.push_back(id);
+    std::unordered_map<std::string, Memory> loaded;
+    if (!rest.empty())
+      for (auto& m : load(rest)) {
+        std::string id = m.id;
+        loaded.emplace(std::move(id), std::move(m));
+      }
+    std::vector<Memory> out;
+    out.reserve(which.size());
+    for (const auto& id : which) {
+      auto& from = read_with_hits.count(id) ? read_with_hits : loaded;
+      auto it = from.find(id);
+      if (it == from.end()) continue;
+      out.push_back(std::move(it->second));
+      from.erase(it);
+    }
+    return out;
   };
   std::vector<Memory> memories;  // the candidates' rows
   if (want_vector) vector = vector_candidates(query, options.filter, candidates, load_candidates, memories);
@@ -309,7 +344,7 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     // search again on the other words, and fuse again.
     const auto rest = without_names(terms, named);
     if (!rest.empty() && rest.size() < terms.size()) {
-      lexical = store_.search_text(rest, options.filter, candidates);
+      search_lexical(rest);
       fuse();
       load_missing();
       std::erase_if(memories, [&](const Memory& m) { return !fused.count(m.id); });

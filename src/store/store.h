@@ -48,7 +48,13 @@ struct AddOutcome {
 struct LexicalHit {
   std::string id;
   double score = 0;  // higher is better (negated BM25)
+  // The memory's row, read with the hit (FullTextIndex::search_text_rows).
+  std::optional<Memory> row = {};
 };
+
+// Which of a hit's fields search_text_rows reads with it: those
+// get_ranking_fields fills, or those get_signal_fields fills.
+enum class HitRow { kRanking, kSignals };
 
 struct StoredVector {
   std::string memory_id;
@@ -147,6 +153,13 @@ class FullTextIndex {
   // syntax leaks in.
   virtual std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,
                                               int limit) = 0;
+  // The same hits, each with its row (LexicalHit::row) read in the same
+  // statement as the ranking: search would otherwise look every candidate
+  // up again by id. The default reads no rows; the caller loads them.
+  virtual std::vector<LexicalHit> search_text_rows(const std::vector<std::string>& terms, const MemoryFilter& filter,
+                                                   int limit, HitRow) {
+    return search_text(terms, filter, limit);
+  }
 };
 
 // Typed links between memories of one user.

@@ -129,6 +129,64 @@ TEST_P(StoreContract, FullTextStemsAndRanksAndIsSafeAgainstQuerySyntax) {
   EXPECT_TRUE(store->search_text({}, MemoryFilter{}, 10).empty());
 }
 
+// Rows read with the full-text hits (issue 15: search looked each candidate
+// up again by id) are the rows the loaders give, in the hits' order; a
+// backend that reads none leaves them to the loaders.
+TEST_P(StoreContract, TextHitsCarryTheRowsTheLoadersGive) {
+  Memory a = note("the lighthouse keeper wrote letters");
+  a.importance = 0.9;
+  a.tags = {"sea", "letters"};
+  a.metadata = {{"speaker", "Mina"}, {"conversation", "c-7"}, {"other", 3}};
+  const auto a_id = store->add(a).id;
+  Memory b = note("a lighthouse on the map");
+  b.metadata = {{"speaker", 42}};
+  const auto b_id = store->add(b).id;
+  store->add(note("the lighthouse of someone else", "other-user"));
+  const auto plain = store->search_text({"lighthouse"}, MemoryFilter{}, 10);
+  for (HitRow kind : {HitRow::kRanking, HitRow::kSignals}) {
+    const auto hits = store->search_text_rows({"lighthouse"}, MemoryFilter{}, 10, kind);
+    ASSERT_EQ(hits.size(), plain.size());
+    ASSERT_EQ(hits.size(), 2u);
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      EXPECT_EQ(hits[i].id, plain[i].id);
+      EXPECT_DOUBLE_EQ(hits[i].score, plain[i].score);
+      ids.push_back(hits[i].id);
+    }
+    const auto rows = kind == HitRow::kSignals ? store->get_signal_fields("local", ids)
+                                               : store->get_ranking_fields("local", ids);
+    ASSERT_EQ(rows.size(), 2u);
+    for (size_t i = 0; i < hits.size(); ++i) {
+      if (!hits[i].row) continue;
+      const Memory& got = *hits[i].row;
+      const Memory& want = rows[i];
+      EXPECT_EQ(got.id, want.id);
+      EXPECT_EQ(got.user_id, "local");
+      EXPECT_EQ(got.type, want.type);
+      EXPECT_EQ(got.tier, want.tier);
+      EXPECT_EQ(got.memory_kind, want.memory_kind);
+      EXPECT_DOUBLE_EQ(got.importance, want.importance);
+      EXPECT_DOUBLE_EQ(got.confidence.overall, want.confidence.overall);
+      EXPECT_EQ(got.approved, want.approved);
+      EXPECT_EQ(got.tags, want.tags);
+      EXPECT_EQ(got.event_time, want.event_time);
+      if (kind == HitRow::kSignals) {
+        EXPECT_EQ(got.content, want.content);
+        EXPECT_EQ(got.metadata.value("speaker", nlohmann::json()), want.metadata.value("speaker", nlohmann::json()));
+        EXPECT_EQ(got.metadata.value("conversation", nlohmann::json()),
+                  want.metadata.value("conversation", nlohmann::json()));
+      } else {
+        EXPECT_TRUE(got.content.empty());
+      }
+      if (got.id == a_id) {
+        EXPECT_EQ(got.tags, (std::vector<std::string>{"sea", "letters"}));
+        if (kind == HitRow::kSignals) EXPECT_EQ(got.metadata.value("speaker", ""), "Mina");
+      }
+      if (got.id == b_id && kind == HitRow::kSignals) EXPECT_FALSE(got.metadata.contains("speaker"));  // not a string
+    }
+  }
+}
+
 // Issue 16, defect 9: 東京 did not find 東京の天気は晴れ (unicode61 keeps a
 // CJK run as one token).
 TEST_P(StoreContract, Defect9_SearchFindsJapaneseChineseAndKoreanWords) {

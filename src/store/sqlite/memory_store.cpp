@@ -735,42 +735,49 @@ class SqliteMemoryStore final : public MemoryStore {
     return ranking_rows(user_id, ids, true);
   }
 
-  // with_text: also content, and metadata.speaker and .conversation when
-  // they are strings (two keys read in SQL: parsing whole records' metadata
-  // cost more than the rest of the ranking).
+  // The columns of a ranking row of memories m (with_text: also content, and
+  // metadata.speaker and .conversation when they are strings: two keys read
+  // in SQL, as parsing whole records' metadata cost more than the rest of the
+  // ranking), and their reader from column `at` on.
+  static std::string ranking_columns(bool with_text) {
+    return std::string("m.id, m.user_id, m.type, m.tier, m.memory_type, m.confidence, m.importance, m.approved, "
+                       "m.tags, m.event_time") +
+           (with_text ? ", m.content, "
+                        "CASE json_type(m.metadata, '$.speaker') WHEN 'text' "
+                        "THEN json_extract(m.metadata, '$.speaker') END, "
+                        "CASE json_type(m.metadata, '$.conversation') WHEN 'text' "
+                        "THEN json_extract(m.metadata, '$.conversation') END"
+                      : "");
+  }
+
+  static Memory ranking_row(sqlite::Statement& st, int at, bool with_text) {
+    Memory m;
+    m.id = st.text(at);
+    m.user_id = st.text(at + 1);
+    m.type = st.text(at + 2);
+    m.tier = parse_tier(st.text(at + 3));
+    m.memory_kind = parse_memory_kind(st.text(at + 4));
+    m.confidence.overall = st.real(at + 5);
+    m.importance = st.real(at + 6);
+    m.approved = st.integer(at + 7) != 0;
+    m.tags = json_string_list(st.text(at + 8));
+    m.event_time = from_millis(st.integer(at + 9));
+    if (with_text) {
+      m.content = st.text(at + 10);
+      if (!st.is_null(at + 11)) m.metadata["speaker"] = st.text(at + 11);
+      if (!st.is_null(at + 12)) m.metadata["conversation"] = st.text(at + 12);
+    }
+    return m;
+  }
+
   std::vector<Memory> ranking_rows(const std::string& user_id, const std::vector<std::string>& ids, bool with_text) {
     std::vector<Memory> out;
     if (ids.empty()) return out;
-    auto st = db_.prepare(std::string("SELECT m.id, m.type, m.tier, m.memory_type, m.confidence, m.importance, "
-                                      "m.approved, m.tags, m.event_time") +
-                          (with_text ? ", m.content, "
-                                       "CASE json_type(m.metadata, '$.speaker') WHEN 'text' "
-                                       "THEN json_extract(m.metadata, '$.speaker') END, "
-                                       "CASE json_type(m.metadata, '$.conversation') WHEN 'text' "
-                                       "THEN json_extract(m.metadata, '$.conversation') END"
-                                     : "") +
+    auto st = db_.prepare("SELECT " + ranking_columns(with_text) +
                           " FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
     st.bind(1, nlohmann::json(ids).dump()).bind(2, user_id);
     out.reserve(ids.size());
-    while (st.step()) {
-      Memory m;
-      m.id = st.text(0);
-      m.user_id = user_id;
-      m.type = st.text(1);
-      m.tier = parse_tier(st.text(2));
-      m.memory_kind = parse_memory_kind(st.text(3));
-      m.confidence.overall = st.real(4);
-      m.importance = st.real(5);
-      m.approved = st.integer(6) != 0;
-      m.tags = json_string_list(st.text(7));
-      m.event_time = from_millis(st.integer(8));
-      if (with_text) {
-        m.content = st.text(9);
-        if (!st.is_null(10)) m.metadata["speaker"] = st.text(10);
-        if (!st.is_null(11)) m.metadata["conversation"] = st.text(11);
-      }
-      out.push_back(std::move(m));
-    }
+    while (st.step()) out.push_back(ranking_row(st, 0, with_text));
     st.reset();
     return out;
   }
@@ -854,6 +861,16 @@ class SqliteMemoryStore final : public MemoryStore {
 
   std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,
                                       int limit) override {
+    return lexical_hits(terms, filter, limit, std::nullopt);
+  }
+
+  std::vector<LexicalHit> search_text_rows(const std::vector<std::string>& terms, const MemoryFilter& filter,
+                                           int limit, HitRow row) override {
+    return lexical_hits(terms, filter, limit, row);
+  }
+
+  std::vector<LexicalHit> lexical_hits(const std::vector<std::string>& terms, const MemoryFilter& filter, int limit,
+                                       std::optional<HitRow> row) {
     std::string match;
     for (const auto& t : terms) {
       if (t.empty()) continue;
@@ -869,8 +886,12 @@ class SqliteMemoryStore final : public MemoryStore {
     // `limit` survivors of any window holding that many are the best overall,
     // so a small first window (one user, approved memories: usually all of
     // them) only costs a retry where the filters reject many.
+    // The join reads the memories' rows for the filters anyway: a row asked
+    // for comes with them.
+    const bool with_text = row == HitRow::kSignals;
     const std::string sql =
-        "SELECT m.id, f.score FROM (SELECT rowid, bm25(memories_fts, 1.0, 0.8, 0.6, 0.6) AS score "
+        "SELECT f.score, " + (row ? ranking_columns(with_text) : std::string("m.id")) +
+        " FROM (SELECT rowid, bm25(memories_fts, 1.0, 0.8, 0.6, 0.6) AS score "
         "FROM memories_fts WHERE memories_fts MATCH ? ORDER BY score LIMIT ?) f "
         "JOIN memories m ON m.rowid = f.rowid WHERE 1=1" +
         w.sql + " ORDER BY f.score LIMIT ?";
@@ -882,7 +903,13 @@ class SqliteMemoryStore final : public MemoryStore {
       out.clear();
       int64_t rows = 0;
       while (st.step()) {
-        out.push_back({st.text(0), -st.real(1)});
+        if (row) {
+          Memory m = ranking_row(st, 1, with_text);
+          std::string id = m.id;
+          out.push_back({std::move(id), -st.real(0), std::move(m)});
+        } else {
+          out.push_back({st.text(1), -st.real(0)});
+        }
         ++rows;
       }
       st.reset();
