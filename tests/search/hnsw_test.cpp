@@ -125,16 +125,21 @@ TEST(SearcherIndexes, SameTextIsEmbeddedOnce) {
   EXPECT_EQ(store->count_missing_embeddings(embedder.model_id()), 0);
 }
 
-TEST(SearcherIndexes, LargeCollectionsUseAPersistedHnswIndex) {
-  testing::TempDir dir;
-  auto store = open_sqlite_memory_store(dir / "memory.db");
+// n notes over 17 topics ("note 5 about topic5").
+void add_topic_notes(MemoryStore& store, int n) {
   std::vector<Memory> batch;
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < n; ++i) {
     Memory m;
     m.content = "note " + std::to_string(i) + " about topic" + std::to_string(i % 17);
     batch.push_back(m);
   }
-  store->add_batch(batch);
+  store.add_batch(batch);
+}
+
+TEST(SearcherIndexes, LargeCollectionsUseAPersistedHnswIndex) {
+  testing::TempDir dir;
+  auto store = open_sqlite_memory_store(dir / "memory.db");
+  add_topic_notes(*store, 300);
   HashingEmbedder embedder(512);
   SearcherConfig config;
   config.index_dir = dir / "index";
@@ -194,13 +199,7 @@ TEST(SearcherIndexes, LargeCollectionsUseAPersistedHnswIndex) {
 TEST(SearcherIndexes, GraphBuildsFromTheStoreWhileInt8CodesAnswer) {
   testing::TempDir dir;
   auto store = open_sqlite_memory_store(dir / "memory.db");
-  std::vector<Memory> batch;
-  for (int i = 0; i < 300; ++i) {
-    Memory m;
-    m.content = "note " + std::to_string(i) + " about topic" + std::to_string(i % 17);
-    batch.push_back(m);
-  }
-  store->add_batch(batch);
+  add_topic_notes(*store, 300);
   HashingEmbedder embedder(512);
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
