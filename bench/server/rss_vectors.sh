@@ -69,7 +69,7 @@ EOF
   local url
   url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"].rstrip("/"))' "$dir/serve.json")
   python3 - "$mode" "$url" "$token" "$server" "$wait_s" <<'PY'
-import json, sys, threading, time, urllib.request
+import json, sys, threading, time, urllib.parse, urllib.request
 mode, url, token, pid, wait_s = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
 
 def status_kb(field):
@@ -97,7 +97,6 @@ def search(i):
         body = json.load(r)
     return (time.perf_counter() - t) * 1000, body
 
-import urllib.parse
 base = {"rss": status_kb("VmRSS:"), "anon": status_kb("RssAnon:")}
 first_ms, body = search(0)
 results = len(body["items"])
