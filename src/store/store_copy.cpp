@@ -21,13 +21,16 @@
 #include "store/postgres/schema.h"
 #include "store/postgres/store_base.h"
 #include "store/sqlite/database.h"
+#include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace kioku {
 namespace {
 
-// Column kinds: text, integer, real, boolean, json, blob.
-enum class Kind { kText, kInt, kReal, kBool, kJson, kBlob };
+// Column kinds: text, integer, real, boolean, json, blob, and a content hash
+// (text whose canonical form is what the memory store reads back: SQLite
+// keeps a hex SHA-256 as its bytes, see bind_content_hash).
+enum class Kind { kText, kInt, kReal, kBool, kJson, kBlob, kContentHash };
 
 struct Column {
   std::string name;
@@ -63,7 +66,7 @@ const std::vector<Table>& tables() {
   static const std::vector<Table> t = {
       {"memories", "memory",
        cols({{"id", K::kText}, {"user_id", K::kText}, {"type", K::kText}, {"content", K::kText},
-             {"summary", K::kText}, {"raw_content", K::kText}, {"media_path", K::kText}, {"content_hash", K::kText},
+             {"summary", K::kText}, {"raw_content", K::kText}, {"media_path", K::kText}, {"content_hash", K::kContentHash},
              {"tier", K::kText}, {"truth_category", K::kText}, {"memory_type", K::kText}, {"confidence", K::kReal},
              {"source_reliability", K::kReal}, {"corroboration_count", K::kInt}, {"contradiction_count", K::kInt},
              {"source", K::kText}, {"importance", K::kReal}, {"approved", K::kBool}, {"tags", K::kJson},
@@ -256,6 +259,8 @@ class SqliteSide final : public Side {
           r.emplace_back(std::nullopt);
         } else if (t.columns[i].kind == Kind::kBlob) {
           r.emplace_back(hex_of(st.blob(c), static_cast<size_t>(st.blob_bytes(c))));
+        } else if (t.columns[i].kind == Kind::kContentHash) {
+          r.emplace_back(read_content_hash(st, c));
         } else {
           r.emplace_back(canonical(t.columns[i].kind, st.text(c)));
         }
@@ -298,6 +303,7 @@ class SqliteSide final : public Side {
               st.bind_blob(idx, bytes.data(), bytes.size());
               break;
             }
+            case Kind::kContentHash: bind_content_hash(st, idx, *r[i]); break;
             default: st.bind(idx, *r[i]);
           }
         }

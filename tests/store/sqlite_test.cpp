@@ -167,6 +167,50 @@ TEST(SqliteStore, BatchAddIndexesEachNewRowOnce) {
   EXPECT_EQ(scalar(path, "SELECT count(*) FROM memories_fts_docsize"), 3);
 }
 
+// Migration v13 keeps a lower-case hex SHA-256 as its 32 bytes and any
+// other key as text; each reads back as it was written, and content added
+// again after the migration still meets its migrated copy.
+TEST(SqliteStore, KeepsHexContentHashesAsBytes) {
+  testing::TempDir dir;
+  const auto path = dir / "memory.db";
+  const auto& all = sqlite_memory_migrations();
+  size_t before = 0;
+  while (before < all.size() && all[before].find("kioku_content_hash_key") == std::string::npos) ++before;
+  ASSERT_LT(before, all.size());
+  const Memory walrus{.user_id = "local", .type = "note", .content = "walrus facts"};
+  const std::string walrus_hash = compute_content_hash(walrus);
+  const std::string upper(64, 'A');
+  {
+    sqlite::Database db(path);
+    db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+    const std::pair<const char*, std::string> rows[] = {{"hexed", walrus_hash}, {"short", "h"}, {"upper", upper}};
+    for (const auto& [id, hash] : rows)
+      db.exec(std::string("INSERT INTO memories(id, user_id, type, content, content_hash, tier, truth_category, "
+                          "memory_type, confidence, source_reliability, source, importance, event_time, created_at, "
+                          "updated_at) VALUES ('") +
+              id + "', 'local', 'note', '" + (std::string(id) == "hexed" ? "walrus facts" : id) + "', '" + hash +
+              "', 'short_term', 'contextual', 'fact', 0.5, 0.5, 'manual', 0.5, 1000, 1000, 1000)");
+  }
+  auto store = open_sqlite_memory_store(path);
+  EXPECT_EQ(store->get("local", "hexed")->content_hash, walrus_hash);
+  EXPECT_EQ(store->get("local", "short")->content_hash, "h");
+  EXPECT_EQ(store->get("local", "upper")->content_hash, upper);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM memories WHERE typeof(content_hash) = 'blob' AND length(content_hash) = 32"), 1);
+  const auto again = store->add(walrus);
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.id, "hexed");
+  EXPECT_EQ(store->get("local", "hexed")->confidence.corroboration_count, 1);
+  const auto fresh = store->add(Memory{.user_id = "local", .type = "note", .content = "narwhal facts"});
+  ASSERT_TRUE(fresh.created);
+  EXPECT_EQ(store->get("local", fresh.id)->content_hash,
+            compute_content_hash(Memory{.user_id = "local", .type = "note", .content = "narwhal facts"}));
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM memories WHERE typeof(content_hash) = 'blob'"), 2);
+  // Editing into another memory's content is refused by its hash, as before.
+  auto edited = *store->get("local", fresh.id);
+  edited.content = "walrus facts";
+  EXPECT_THROW(store->update(edited), Error);
+}
+
 // A database from before the add path took over from the insert triggers:
 // old rows stay searchable, new ones join them.
 TEST(SqliteStore, MigratesFromInsertTriggers) {

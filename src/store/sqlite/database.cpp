@@ -61,6 +61,7 @@ std::string Statement::text(int column) const {
 int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
 double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+bool Statement::is_blob(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_BLOB; }
 const void* Statement::blob(int column) const { return sqlite3_column_blob(stmt_, column); }
 int Statement::blob_bytes(int column) const { return sqlite3_column_bytes(stmt_, column); }
 void Statement::reset() {

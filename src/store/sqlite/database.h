@@ -41,6 +41,7 @@ class Statement {
   int64_t integer(int column) const;
   double real(int column) const;
   bool is_null(int column) const;
+  bool is_blob(int column) const;
   const void* blob(int column) const;
   int blob_bytes(int column) const;
   void reset();

@@ -11,7 +11,6 @@
 #include "store/knowledge.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/schema.h"
-#include "store/sqlite/migrations.h"
 
 namespace kioku {
 namespace {
@@ -55,7 +54,7 @@ Fact read_fact(const sqlite::Statement& st) {
 class SqliteKnowledgeStore final : public KnowledgeStore {
  public:
   SqliteKnowledgeStore(const std::filesystem::path& path, const TimeSource& clock) : db_(path), clock_(clock) {
-    db_.migrate(sqlite_memory_migrations());
+    migrate_memory_database(db_);
   }
 
   void transaction(const std::function<void()>& fn) override { db_.transaction(fn); }

@@ -7,6 +7,7 @@
 // triggers (migration v11 says why inserts have none), tokenized with porter stemming over
 // unicode61 with diacritics removed, CJK runs cut into bigrams (cjk_tokenizer.h).
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <set>
 
@@ -542,6 +543,15 @@ CREATE INDEX idx_memories_user_time ON memories(user_id, event_time);
 DROP INDEX idx_memories_user_type_time;
 CREATE INDEX idx_memories_user_type_time ON memories(user_id, type, event_time);
 )sql",
+    // v13 (issue 15): content hashes as bytes (bind_content_hash in
+    // schema.h): 64 hex characters in the row and again in the unique index
+    // were 152 of 709 bytes per memory at 20k. kioku_content_hash_key is the
+    // same encoding as an SQL function, registered by migrate_memory_database.
+    R"sql(
+DROP INDEX idx_memories_user_hash;
+UPDATE memories SET content_hash = kioku_content_hash_key(content_hash);
+CREATE UNIQUE INDEX idx_memories_user_hash ON memories(user_id, content_hash);
+)sql",
 };
 
 constexpr const char* kMemoryColumns =
@@ -556,6 +566,44 @@ constexpr int kMemoryColumnCount = 29;
 constexpr const char* kNotCold =
     " AND NOT EXISTS (SELECT 1 FROM memory_lifecycle l WHERE l.memory_id = m.id AND "
     "(l.cold_since IS NOT NULL OR l.merged_into IS NOT NULL))";
+
+// A SHA-256 in lower-case hex: the content hashes kept as bytes.
+bool is_sha256_hex(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::array<unsigned char, 32> sha256_bytes(std::string_view hex) {
+  std::array<unsigned char, 32> out{};
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<unsigned char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  return out;
+}
+
+std::string lower_hex(const void* data, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * n, '\0');
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[p[i] >> 4];
+    out[2 * i + 1] = kDigits[p[i] & 15];
+  }
+  return out;
+}
+
+// kioku_content_hash_key(x): bind_content_hash's encoding for migration v13.
+void content_hash_key_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) {
+    const std::string_view text(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
+                                static_cast<size_t>(sqlite3_value_bytes(argv[0])));
+    if (is_sha256_hex(text)) {
+      const auto bytes = sha256_bytes(text);
+      sqlite3_result_blob(ctx, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+      return;
+    }
+  }
+  sqlite3_result_value(ctx, argv[0]);
+}
 
 // The first 64 bits of a hex SHA-256 as the integer memory_vectors indexes
 // (a cache key: a collision at 2^-64 per pair would reuse a wrong vector).
@@ -656,7 +704,7 @@ class SqliteMemoryStore final : public MemoryStore {
  public:
   SqliteMemoryStore(const std::filesystem::path& path, const TimeSource& clock)
       : db_(path), clock_(clock), core_(db_, clock) {
-    db_.migrate(kMemoryMigrations);
+    migrate_memory_database(db_);
   }
 
   CoreMemoryStore& core_memory() override { return core_; }
@@ -789,7 +837,9 @@ class SqliteMemoryStore final : public MemoryStore {
       m.content_hash = compute_content_hash(m);
       if (m.content_hash != existing->content_hash) {
         auto dup = db_.prepare("SELECT id FROM memories WHERE user_id = ? AND content_hash = ? AND id != ?");
-        dup.bind(1, m.user_id).bind(2, m.content_hash).bind(3, m.id);
+        dup.bind(1, m.user_id);
+        bind_content_hash(dup, 2, m.content_hash);
+        dup.bind(3, m.id);
         if (dup.step()) {
           std::string other = dup.text(0);
           dup.reset();
@@ -1256,7 +1306,8 @@ class SqliteMemoryStore final : public MemoryStore {
     const int64_t rowid = sqlite3_last_insert_rowid(db_.handle());
     if (rowid == 0) {
       auto kept = db_.prepare("SELECT id FROM memories WHERE user_id = ? AND content_hash = ?");
-      kept.bind(1, m.user_id).bind(2, m.content_hash);
+      kept.bind(1, m.user_id);
+      bind_content_hash(kept, 2, m.content_hash);
       std::string kept_id = kept.step() ? kept.text(0) : std::string();
       kept.reset();
       return {kept_id, false};
@@ -1309,7 +1360,7 @@ class SqliteMemoryStore final : public MemoryStore {
     st.bind(i++, m.summary);
     st.bind(i++, m.raw_content);
     st.bind(i++, m.media_path);
-    st.bind(i++, m.content_hash);
+    bind_content_hash(st, i++, m.content_hash);
     st.bind(i++, to_string(m.tier));
     st.bind(i++, to_string(m.truth_category));
     st.bind(i++, to_string(m.memory_kind));
@@ -1391,7 +1442,7 @@ Memory read_memory_row(const sqlite::Statement& st) {
   m.summary = st.text(4);
   m.raw_content = st.text(5);
   m.media_path = st.text(6);
-  m.content_hash = st.text(7);
+  m.content_hash = read_content_hash(st, 7);
   m.tier = parse_tier(st.text(8));
   m.truth_category = parse_truth_category(st.text(9));
   m.memory_kind = parse_memory_kind(st.text(10));
@@ -1419,7 +1470,27 @@ Memory read_memory_row(const sqlite::Statement& st) {
 
 const char* memory_columns() { return kMemoryColumns; }
 
-void migrate_memory_database(sqlite::Database& db) { db.migrate(kMemoryMigrations); }
+void bind_content_hash(sqlite::Statement& st, int index, const std::string& hash) {
+  if (!is_sha256_hex(hash)) {
+    st.bind(index, hash);
+    return;
+  }
+  const auto bytes = sha256_bytes(hash);
+  st.bind_blob(index, bytes.data(), bytes.size());
+}
+
+std::string read_content_hash(const sqlite::Statement& st, int column) {
+  if (st.is_blob(column)) return lower_hex(st.blob(column), static_cast<size_t>(st.blob_bytes(column)));
+  return st.text(column);
+}
+
+void migrate_memory_database(sqlite::Database& db) {
+  const int rc = sqlite3_create_function_v2(db.handle(), "kioku_content_hash_key", 1,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, content_hash_key_function,
+                                            nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) db.fail("registering kioku_content_hash_key", rc);
+  db.migrate(kMemoryMigrations);
+}
 const std::vector<std::string>& sqlite_memory_migrations() { return kMemoryMigrations; }
 
 std::unique_ptr<MemoryStore> open_sqlite_memory_store(const std::filesystem::path& path, const TimeSource& clock) {

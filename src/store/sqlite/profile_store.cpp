@@ -6,7 +6,7 @@
 #include "store/profile.h"
 #include "store/profile_tables.h"
 #include "store/sqlite/database.h"
-#include "store/sqlite/migrations.h"
+#include "store/sqlite/schema.h"
 
 namespace kioku {
 namespace {
@@ -67,7 +67,7 @@ ImportancePattern read_pattern(const sqlite::Statement& st) {
 class SqliteProfileStore final : public ProfileStore {
  public:
   SqliteProfileStore(const std::filesystem::path& path, const TimeSource& clock) : db_(path), clock_(clock) {
-    db_.migrate(sqlite_memory_migrations());
+    migrate_memory_database(db_);
   }
 
   void put_emotion(const std::string& user_id, const EmotionReading& e) override {
