@@ -13,10 +13,10 @@
 //       the vector data; saves the index for the other modes. The graph
 //       reads its vectors from a store session of its own (the Engine's way,
 //       int8 codes answering meanwhile) or copies a float exact index.
-//   store_search_peers search --dir D [--queries 300]
+//   store_search_peers search --dir D [--queries 300] [--only vector|lexical|hybrid]
 //       Query by query, interleaved: Kioku lexical (Searcher, top 10) vs raw
 //       FTS5 top 10 with their rows; Kioku vector path (Searcher, top 10) and
-//       the HNSW index alone; hybrid.
+//       the HNSW index alone; hybrid. --only times one path alone (perf).
 //   store_search_peers populate --dir D --n N
 //       memory.db of N memories (no vectors) for `kioku index` timing.
 // The same source builds against an older tree (the baseline of a change), so
@@ -262,6 +262,9 @@ struct Args {
   // The vectors' model id ("" = bench-lookup-<dim>); hashing-384 lets a
   // `kioku serve` with the hashing embedder use them (bench/server/rss_vectors.sh).
   std::string model;
+  // search: time only this path ("vector", "lexical", "hybrid"; "" = all,
+  // interleaved), e.g. to run it alone under perf.
+  std::string only;
 };
 
 Args parse(int argc, char** argv) {
@@ -275,6 +278,7 @@ Args parse(int argc, char** argv) {
     else if (f == "--queries") a.queries = std::stoi(argv[i + 1]);
     else if (f == "--graph-from") a.graph_from = argv[i + 1];
     else if (f == "--model") a.model = argv[i + 1];
+    else if (f == "--only") a.only = argv[i + 1];
   }
   if (a.graph_from != "store" && a.graph_from != "exact") throw std::runtime_error("--graph-from: store or exact");
   return a;
@@ -485,14 +489,15 @@ int search(const Args& a) {
   }
   for (int i = 0; i < a.queries; ++i) {
     const auto& q = queries.text[static_cast<size_t>(i)];
+    const bool all = a.only.empty();
     // Alternate the order within each query.
-    for (int k = 0; k < 2; ++k) {
+    for (int k = 0; k < 2 && (all || a.only == "lexical"); ++k) {
       if ((k == 0) == (i % 2 == 0)) kioku_lexical_hits += lexical.time([&] { return searcher.search(q, lo).size(); });
       else raw_hits += fts.time([&] { return raw.search(query_terms(q)); });
     }
-    vector.time([&] { return searcher.search(q, vo).size(); });
-    index_alone.time([&] { return index_query(i); });
-    hybrid.time([&] { return searcher.search(q, ho).size(); });
+    if (all || a.only == "vector") vector.time([&] { return searcher.search(q, vo).size(); });
+    if (all) index_alone.time([&] { return index_query(i); });
+    if (all || a.only == "hybrid") hybrid.time([&] { return searcher.search(q, ho).size(); });
   }
   // The index alone again, query after query with nothing in between, as the
   // hnswlib peer runs (interleaved with the searches above, SQLite's work

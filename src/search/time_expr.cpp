@@ -1,5 +1,6 @@
 #include "search/time_expr.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <regex>
@@ -32,12 +33,24 @@ const std::string kMonth =
     "(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|"
     "aug|sep|sept|oct|nov|dec)";
 
+// Every expression below needs a digit, a month's name or one of these
+// words; most queries have none, and the regexes cost more than the rest of
+// a vector search's ranking (issue 15: 3.5 % of the vector path).
+bool may_name_a_time(std::string_view lower) {
+  if (std::any_of(lower.begin(), lower.end(), [](char c) { return c >= '0' && c <= '9'; })) return true;
+  static constexpr std::string_view kWords[] = {"yesterday", "today", "last", "this", "jan", "feb", "mar", "apr",
+                                                "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+  return std::any_of(std::begin(kWords), std::end(kWords),
+                     [&](std::string_view w) { return lower.find(w) != std::string_view::npos; });
+}
+
 }  // namespace
 
 std::vector<TimePeriod> query_time_periods(std::string_view query, TimePoint now, int first_year, int last_year) {
   std::string q(query);
   for (char& c : q) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::vector<TimePeriod> out;
+  if (!may_name_a_time(q)) return out;
   const auto today = floor<days>(now);
   const TimePoint day0(duration_cast<TimePoint::duration>(today.time_since_epoch()));
   const year_month_day ymd{sys_days(today)};

@@ -35,6 +35,12 @@ TEST(TimeExpressions, NamedPeriods) {
   EXPECT_TRUE(in_any(p, at("2023-07-01T00:00:00Z")));
   EXPECT_FALSE(in_any(p, at("2024-01-02T00:00:00Z")));
   EXPECT_FALSE(query_time_periods("yesterday", now).empty());
+  // Each word the quick check looks for before the expressions run.
+  EXPECT_TRUE(in_any(query_time_periods("What did we plan TODAY?", now), at("2024-03-15T08:00:00Z")));
+  EXPECT_TRUE(in_any(query_time_periods("the hike last weekend", now), at("2024-03-10T08:00:00Z")));
+  EXPECT_TRUE(in_any(query_time_periods("books read last month", now), at("2024-02-10T08:00:00Z")));
+  EXPECT_TRUE(in_any(query_time_periods("trips this year", now), at("2024-01-10T08:00:00Z")));
+  EXPECT_TRUE(in_any(query_time_periods("the concert during Sept", now), at("2023-09-10T08:00:00Z")));
   // "may" the verb and plain questions name no period.
   EXPECT_TRUE(query_time_periods("May I ask what you may like?", now).empty());
   EXPECT_TRUE(query_time_periods("What is Caroline's identity?", now).empty());
