@@ -51,6 +51,11 @@ struct Table {
   // in on write) beside a separate embedding_cache, which is not copied: a
   // missing cache entry only costs one embedding.
   std::string pg_name;
+  // SQLite keeps vectors by memory rowid and model key (migration v14): what
+  // the copy reads there (a FROM clause giving the columns above) and how
+  // it writes a row of them ("" = the table itself, column for column).
+  std::string sqlite_from;
+  std::string sqlite_insert;
 };
 
 const std::string& pg_table(const Table& t) { return t.pg_name.empty() ? t.name : t.pg_name; }
@@ -78,7 +83,11 @@ const std::vector<Table>& tables() {
        cols({{"source_id", K::kText}, {"target_id", K::kText}, {"kind", K::kText}, {"created_at", K::kInt}}),
        "source_id, target_id, kind", "source_id IN (SELECT id FROM memories WHERE user_id = $U)", ""},
       {"memory_vectors", "memory", cols({{"memory_id", K::kText}, {"model", K::kText}, {"vector", K::kBlob}}),
-       "model, memory_id", "memory_id IN (SELECT id FROM memories WHERE user_id = $U)", "", "memory_embeddings"},
+       "model, memory_id", "memory_id IN (SELECT id FROM memories WHERE user_id = $U)", "", "memory_embeddings",
+       "(SELECT m.id AS memory_id, vm.model AS model, e.vector AS vector FROM memory_vectors e "
+       "JOIN memories m ON m.rowid = e.memory_rowid JOIN vector_models vm ON vm.key = e.model_key) AS memory_vectors",
+       "INSERT OR IGNORE INTO memory_vectors(memory_rowid, model_key, vector) SELECT m.rowid, vm.key, ?3 "
+       "FROM memories m, vector_models vm WHERE m.id = ?1 AND vm.model = ?2"},
       {"journals", "memory",
        cols({{"id", K::kText}, {"user_id", K::kText}, {"title", K::kText}, {"body", K::kText},
              {"source_entry_ids", K::kJson}, {"tags", K::kJson}, {"markdown_path", K::kText},
@@ -248,7 +257,8 @@ class SqliteSide final : public Side {
 
   std::vector<Row> read(const Table& t, const std::string& user) override {
     auto& db = of(t);
-    auto st = db.prepare("SELECT " + column_list(t) + " FROM " + t.name + where_of(t, user, "?1"));
+    auto st = db.prepare("SELECT " + column_list(t) + " FROM " + (t.sqlite_from.empty() ? t.name : t.sqlite_from) +
+                         where_of(t, user, "?1"));
     if (!user.empty()) st.bind(1, user);
     std::vector<Row> out;
     while (st.step()) {
@@ -286,7 +296,18 @@ class SqliteSide final : public Side {
         last_rowid = last.integer(0);
         last.reset();
       }
-      auto st = db.prepare(std::string(verb) + " INTO " + t.name + "(" + column_list(t) + ") VALUES (" + marks + ")");
+      auto st = db.prepare(t.sqlite_insert.empty()
+                               ? std::string(verb) + " INTO " + t.name + "(" + column_list(t) + ") VALUES (" + marks + ")"
+                               : t.sqlite_insert);
+      if (t.name == "memory_vectors") {
+        auto model = db.prepare("INSERT OR IGNORE INTO vector_models(model) VALUES (?)");
+        for (const auto& r : rows)
+          if (r[1]) {
+            model.bind(1, *r[1]);
+            model.run();
+            model.reset();
+          }
+      }
       for (const auto& r : rows) {
         for (size_t i = 0; i < r.size(); ++i) {
           const int idx = static_cast<int>(i) + 1;

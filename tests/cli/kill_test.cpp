@@ -59,7 +59,9 @@ Rows read_rows(const std::filesystem::path& db, const std::string& where = "1=1"
     std::set<std::string> hashes;
     while (sqlite3_step(st) == SQLITE_ROW) {
       r.contents.insert(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-      hashes.insert(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+      // A hex SHA-256 is stored as its 32 bytes (memory.db v13): compare bytes.
+      const auto* hash = static_cast<const char*>(sqlite3_column_blob(st, 1));
+      hashes.insert(std::string(hash ? hash : "", static_cast<size_t>(sqlite3_column_bytes(st, 1))));
       ++r.total;
     }
     r.distinct_hashes = static_cast<int64_t>(hashes.size());

@@ -3,10 +3,12 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <map>
 
 #include "core/error.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store_copy.h"
 #include "testing/temp_dir.h"
@@ -167,6 +169,64 @@ TEST(SqliteStore, BatchAddIndexesEachNewRowOnce) {
   EXPECT_EQ(scalar(path, "SELECT count(*) FROM memories_fts_docsize"), 3);
 }
 
+// Migration v14 keys vectors by memory rowid and model key: each vector,
+// model and text key survives, deleting a memory deletes its vectors, and
+// nothing is keyed by the text id any more.
+TEST(SqliteStore, KeysVectorsByMemoryRowid) {
+  testing::TempDir dir;
+  const auto path = dir / "memory.db";
+  const auto& all = sqlite_memory_migrations();
+  size_t before = 0;
+  while (before < all.size() && all[before].find("CREATE TABLE vector_models") == std::string::npos) ++before;
+  ASSERT_LT(before, all.size());
+  const std::string text_hash = "00000000000000ff" + std::string(48, '0');
+  {
+    sqlite::Database db(path);
+    register_memory_sql_functions(db);  // v13 calls one
+    db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+    for (const char* id : {"m0", "m1", "m2"})
+      db.exec(std::string("INSERT INTO memories(id, user_id, type, content, content_hash, tier, truth_category, "
+                          "memory_type, confidence, source_reliability, source, importance, event_time, created_at, "
+                          "updated_at) VALUES ('") +
+              id + "', 'local', 'note', 'memory " + id + "', 'h" + id +
+              "', 'short_term', 'contextual', 'fact', 0.5, 0.5, 'manual', 0.5, 1000, 1000, 1000)");
+    // Rows added since v11 get their full-text entries from the add path.
+    db.exec("INSERT INTO memories_fts(rowid, content, summary, tags, entities) "
+            "SELECT rowid, content, summary, tags, entities FROM memories");
+    // (1, 0), (0, 1) and (2, 0) as little-endian float32; m1's under two models.
+    db.exec("INSERT INTO memory_vectors(memory_id, model, text_key, vector) VALUES "
+            "('m0', 'a', NULL, X'0000803F00000000'), ('m1', 'a', 255, X'000000000000803F'), "
+            "('m1', 'b', NULL, X'0000004000000000')");
+  }
+  auto store = open_sqlite_memory_store(path);
+  EXPECT_EQ(store->count_embeddings("a", "local"), 2);
+  EXPECT_EQ(store->count_embeddings("b", "local"), 1);
+  EXPECT_EQ(store->count_embeddings("c", "local"), 0);
+  auto a = store->get_embeddings("a", {"m1", "m0", "m2"});
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].memory_id, "m1");
+  EXPECT_EQ(a[0].vector, (std::vector<float>{0, 1}));
+  EXPECT_EQ(a[1].vector, (std::vector<float>{1, 0}));
+  EXPECT_EQ(store->get_embeddings("b", {"m1"}).at(0).vector, (std::vector<float>{2, 0}));
+  EXPECT_EQ(store->cached_embeddings("a", {text_hash}).at(text_hash), (std::vector<float>{0, 1}));
+  EXPECT_TRUE(store->cached_embeddings("b", {text_hash}).empty());
+  std::map<std::string, std::vector<float>> visited;
+  store->for_each_embedding("a", "local", [&](const std::string& id, const std::vector<float>& v) { visited[id] = v; });
+  EXPECT_EQ(visited.size(), 2u);
+  // A model registered now queues only the memory it has no vector for.
+  EXPECT_EQ(store->count_missing_embeddings("a"), 1);
+  EXPECT_EQ(store->missing_embeddings("a", 10).at(0).id, "m2");
+  store->put_embeddings("a", {{"m2", {3, 0}}, {"no-such-memory", {4, 0}}});
+  EXPECT_EQ(store->count_embeddings("a", "local"), 3);
+  EXPECT_EQ(store->count_missing_embeddings("a"), 0);
+  store->put_embeddings("a", {{"m2", {5, 0}}});  // replaces
+  EXPECT_EQ(store->get_embeddings("a", {"m2"}).at(0).vector, (std::vector<float>{5, 0}));
+  EXPECT_TRUE(store->remove("local", "m1"));
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM memory_vectors"), 2);
+  EXPECT_EQ(store->count_embeddings("b", "local"), 0);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM pragma_table_info('memory_vectors') WHERE name = 'memory_id'"), 0);
+}
+
 // Migration v13 keeps a lower-case hex SHA-256 as its 32 bytes and any
 // other key as text; each reads back as it was written, and content added
 // again after the migration still meets its migrated copy.
@@ -182,6 +242,7 @@ TEST(SqliteStore, KeepsHexContentHashesAsBytes) {
   const std::string upper(64, 'A');
   {
     sqlite::Database db(path);
+    register_memory_sql_functions(db);
     db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
     const std::pair<const char*, std::string> rows[] = {{"hexed", walrus_hash}, {"short", "h"}, {"upper", upper}};
     for (const auto& [id, hash] : rows)

@@ -197,12 +197,26 @@ void Database::migrate(const std::vector<std::string>& migrations) {
                    ", newer than this kioku understands (" + std::to_string(migrations.size()) +
                    "): upgrade kioku");
   }
-  for (int i = version; i < static_cast<int>(migrations.size()); ++i) {
-    transaction([&] {
-      exec(migrations[static_cast<size_t>(i)]);
-      set_user_version(i + 1);
-    });
+  if (version == static_cast<int>(migrations.size())) return;
+  // A migration that copies a table (memory.db v14 copies every vector)
+  // keeps SQLite's temporary data in files, not in memory: with
+  // temp_store=MEMORY that migration held 1.5x the copied data in the heap
+  // (300 MB for 100k vectors; 74 MB with FILE).
+  exec("PRAGMA temp_store = FILE");
+  try {
+    for (int i = version; i < static_cast<int>(migrations.size()); ++i) {
+      transaction([&] {
+        // Another process may have applied it since the version was read.
+        if (user_version() > i) return;
+        exec(migrations[static_cast<size_t>(i)]);
+        set_user_version(i + 1);
+      });
+    }
+  } catch (...) {
+    exec("PRAGMA temp_store = MEMORY");
+    throw;
   }
+  exec("PRAGMA temp_store = MEMORY");
 }
 
 void Database::transaction(const std::function<void()>& fn) {

@@ -552,7 +552,44 @@ DROP INDEX idx_memories_user_hash;
 UPDATE memories SET content_hash = kioku_content_hash_key(content_hash);
 CREATE UNIQUE INDEX idx_memories_user_hash ON memories(user_id, content_hash);
 )sql",
+    // v14 (issue 15): vectors keyed by the memory's rowid and a small model
+    // key instead of the memory's text UUID and the model's name: the key
+    // index was 70 of the 2,316 bytes per memory with a vector at 100k (now
+    // about 12), and loading an index joins memories by rowid. Deleting a
+    // memory deletes its vectors by trigger (the foreign key's cascade went
+    // with the text key); rowids are stable because memory.db is never
+    // vacuumed (the full-text index and the embedding queue rely on it too).
+    // The copy streams (no ORDER BY: sorting would hold every vector in
+    // memory); the old table's pages stay in the file as free pages, which
+    // new rows reuse.
+    R"sql(
+CREATE TABLE vector_models (
+  key INTEGER PRIMARY KEY,
+  model TEXT NOT NULL UNIQUE
+);
+INSERT INTO vector_models(model) SELECT DISTINCT model FROM memory_vectors ORDER BY model;
+CREATE TABLE memory_vectors_by_rowid (
+  memory_rowid INTEGER NOT NULL,
+  model_key INTEGER NOT NULL,
+  text_key INTEGER,
+  vector BLOB NOT NULL
+);
+INSERT INTO memory_vectors_by_rowid(memory_rowid, model_key, text_key, vector)
+  SELECT m.rowid, vm.key, e.text_key, e.vector FROM memory_vectors e
+  JOIN memories m ON m.id = e.memory_id JOIN vector_models vm ON vm.model = e.model;
+DROP TABLE memory_vectors;
+ALTER TABLE memory_vectors_by_rowid RENAME TO memory_vectors;
+CREATE UNIQUE INDEX idx_memory_vectors_memory ON memory_vectors(memory_rowid, model_key);
+CREATE INDEX idx_memory_vectors_text ON memory_vectors(model_key, text_key) WHERE text_key IS NOT NULL;
+CREATE TRIGGER memories_vectors_delete AFTER DELETE ON memories BEGIN
+  DELETE FROM memory_vectors WHERE memory_rowid = old.rowid;
+END;
+)sql",
 };
+
+// The key of a model's vectors (v14), as a subquery: NULL, so no vector
+// matches, for a model that never stored one.
+constexpr const char* kModelKey = "(SELECT key FROM vector_models WHERE model = ?)";
 
 constexpr const char* kMemoryColumns =
     "m.id, m.user_id, m.type, m.content, m.summary, m.raw_content, m.media_path, m.content_hash, m.tier, "
@@ -1027,17 +1064,26 @@ class SqliteMemoryStore final : public MemoryStore {
 
   void put_embeddings(const std::string& model, const std::vector<StoredVector>& vectors) override {
     db_.transaction([&] {
+      if (vectors.empty()) return;
+      // Looked up inside this transaction each time: a key kept across
+      // calls could belong to a rolled-back insert.
+      db_.prepare("INSERT OR IGNORE INTO vector_models(model) VALUES (?)").bind(1, model).run();
+      auto key_of = db_.prepare("SELECT key FROM vector_models WHERE model = ?");
+      key_of.bind(1, model);
+      if (!key_of.step()) throw io_error("vector model " + model + " has no key");
+      const int64_t model_key = key_of.integer(0);
+      key_of.reset();
       auto st = db_.prepare(
-          "INSERT INTO memory_vectors(memory_id, model, text_key, vector) "
-          "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
-          "ON CONFLICT(memory_id, model) DO UPDATE SET text_key = excluded.text_key, vector = excluded.vector");
+          "INSERT INTO memory_vectors(memory_rowid, model_key, text_key, vector) "
+          "SELECT m.rowid, ?, ?, ? FROM memories m WHERE m.id = ? "
+          "ON CONFLICT(memory_rowid, model_key) DO UPDATE SET text_key = excluded.text_key, vector = excluded.vector");
       auto done = db_.prepare(
           "DELETE FROM embedding_pending WHERE model = ? AND memory_rowid = (SELECT rowid FROM memories WHERE id = ?)");
       for (const auto& v : vectors) {
-        st.bind(1, v.memory_id).bind(2, model);
-        if (auto key = text_key(v.text_hash)) st.bind(3, *key);
-        else st.bind_null(3);
-        st.bind_blob(4, v.vector.data(), v.vector.size() * sizeof(float)).bind(5, v.memory_id);
+        st.bind(1, model_key);
+        if (auto key = text_key(v.text_hash)) st.bind(2, *key);
+        else st.bind_null(2);
+        st.bind_blob(3, v.vector.data(), v.vector.size() * sizeof(float)).bind(4, v.memory_id);
         st.run();
         st.reset();
         done.bind(1, model).bind(2, v.memory_id);
@@ -1056,7 +1102,8 @@ class SqliteMemoryStore final : public MemoryStore {
       if (db_.changes() == 0) return;
       db_.prepare(
              "INSERT OR IGNORE INTO embedding_pending(model, memory_rowid) SELECT ?, m.rowid FROM memories m "
-             "WHERE NOT EXISTS (SELECT 1 FROM memory_vectors e WHERE e.model = ? AND e.memory_id = m.id)")
+             "WHERE NOT EXISTS (SELECT 1 FROM memory_vectors e WHERE e.memory_rowid = m.rowid AND e.model_key = " +
+             std::string(kModelKey) + ")")
           .bind(1, model)
           .bind(2, model)
           .run();
@@ -1067,8 +1114,8 @@ class SqliteMemoryStore final : public MemoryStore {
   void for_each_embedding(const std::string& model, const std::string& user_id,
                           const EmbeddingVisitor& visit) override {
     auto st = db_.prepare(
-        "SELECT e.memory_id, e.vector FROM memory_vectors e JOIN memories m ON m.id = e.memory_id "
-        "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
+        "SELECT m.id, e.vector FROM memory_vectors e JOIN memories m ON m.rowid = e.memory_rowid "
+        "WHERE e.model_key = " + std::string(kModelKey) + " AND m.user_id = ?" + kNotCold);
     st.bind(1, model).bind(2, user_id);
     std::vector<float> vector;
     std::string id;
@@ -1110,8 +1157,8 @@ class SqliteMemoryStore final : public MemoryStore {
 
   std::vector<std::string> embedding_ids(const std::string& model, const std::string& user_id) override {
     auto st = db_.prepare(
-        "SELECT e.memory_id FROM memory_vectors e JOIN memories m ON m.id = e.memory_id "
-        "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
+        "SELECT m.id FROM memory_vectors e JOIN memories m ON m.rowid = e.memory_rowid "
+        "WHERE e.model_key = " + std::string(kModelKey) + " AND m.user_id = ?" + kNotCold);
     st.bind(1, model).bind(2, user_id);
     std::vector<std::string> out;
     while (st.step()) out.push_back(st.text(0));
@@ -1121,8 +1168,8 @@ class SqliteMemoryStore final : public MemoryStore {
 
   int64_t count_embeddings(const std::string& model, const std::string& user_id) override {
     auto st = db_.prepare(
-        "SELECT count(*) FROM memory_vectors e JOIN memories m ON m.id = e.memory_id "
-        "WHERE e.model = ? AND m.user_id = ?" + std::string(kNotCold));
+        "SELECT count(*) FROM memory_vectors e JOIN memories m ON m.rowid = e.memory_rowid "
+        "WHERE e.model_key = " + std::string(kModelKey) + " AND m.user_id = ?" + kNotCold);
     st.bind(1, model).bind(2, user_id);
     st.step();
     const int64_t n = st.integer(0);
@@ -1131,7 +1178,9 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   std::vector<StoredVector> get_embeddings(const std::string& model, const std::vector<std::string>& ids) override {
-    auto st = db_.prepare("SELECT vector FROM memory_vectors WHERE memory_id = ? AND model = ?");
+    auto st = db_.prepare(
+        "SELECT e.vector FROM memories m JOIN memory_vectors e ON e.memory_rowid = m.rowid WHERE m.id = ? AND "
+        "e.model_key = " + std::string(kModelKey));
     std::vector<StoredVector> out;
     for (const auto& id : ids) {
       st.bind(1, id).bind(2, model);
@@ -1144,7 +1193,8 @@ class SqliteMemoryStore final : public MemoryStore {
   // The cache is the stored vectors themselves, found by the text they embed.
   std::map<std::string, std::vector<float>> cached_embeddings(const std::string& model,
                                                              const std::vector<std::string>& text_hashes) override {
-    auto st = db_.prepare("SELECT vector FROM memory_vectors WHERE model = ? AND text_key = ? LIMIT 1");
+    auto st = db_.prepare("SELECT vector FROM memory_vectors WHERE model_key = " + std::string(kModelKey) +
+                          " AND text_key = ? LIMIT 1");
     std::map<std::string, std::vector<float>> out;
     for (const auto& h : text_hashes) {
       const auto key = text_key(h);
@@ -1253,7 +1303,7 @@ class SqliteMemoryStore final : public MemoryStore {
     s.journals = journals.integer(0);
     journals.reset();
     auto emb = db_.prepare(
-        "SELECT count(*) FROM memory_vectors e JOIN memories m ON m.id = e.memory_id WHERE m.user_id = ?");
+        "SELECT count(*) FROM memory_vectors e JOIN memories m ON m.rowid = e.memory_rowid WHERE m.user_id = ?");
     emb.bind(1, user_id);
     emb.step();
     s.embeddings = emb.integer(0);
@@ -1484,11 +1534,15 @@ std::string read_content_hash(const sqlite::Statement& st, int column) {
   return st.text(column);
 }
 
-void migrate_memory_database(sqlite::Database& db) {
+void register_memory_sql_functions(sqlite::Database& db) {
   const int rc = sqlite3_create_function_v2(db.handle(), "kioku_content_hash_key", 1,
                                             SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, content_hash_key_function,
                                             nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) db.fail("registering kioku_content_hash_key", rc);
+}
+
+void migrate_memory_database(sqlite::Database& db) {
+  register_memory_sql_functions(db);
   db.migrate(kMemoryMigrations);
 }
 const std::vector<std::string>& sqlite_memory_migrations() { return kMemoryMigrations; }

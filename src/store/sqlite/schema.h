@@ -21,9 +21,11 @@ Memory read_memory_row(const sqlite::Statement& st);
 void bind_content_hash(sqlite::Statement& st, int index, const std::string& hash);
 std::string read_content_hash(const sqlite::Statement& st, int column);
 
+// The SQL functions memory.db's migrations call (kioku_content_hash_key,
+// v13), on this connection.
+void register_memory_sql_functions(sqlite::Database& db);
 // Brings memory.db to the newest schema version (idempotent). Every class
-// that opens memory.db migrates through this: it first registers the SQL
-// functions the migrations call (kioku_content_hash_key, v13).
+// that opens memory.db migrates through this, after registering them.
 void migrate_memory_database(sqlite::Database& db);
 
 }  // namespace kioku
