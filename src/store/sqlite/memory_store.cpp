@@ -1114,7 +1114,11 @@ class SqliteMemoryStore final : public MemoryStore {
   void for_each_embedding(const std::string& model, const std::string& user_id,
                           const EmbeddingVisitor& visit) override {
     auto st = db_.prepare(
-        "SELECT m.id, e.vector FROM memory_vectors e JOIN memories m ON m.rowid = e.memory_rowid "
+        // CROSS JOIN keeps this order: the vectors in the order they lie in
+        // the file, each memory found by rowid. Led by memories (the
+        // planner's choice), it read the vectors in random order (first
+        // vector search at 100k: 530 -> 1,023 ms).
+        "SELECT m.id, e.vector FROM memory_vectors e CROSS JOIN memories m ON m.rowid = e.memory_rowid "
         "WHERE e.model_key = " + std::string(kModelKey) + " AND m.user_id = ?" + kNotCold);
     st.bind(1, model).bind(2, user_id);
     std::vector<float> vector;
