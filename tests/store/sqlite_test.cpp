@@ -46,15 +46,22 @@ TEST(SqliteStore, CreatesWalDatabaseAtSchemaVersion) {
   EXPECT_EQ(pragma(dir / "memory.db", "user_version"), std::to_string(sqlite_memory_migrations().size()));
 }
 
+// Migrates db up to, not including, the first migration whose SQL holds
+// marker: memory.db as an older kioku left it.
+void migrate_until(sqlite::Database& db, const std::string& marker) {
+  const auto& all = sqlite_memory_migrations();
+  size_t before = 0;
+  while (before < all.size() && all[before].find(marker) == std::string::npos) ++before;
+  ASSERT_LT(before, all.size()) << marker;
+  register_memory_sql_functions(db);
+  db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+}
+
 // A memory.db as the schema stood before issue 15 (every migration before the
 // embedding queue), with memories, a vector and a cached vector.
 void make_pre_issue15_database(const std::filesystem::path& path) {
-  const auto& all = sqlite_memory_migrations();
-  size_t before = 0;
-  while (before < all.size() && all[before].find("CREATE TABLE embedding_models") == std::string::npos) ++before;
-  ASSERT_LT(before, all.size());
   sqlite::Database db(path);
-  db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+  migrate_until(db, "CREATE TABLE embedding_models");
   for (int i = 0; i < 3; ++i) {
     const std::string n = std::to_string(i);
     db.exec("INSERT INTO memories(id, user_id, type, content, content_hash, tier, truth_category, memory_type, "
@@ -175,15 +182,10 @@ TEST(SqliteStore, BatchAddIndexesEachNewRowOnce) {
 TEST(SqliteStore, KeysVectorsByMemoryRowid) {
   testing::TempDir dir;
   const auto path = dir / "memory.db";
-  const auto& all = sqlite_memory_migrations();
-  size_t before = 0;
-  while (before < all.size() && all[before].find("CREATE TABLE vector_models") == std::string::npos) ++before;
-  ASSERT_LT(before, all.size());
   const std::string text_hash = "00000000000000ff" + std::string(48, '0');
   {
     sqlite::Database db(path);
-    register_memory_sql_functions(db);  // v13 calls one
-    db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+    migrate_until(db, "CREATE TABLE vector_models");
     for (const char* id : {"m0", "m1", "m2"})
       db.exec(std::string("INSERT INTO memories(id, user_id, type, content, content_hash, tier, truth_category, "
                           "memory_type, confidence, source_reliability, source, importance, event_time, created_at, "
@@ -233,17 +235,12 @@ TEST(SqliteStore, KeysVectorsByMemoryRowid) {
 TEST(SqliteStore, KeepsHexContentHashesAsBytes) {
   testing::TempDir dir;
   const auto path = dir / "memory.db";
-  const auto& all = sqlite_memory_migrations();
-  size_t before = 0;
-  while (before < all.size() && all[before].find("kioku_content_hash_key") == std::string::npos) ++before;
-  ASSERT_LT(before, all.size());
   const Memory walrus{.user_id = "local", .type = "note", .content = "walrus facts"};
   const std::string walrus_hash = compute_content_hash(walrus);
   const std::string upper(64, 'A');
   {
     sqlite::Database db(path);
-    register_memory_sql_functions(db);
-    db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+    migrate_until(db, "kioku_content_hash_key");
     const std::pair<const char*, std::string> rows[] = {{"hexed", walrus_hash}, {"short", "h"}, {"upper", upper}};
     for (const auto& [id, hash] : rows)
       db.exec(std::string("INSERT INTO memories(id, user_id, type, content, content_hash, tier, truth_category, "
@@ -277,13 +274,9 @@ TEST(SqliteStore, KeepsHexContentHashesAsBytes) {
 TEST(SqliteStore, MigratesFromInsertTriggers) {
   testing::TempDir dir;
   const auto path = dir / "memory.db";
-  const auto& all = sqlite_memory_migrations();
-  size_t before = 0;
-  while (before < all.size() && all[before].find("DROP TRIGGER memories_fts_insert;") == std::string::npos) ++before;
-  ASSERT_LT(before, all.size());
   {
     sqlite::Database db(path);
-    db.migrate(std::vector<std::string>(all.begin(), all.begin() + static_cast<long>(before)));
+    migrate_until(db, "DROP TRIGGER memories_fts_insert;");
     db.exec(
         "INSERT INTO memories(id, user_id, type, content, content_hash, tier, truth_category, memory_type, "
         "confidence, source_reliability, source, importance, tags, event_time, created_at, updated_at) VALUES "
