@@ -1,6 +1,8 @@
 // SQLite next to PostgreSQL in one run: add throughput (batches of 1000, no
-// embeddings) and full-text search latency (MemoryStore::search_text, the
-// lexical half of every search) at the given sizes. Prints one JSON object.
+// embeddings), full-text search latency (MemoryStore::search_text, the
+// lexical half of every search) and the whole lexical search (Searcher: the
+// candidates' rows and ranking, top 10 records) at the given sizes. Prints
+// one JSON object.
 // Usage: backend_bench --pg URL [--sizes 10000,100000] [--queries 300] [--dir /tmp/x]
 //   (URL: e.g. scripts/pg-test-server start /tmp/kpg; then --pg "$(cat /tmp/kpg/url)";
 //   the bench works in a schema of its own, kioku_bench, dropped first, as
@@ -17,6 +19,7 @@
 
 #include "bench/synthetic.h"
 #include "search/query.h"
+#include "search/searcher.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -54,6 +57,22 @@ nlohmann::json run(MemoryStore& store, const std::vector<size_t>& sizes, int que
                                                {"queries", queries},
                                                {"p50_ms", percentile(ms, 0.5)},
                                                {"p95_ms", percentile(ms, 0.95)}};
+    Searcher searcher(store, nullptr);
+    SearchOptions lexical;
+    lexical.mode = SearchMode::kLexical;
+    lexical.record_access = false;
+    std::vector<double> searcher_ms;
+    TextGenerator sgen(7);
+    for (int q = 0; q < queries; ++q) {
+      const std::string query = sgen.query(2, 5);
+      const auto t0 = BenchClock::now();
+      searcher.search(query, lexical);
+      searcher_ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
+    }
+    out["lexical_search_" + std::to_string(target)] = {{"memories", target},
+                                                       {"queries", queries},
+                                                       {"p50_ms", percentile(searcher_ms, 0.5)},
+                                                       {"p95_ms", percentile(searcher_ms, 0.95)}};
   }
   out["add"] = {{"memories", stored},
                 {"batch_size", batch_size},

@@ -157,7 +157,7 @@ TEST_P(StoreContract, TextHitsCarryTheRowsTheLoadersGive) {
                                                : store->get_ranking_fields("local", ids);
     ASSERT_EQ(rows.size(), 2u);
     for (size_t i = 0; i < hits.size(); ++i) {
-      if (!hits[i].row) continue;
+      ASSERT_TRUE(hits[i].row) << "both backends read the rows with the hits";
       const Memory& got = *hits[i].row;
       const Memory& want = rows[i];
       EXPECT_EQ(got.id, want.id);

@@ -1,6 +1,7 @@
 // PgMemoryStore: memories, relations, vectors, journals and core memory on
 // PostgreSQL (schema.h has the schema and the full-text design).
 #include <algorithm>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -253,6 +254,53 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
     });
   }
 
+  // The fields get_ranking_fields fills, and with_text those
+  // get_signal_fields adds (content; the speaker and conversation strings of
+  // the metadata): the columns, and their reader from column `at` on.
+  static std::string ranking_columns(bool with_text) {
+    return std::string("m.id, m.user_id, m.type, m.tier, m.memory_type, m.confidence, m.importance, m.approved, "
+                       "m.tags, m.event_time") +
+           (with_text ? ", m.content, CASE WHEN jsonb_typeof(m.metadata->'speaker') = 'string' "
+                        "THEN m.metadata->>'speaker' END, CASE WHEN jsonb_typeof(m.metadata->'conversation') = "
+                        "'string' THEN m.metadata->>'conversation' END"
+                      : "");
+  }
+
+  static Memory ranking_row(const pg::Result& r, int i, int at, bool with_text) {
+    Memory m;
+    m.id = r.text(i, at);
+    m.user_id = r.text(i, at + 1);
+    m.type = r.text(i, at + 2);
+    m.tier = parse_tier(r.text(i, at + 3));
+    m.memory_kind = parse_memory_kind(r.text(i, at + 4));
+    m.confidence.overall = r.real(i, at + 5);
+    m.importance = r.real(i, at + 6);
+    m.approved = r.boolean(i, at + 7);
+    m.tags = json_string_list(r.text(i, at + 8));
+    m.event_time = from_millis(r.integer(i, at + 9));
+    if (with_text) {
+      m.content = r.text(i, at + 10);
+      if (!r.is_null(i, at + 11)) m.metadata["speaker"] = r.text(i, at + 11);
+      if (!r.is_null(i, at + 12)) m.metadata["conversation"] = r.text(i, at + 12);
+    }
+    return m;
+  }
+
+  // In the order of ids, one statement (the candidates of a search).
+  std::vector<Memory> ranking_rows(const std::string& user_id, const std::vector<std::string>& ids, bool with_text) {
+    std::vector<Memory> out;
+    if (ids.empty()) return out;
+    return with(pg::Scope::user(user_id), [&](Connection& c) {
+      auto r = c.exec("SELECT " + ranking_columns(with_text) +
+                          " FROM unnest($2::text[]) WITH ORDINALITY AS j(id, n) JOIN memories m ON m.id = j.id "
+                          "WHERE m.user_id = $1 ORDER BY j.n",
+                      {user_id, text_array(ids)});
+      out.reserve(static_cast<size_t>(r.rows()));
+      for (int i = 0; i < r.rows(); ++i) out.push_back(ranking_row(r, i, 0, with_text));
+      return out;
+    });
+  }
+
   std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) override {
     if (ids.empty()) return {};
     return with(pg::Scope::user(user_id), [&](Connection& c) {
@@ -271,6 +319,14 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
         if (auto it = by_id.find(id); it != by_id.end()) out.push_back(it->second);
       return out;
     });
+  }
+
+  std::vector<Memory> get_ranking_fields(const std::string& user_id, const std::vector<std::string>& ids) override {
+    return ranking_rows(user_id, ids, false);
+  }
+
+  std::vector<Memory> get_signal_fields(const std::string& user_id, const std::vector<std::string>& ids) override {
+    return ranking_rows(user_id, ids, true);
   }
 
   void update(Memory m) override {
@@ -354,6 +410,18 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
 
   std::vector<LexicalHit> search_text(const std::vector<std::string>& terms, const MemoryFilter& filter,
                                       int limit) override {
+    return lexical_hits(terms, filter, limit, std::nullopt);
+  }
+
+  std::vector<LexicalHit> search_text_rows(const std::vector<std::string>& terms, const MemoryFilter& filter, int limit,
+                                           HitRow row) override {
+    return lexical_hits(terms, filter, limit, row);
+  }
+
+  // The hits, each with its ranking or signal fields when row is set (read
+  // in the statement that ranks them).
+  std::vector<LexicalHit> lexical_hits(const std::vector<std::string>& terms, const MemoryFilter& filter, int limit,
+                                       std::optional<HitRow> row) {
     std::vector<LexicalHit> out;
     Binds b;
     std::string query;
@@ -373,11 +441,16 @@ class PgMemoryStore final : public MemoryStore, pg::StoreBase {
       // that the planner matches it against the GIN index, which is on
       // memory_fts: under row-level security PostgreSQL would not use one
       // on memories (schema.cpp, v4). The join to memories applies its policy.
-      auto r = c.exec("SELECT m.id, ts_rank_cd('{0.6, 0.6, 0.8, 1.0}', f.fts, " + query +
-                          ", 1) AS score FROM memory_fts f JOIN memories m ON m.id = f.memory_id WHERE f.fts @@ (" +
-                          query + ") AND f.user_id = " + owner + w + " ORDER BY score DESC, m.id LIMIT " + lim,
+      const bool with_text = row == HitRow::kSignals;
+      auto r = c.exec("SELECT m.id, ts_rank_cd('{0.6, 0.6, 0.8, 1.0}', f.fts, " + query + ", 1) AS score" +
+                          (row ? ", " + ranking_columns(with_text) : std::string()) +
+                          " FROM memory_fts f JOIN memories m ON m.id = f.memory_id WHERE f.fts @@ (" + query +
+                          ") AND f.user_id = " + owner + w + " ORDER BY score DESC, m.id LIMIT " + lim,
                       b.params);
-      for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.real(i, 1)});
+      for (int i = 0; i < r.rows(); ++i) {
+        out.push_back({r.text(i, 0), r.real(i, 1)});
+        if (row) out.back().row = ranking_row(r, i, 2, with_text);
+      }
       return out;
     });
   }
