@@ -3,7 +3,7 @@
 // lexical half of every search) and the whole lexical search (Searcher: the
 // candidates' rows and ranking, top 10 records) at the given sizes. Prints
 // one JSON object.
-// Usage: backend_bench --pg URL [--sizes 10000,100000] [--queries 300] [--dir /tmp/x]
+// Usage: backend_bench --pg URL [--sizes 10000,100000] [--queries 300] [--dir /tmp/x] [--keep 1]
 //   (URL: e.g. scripts/pg-test-server start /tmp/kpg; then --pg "$(cat /tmp/kpg/url)";
 //   the bench works in a schema of its own, kioku_bench, dropped first, as
 //   the role kioku_bench, which the URL's user must be allowed to create.)
@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   std::vector<size_t> sizes = {10000, 100000};
   int queries = 300;
   std::string pg;
+  bool keep = false;  // --keep 1: leave the kioku_bench schema for a look (EXPLAIN)
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "kioku-backend-bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -105,6 +106,8 @@ int main(int argc, char** argv) {
       pg = v;
     } else if (flag == "--dir") {
       dir = v;
+    } else if (flag == "--keep") {
+      keep = v == "1";
     }
   }
   if (pg.empty()) {
@@ -138,7 +141,7 @@ int main(int argc, char** argv) {
     auto postgres = open_postgres_memory_store(url);
     report["postgres"] = run(*postgres, sizes, queries);
   }
-  PQclear(PQexec(c, "DROP SCHEMA kioku_bench CASCADE"));
+  if (!keep) PQclear(PQexec(c, "DROP SCHEMA kioku_bench CASCADE"));
   PQfinish(c);
   std::cout << report.dump(2) << std::endl;
   return 0;

@@ -13,10 +13,11 @@
 //       the vector data; saves the index for the other modes. The graph
 //       reads its vectors from a store session of its own (the Engine's way,
 //       int8 codes answering meanwhile) or copies a float exact index.
-//   store_search_peers search --dir D [--queries 300] [--only vector|lexical|hybrid]
+//   store_search_peers search --dir D [--queries 300] [--only vector|lexical|hybrid] [--encoder MODEL_DIR]
 //       Query by query, interleaved: Kioku lexical (Searcher, top 10) vs raw
 //       FTS5 top 10 with their rows; Kioku vector path (Searcher, top 10) and
-//       the HNSW index alone; hybrid. --only times one path alone (perf).
+//       the HNSW index alone; hybrid. --only times one path alone (perf);
+//       --encoder also runs the real encoder on each query embedding.
 //   store_search_peers populate --dir D --n N
 //       memory.db of N memories (no vectors) for `kioku index` timing.
 // The same source builds against an older tree (the baseline of a change), so
@@ -42,6 +43,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/synthetic.h"
+#include "embed/bert_embedder.h"
 #include "search/query.h"
 #include "search/searcher.h"
 #include "store/sqlite/sqlite_store.h"
@@ -224,7 +226,11 @@ class LookupEmbedder final : public Embedder {
  public:
   LookupEmbedder(int dim, std::string model, std::map<std::string, std::vector<float>> table)
       : dim_(dim), model_(std::move(model)), table_(std::move(table)) {}
-  std::vector<std::vector<float>> embed(const std::vector<std::string>& texts, EmbedPurpose) override {
+  // Also runs a real encoder on each text (its cost, not its vectors: the
+  // stored vectors are synthetic), as a search with the in-process model pays.
+  void also_encode_with(std::unique_ptr<Embedder> encoder) { encoder_ = std::move(encoder); }
+  std::vector<std::vector<float>> embed(const std::vector<std::string>& texts, EmbedPurpose purpose) override {
+    if (encoder_) encoder_->embed(texts, purpose);
     std::vector<std::vector<float>> out;
     for (const auto& t : texts) {
       auto it = table_.find(t);
@@ -239,6 +245,7 @@ class LookupEmbedder final : public Embedder {
   int dim_;
   std::string model_;
   std::map<std::string, std::vector<float>> table_;
+  std::unique_ptr<Embedder> encoder_;
 };
 
 int64_t rss_kb(const char* field) {
@@ -265,6 +272,9 @@ struct Args {
   // search: time only this path ("vector", "lexical", "hybrid"; "" = all,
   // interleaved), e.g. to run it alone under perf.
   std::string only;
+  // search: a model folder (all-MiniLM-L6-v2) whose encoder each query's
+  // embedding also runs, so hybrid and vector timings include it.
+  std::string encoder;
 };
 
 Args parse(int argc, char** argv) {
@@ -279,6 +289,7 @@ Args parse(int argc, char** argv) {
     else if (f == "--graph-from") a.graph_from = argv[i + 1];
     else if (f == "--model") a.model = argv[i + 1];
     else if (f == "--only") a.only = argv[i + 1];
+    else if (f == "--encoder") a.encoder = argv[i + 1];
   }
   if (a.graph_from != "store" && a.graph_from != "exact") throw std::runtime_error("--graph-from: store or exact");
   return a;
@@ -453,6 +464,7 @@ int search(const Args& a) {
   RawFts raw(a.dir / "raw.db");
   const auto queries = make_queries(a.queries, a.dim);
   LookupEmbedder embedder(a.dim, model_id(a), queries.vector_of);
+  if (!a.encoder.empty()) embedder.also_encode_with(std::make_unique<BertEmbedder>(a.encoder));
   Searcher searcher(*store, &embedder, system_time(), searcher_config(a));
   // Load the saved index (in the background where the catalog does that)
   // and wait until it serves, in both the Searcher and the bare catalog.
