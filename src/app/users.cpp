@@ -25,13 +25,7 @@ std::string new_api_token() {
   unsigned char bytes[32];
   std::ifstream random("/dev/urandom", std::ios::binary);
   if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) throw io_error("cannot read /dev/urandom");
-  static const char* hex = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += hex[b >> 4];
-    token += hex[b & 15];
-  }
-  return token;
+  return lower_hex(bytes, sizeof bytes);
 }
 
 std::string api_token_hash(std::string_view token) { return sha256_hex(token); }

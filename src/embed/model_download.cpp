@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "net/http_client.h"
 
 namespace kioku {
@@ -24,13 +25,7 @@ std::string sha256_of_file(const std::filesystem::path& path) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(hex[digest[i] >> 4]);
-    out.push_back(hex[digest[i] & 0xF]);
-  }
-  return out;
+  return lower_hex(digest, len);
 }
 
 // The hub's checksum header: a quoted 64-hex SHA-256 for LFS files. Short

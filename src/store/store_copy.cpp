@@ -192,14 +192,6 @@ const std::vector<Table>& tables() {
 
 using Row = std::vector<std::optional<std::string>>;
 
-std::string hex_of(const void* data, size_t n) { return pg::to_bytea_hex(data, n).substr(2); }
-
-std::string bytes_of_hex(const std::string& hex) {
-  std::string out(hex.size() / 2, '\0');
-  auto nib = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(nib(hex[2 * i]) << 4 | nib(hex[2 * i + 1]));
-  return out;
-}
 
 // The canonical text of a value of kind k, read from either backend.
 std::string canonical(Kind k, const std::string& v) {
@@ -268,7 +260,7 @@ class SqliteSide final : public Side {
         if (st.is_null(c)) {
           r.emplace_back(std::nullopt);
         } else if (t.columns[i].kind == Kind::kBlob) {
-          r.emplace_back(hex_of(st.blob(c), static_cast<size_t>(st.blob_bytes(c))));
+          r.emplace_back(lower_hex(st.blob(c), static_cast<size_t>(st.blob_bytes(c))));
         } else if (t.columns[i].kind == Kind::kContentHash) {
           r.emplace_back(read_content_hash(st, c));
         } else {

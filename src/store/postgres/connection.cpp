@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace kioku::pg {
 
@@ -45,17 +46,7 @@ int64_t Result::affected() const {
   return n && *n ? std::strtoll(n, nullptr, 10) : 0;
 }
 
-std::string to_bytea_hex(const void* data, size_t bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out = "\\x";
-  out.reserve(2 + bytes * 2);
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < bytes; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 15]);
-  }
-  return out;
-}
+std::string to_bytea_hex(const void* data, size_t bytes) { return "\\x" + lower_hex(data, bytes); }
 
 std::vector<float> floats_from_bytea(const std::string& text) {
   std::vector<float> out;

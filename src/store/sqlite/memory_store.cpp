@@ -7,11 +7,11 @@
 // triggers (migration v11 says why inserts have none), tokenized with porter stemming over
 // unicode61 with diacritics removed, CJK runs cut into bigrams (cjk_tokenizer.h).
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <set>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/id.h"
 #include "store/sqlite/core_memory_store.h"
@@ -609,32 +609,13 @@ bool is_sha256_hex(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-std::array<unsigned char, 32> sha256_bytes(std::string_view hex) {
-  std::array<unsigned char, 32> out{};
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = static_cast<unsigned char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
-  return out;
-}
-
-std::string lower_hex(const void* data, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * n, '\0');
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return out;
-}
-
 // kioku_content_hash_key(x): bind_content_hash's encoding for migration v13.
 void content_hash_key_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
   if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) {
     const std::string_view text(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
                                 static_cast<size_t>(sqlite3_value_bytes(argv[0])));
     if (is_sha256_hex(text)) {
-      const auto bytes = sha256_bytes(text);
+      const std::string bytes = bytes_of_hex(text);
       sqlite3_result_blob(ctx, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
       return;
     }
@@ -1529,7 +1510,7 @@ void bind_content_hash(sqlite::Statement& st, int index, const std::string& hash
     st.bind(index, hash);
     return;
   }
-  const auto bytes = sha256_bytes(hash);
+  const std::string bytes = bytes_of_hex(hash);
   st.bind_blob(index, bytes.data(), bytes.size());
 }
 
