@@ -1,5 +1,6 @@
 #include "core/json.h"
 
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -79,9 +80,41 @@ nlohmann::json parse_json_or_discarded(std::string_view text, size_t max_depth) 
   return parse_bounded(text, max_depth).value;
 }
 
+namespace {
+
+// A byte that JSON writes as itself inside a string, whatever the encoder's
+// options: printable ASCII other than the quote and the backslash.
+bool is_plain_json_byte(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
+
+// The strings of `["a","b",...]` as nlohmann's dump() writes a list of plain
+// strings (no spaces, no escapes, ASCII), or nullopt for any other text,
+// which the full parser then reads. Read once per search candidate: the
+// parser's tree was half of reading a candidate's row.
+std::optional<std::vector<std::string>> plain_string_list(std::string_view text) {
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return std::nullopt;
+  std::vector<std::string> out;
+  size_t i = 1;
+  const size_t end = text.size() - 1;
+  if (i == end) return out;
+  while (true) {
+    if (text[i] != '"') return std::nullopt;
+    const size_t from = ++i;
+    while (i < end && is_plain_json_byte(static_cast<unsigned char>(text[i]))) ++i;
+    if (i >= end || text[i] != '"') return std::nullopt;
+    out.emplace_back(text.substr(from, i - from));
+    ++i;
+    if (i == end) return out;
+    if (text[i] != ',') return std::nullopt;
+    ++i;
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> json_string_list(std::string_view text) {
   std::vector<std::string> out;
   if (text.empty() || text == "[]") return out;  // most lists: no parse
+  if (auto plain = plain_string_list(text)) return std::move(*plain);
   const auto j = parse_json_or_discarded(text);
   if (!j.is_array()) return out;
   for (const auto& e : j)
@@ -90,7 +123,24 @@ std::vector<std::string> json_string_list(std::string_view text) {
 }
 
 std::string json_string_list_text(const std::vector<std::string>& list) {
-  return list.empty() ? "[]" : nlohmann::json(list).dump();
+  if (list.empty()) return "[]";
+  size_t bytes = 1;
+  for (const auto& s : list) {
+    for (const char c : s)
+      if (!is_plain_json_byte(static_cast<unsigned char>(c))) return nlohmann::json(list).dump();
+    bytes += s.size() + 3;
+  }
+  std::string out;
+  out.reserve(bytes);
+  out += '[';
+  for (const auto& s : list) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += s;
+    out += '"';
+  }
+  out += ']';
+  return out;
 }
 
 }  // namespace kioku

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -283,7 +284,14 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   std::vector<Memory> memories;  // the candidates' rows
   if (want_vector) vector = vector_candidates(query, options.filter, candidates, load_candidates, memories);
 
-  std::unordered_map<std::string, SearchResult> fused;
+  // A candidate's fused score and ranks (its SearchResult is made once it is
+  // scored, below: a default Memory per candidate cost allocations).
+  struct Fused {
+    double score = 0;
+    int lexical_rank = 0;
+    int vector_rank = 0;
+  };
+  std::unordered_map<std::string, Fused> fused;
   const auto fuse = [&] {
     fused.clear();
     for (size_t i = 0; i < lexical.size(); ++i) fused[lexical[i].id].lexical_rank = static_cast<int>(i + 1);
@@ -392,7 +400,11 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   for (auto& m : memories) {
     // Neighbours come from the store unfiltered: apply the caller's filter.
     if (!matches_filter(options.filter, m)) continue;
-    SearchResult r = fused[m.id];
+    const Fused& f = fused[m.id];
+    SearchResult r;
+    r.score = f.score;
+    r.lexical_rank = f.lexical_rank;
+    r.vector_rank = f.vector_rank;
     const double age_days = std::max(0.0, std::chrono::duration<double>(now - m.event_time).count() / 86400.0);
     const double recency = std::exp2(-age_days / options.recency_half_life_days);
     const double tier = m.tier == Tier::kPersistent ? 1.0 : m.tier == Tier::kLongTerm ? 0.5 : 0.0;
@@ -404,10 +416,20 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     r.memory = std::move(m);
     results.push_back(std::move(r));
   }
-  std::sort(results.begin(), results.end(), [](const SearchResult& a, const SearchResult& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.memory.id > b.memory.id;
-  });
+  {
+    // Sorted by position: a SearchResult holds a whole Memory, and moving
+    // those in the sort cost more than ranking them.
+    std::vector<uint32_t> order(results.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      if (results[a].score != results[b].score) return results[a].score > results[b].score;
+      return results[a].memory.id > results[b].memory.id;
+    });
+    std::vector<SearchResult> sorted;
+    sorted.reserve(results.size());
+    for (const uint32_t i : order) sorted.push_back(std::move(results[i]));
+    results = std::move(sorted);
+  }
   if (options.session_diversity < 1 && !results.empty()) {
     // Greedy: the n-th hit of one session counts session_diversity^n.
     std::vector<SearchResult> picked;

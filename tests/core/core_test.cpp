@@ -11,6 +11,7 @@
 #include "core/time.h"
 #include "testing/temp_dir.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -45,6 +46,14 @@ TEST(Id, UuidV7IsSortableAndWellFormed) {
   EXPECT_EQ(a[14], '7');
   EXPECT_LT(a, b);
   EXPECT_NE(new_uuid_v7(from_millis(5)), new_uuid_v7(from_millis(5)));
+  // The first 48 bits are the milliseconds, big-endian, in lower-case hex;
+  // dashes at 8, 13, 18 and 23; the variant's top bits are 10.
+  const auto c = new_uuid_v7(from_millis(0x0123456789ab));
+  EXPECT_EQ(c.substr(0, 14), "01234567-89ab-");
+  EXPECT_EQ(c[14], '7');
+  EXPECT_TRUE(c[19] == '8' || c[19] == '9' || c[19] == 'a' || c[19] == 'b') << c;
+  EXPECT_EQ(c.find_first_of("ABCDEF"), std::string::npos);
+  EXPECT_EQ(std::count(c.begin(), c.end(), '-'), 4);
 }
 
 TEST(Memory, JsonRoundTripKeepsEveryField) {
@@ -194,6 +203,32 @@ TEST(Json, Defect1_NestingDepthIsBoundedAtParseTime) {
   EXPECT_THROW(parse_json("[1] 2", "x"), Error);  // trailing data
 }
 
+// Issue 15: string lists are read and written without a tree when they are
+// plain; whatever the quick path takes reads as the full parser reads it.
+TEST(Json, StringListsRoundTripOnBothPaths) {
+  const std::vector<std::vector<std::string>> lists = {
+      {},
+      {""},
+      {"identity"},
+      {"a", "b c", "", "0193f-uuid"},
+      {"quote\"d", "back\\slash", "tab\there", "new\nline"},
+      {"caf\xc3\xa9", "\xe8\xa8\x98\xe6\x86\xb6", "del\x7f"},
+      {"plain", "mixed \"one\""},
+  };
+  for (const auto& list : lists) {
+    const std::string text = json_string_list_text(list);
+    EXPECT_EQ(text, nlohmann::json(list).dump());
+    EXPECT_EQ(json_string_list(text), list) << text;
+  }
+  // Text Kioku did not write this way still reads as the parser reads it.
+  EXPECT_EQ(json_string_list(R"([ "a" , "b" ])"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(json_string_list(R"(["a",1,null,"b"])"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(json_string_list(R"(["\u0041"])"), (std::vector<std::string>{"A"}));
+  for (const char* bad : {"[", "]", "[\"a\"", "[\"a\",]", "[\"a\" \"b\"]", "[\"a\"]]", "{\"a\":1}", "[\"a\nb\"]",
+                          "\"a\"", "[,]", "x"})
+    EXPECT_TRUE(json_string_list(bad).empty()) << bad;
+}
+
 // Issue 16, defect 4: de-duplicating 100k tags took 18.7 s (a linear search per tag).
 TEST(Tags, Defect4_SplittingManyTagsIsLinear) {
   std::string csv;
@@ -239,7 +274,7 @@ TEST(Config, FuzzFinding_ControlCharactersAreRefused) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidInput);
     EXPECT_NE(std::string(e.what()).find(":1: a control character (byte 1)"), std::string::npos) << e.what();
   }
-  for (const std::string bad : {std::string("a = \"x\x00y\"\n", 11), std::string("# \x7f\n"), std::string("a = 'x\x1by'\n")}) {
+  for (const std::string& bad : {std::string("a = \"x\x00y\"\n", 11), std::string("# \x7f\n"), std::string("a = 'x\x1by'\n")}) {
     std::ofstream(dir / "bad2.toml", std::ios::binary) << bad;
     EXPECT_THROW(Config::load(dir / "bad2.toml", [](const std::string&) { return std::optional<std::string>(); }), Error)
         << bad;

@@ -778,7 +778,7 @@ class SqliteMemoryStore final : public MemoryStore {
                           ", (SELECT json_group_array(json_array(r.target_id, r.kind)) FROM "
                           "(SELECT target_id, kind FROM memory_relations WHERE source_id = m.id ORDER BY created_at) r) "
                           "FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
-    st.bind(1, nlohmann::json(ids).dump()).bind(2, user_id);
+    st.bind(1, json_string_list_text(ids)).bind(2, user_id);
     out.reserve(ids.size());
     while (st.step()) {
       Memory m = read_memory(st);
@@ -841,7 +841,7 @@ class SqliteMemoryStore final : public MemoryStore {
     if (ids.empty()) return out;
     auto st = db_.prepare("SELECT " + ranking_columns(with_text) +
                           " FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
-    st.bind(1, nlohmann::json(ids).dump()).bind(2, user_id);
+    st.bind(1, json_string_list_text(ids)).bind(2, user_id);
     out.reserve(ids.size());
     while (st.step()) out.push_back(ranking_row(st, 0, with_text));
     st.reset();
