@@ -777,19 +777,37 @@ class SqliteMemoryStore final : public MemoryStore {
     auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns +
                           ", (SELECT json_group_array(json_array(r.target_id, r.kind)) FROM "
                           "(SELECT target_id, kind FROM memory_relations WHERE source_id = m.id ORDER BY created_at) r) "
-                          "FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
+                          ", j.key FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value WHERE m.user_id = ?");
     st.bind(1, json_string_list_text(ids)).bind(2, user_id);
-    out.reserve(ids.size());
+    std::vector<std::pair<int64_t, Memory>> rows;
+    rows.reserve(ids.size());
     while (st.step()) {
       Memory m = read_memory(st);
-      const auto relations = nlohmann::json::parse(st.text(kMemoryColumnCount), nullptr, false);
+      const std::string relations_text = st.text(kMemoryColumnCount);
+      const auto relations =
+          relations_text == "[]" ? nlohmann::json::array() : nlohmann::json::parse(relations_text, nullptr, false);
       if (relations.is_array())
         for (const auto& r : relations)
           if (r.is_array() && r.size() == 2 && r[0].is_string() && r[1].is_string())
             m.relations.push_back({r[0].get<std::string>(), parse_relation_kind(r[1].get<std::string>())});
-      out.push_back(std::move(m));
+      rows.emplace_back(st.integer(kMemoryColumnCount + 1), std::move(m));
     }
     st.reset();
+    return in_request_order(std::move(rows));
+  }
+
+  // Rows of a json_each(ids) join, tagged with their id's position, in the
+  // order of the ids. The join reads them in that order (CROSS JOIN keeps
+  // the array leading: without an ORDER BY the planner would otherwise scan
+  // the user's memories), so this only checks; an ORDER BY made SQLite sort
+  // them in a temporary B-tree.
+  static std::vector<Memory> in_request_order(std::vector<std::pair<int64_t, Memory>> rows) {
+    const auto by_position = [](const auto& a, const auto& b) { return a.first < b.first; };
+    if (!std::is_sorted(rows.begin(), rows.end(), by_position))
+      std::stable_sort(rows.begin(), rows.end(), by_position);
+    std::vector<Memory> out;
+    out.reserve(rows.size());
+    for (auto& [position, m] : rows) out.push_back(std::move(m));
     return out;
   }
 
@@ -809,9 +827,9 @@ class SqliteMemoryStore final : public MemoryStore {
     return std::string("m.id, m.user_id, m.type, m.tier, m.memory_type, m.confidence, m.importance, m.approved, "
                        "m.tags, m.event_time") +
            (with_text ? ", m.content, "
-                        "CASE json_type(m.metadata, '$.speaker') WHEN 'text' "
+                        "CASE WHEN m.metadata = '{}' THEN NULL WHEN json_type(m.metadata, '$.speaker') = 'text' "
                         "THEN json_extract(m.metadata, '$.speaker') END, "
-                        "CASE json_type(m.metadata, '$.conversation') WHEN 'text' "
+                        "CASE WHEN m.metadata = '{}' THEN NULL WHEN json_type(m.metadata, '$.conversation') = 'text' "
                         "THEN json_extract(m.metadata, '$.conversation') END"
                       : "");
   }
@@ -839,13 +857,14 @@ class SqliteMemoryStore final : public MemoryStore {
   std::vector<Memory> ranking_rows(const std::string& user_id, const std::vector<std::string>& ids, bool with_text) {
     std::vector<Memory> out;
     if (ids.empty()) return out;
-    auto st = db_.prepare("SELECT " + ranking_columns(with_text) +
-                          " FROM json_each(?) j JOIN memories m ON m.id = j.value WHERE m.user_id = ? ORDER BY j.key");
+    auto st = db_.prepare("SELECT j.key, " + ranking_columns(with_text) +
+                          " FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value WHERE m.user_id = ?");
     st.bind(1, json_string_list_text(ids)).bind(2, user_id);
-    out.reserve(ids.size());
-    while (st.step()) out.push_back(ranking_row(st, 0, with_text));
+    std::vector<std::pair<int64_t, Memory>> rows;
+    rows.reserve(ids.size());
+    while (st.step()) rows.emplace_back(st.integer(0), ranking_row(st, 1, with_text));
     st.reset();
-    return out;
+    return in_request_order(std::move(rows));
   }
 
   void update(Memory m) override {
