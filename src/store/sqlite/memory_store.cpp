@@ -1510,9 +1510,14 @@ Memory read_memory_row(const sqlite::Statement& st) {
   m.tags = json_string_list(st.text(18));
   m.domains = json_string_list(st.text(19));
   m.entities = json_string_list(st.text(20));
-  m.provenance = provenance_from_json(nlohmann::json::parse(st.text(21), nullptr, false));
-  auto meta = nlohmann::json::parse(st.text(22), nullptr, false);
-  m.metadata = meta.is_object() ? meta : nlohmann::json::object();
+  // Most records keep the default '{}' in both: no parse for those.
+  const std::string provenance = st.text(21);
+  if (provenance != "{}") m.provenance = provenance_from_json(nlohmann::json::parse(provenance, nullptr, false));
+  const std::string metadata = st.text(22);
+  if (metadata != "{}") {
+    auto meta = nlohmann::json::parse(metadata, nullptr, false);
+    if (meta.is_object()) m.metadata = std::move(meta);
+  }
   m.event_time = from_millis(st.integer(23));
   m.created_at = from_millis(st.integer(24));
   m.updated_at = from_millis(st.integer(25));
