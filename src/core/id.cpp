@@ -1,5 +1,7 @@
 #include "core/id.h"
 
+#include "core/hash.h"
+
 #include <atomic>
 #include <random>
 
@@ -20,15 +22,12 @@ std::string new_uuid_v7(TimePoint at) {
   b[7] = static_cast<uint8_t>(seq & 0xFF);
   b[8] = static_cast<uint8_t>(0x80 | (r1 & 0x3F));
   for (int i = 9; i < 16; ++i) b[i] = static_cast<uint8_t>(r2 >> (8 * (i - 9)));
-  // Formatted by hand: snprintf with 16 conversions was most of an add's id.
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(36, '-');
-  size_t at_char = 0;
-  for (const uint8_t byte : b) {
-    if (at_char == 8 || at_char == 13 || at_char == 18 || at_char == 23) ++at_char;
-    out[at_char++] = kDigits[byte >> 4];
-    out[at_char++] = kDigits[byte & 15];
-  }
+  // Spliced by hand: snprintf with 16 conversions was most of an add's id.
+  const std::string hex = lower_hex(b, sizeof b);
+  std::string out;
+  out.reserve(36);
+  out.append(hex, 0, 8).append(1, '-').append(hex, 8, 4).append(1, '-').append(hex, 12, 4).append(1, '-');
+  out.append(hex, 16, 4).append(1, '-').append(hex, 20, 12);
   return out;
 }
 

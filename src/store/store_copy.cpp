@@ -192,7 +192,6 @@ const std::vector<Table>& tables() {
 
 using Row = std::vector<std::optional<std::string>>;
 
-
 // The canonical text of a value of kind k, read from either backend.
 std::string canonical(Kind k, const std::string& v) {
   switch (k) {

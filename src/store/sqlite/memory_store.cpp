@@ -772,8 +772,7 @@ class SqliteMemoryStore final : public MemoryStore {
   // One statement for any number of ids: they go in as a JSON array (no
   // per-id round trip), relations come along as a JSON column.
   std::vector<Memory> get_many(const std::string& user_id, const std::vector<std::string>& ids) override {
-    std::vector<Memory> out;
-    if (ids.empty()) return out;
+    if (ids.empty()) return {};
     auto st = db_.prepare(std::string("SELECT ") + kMemoryColumns +
                           ", (SELECT json_group_array(json_array(r.target_id, r.kind)) FROM "
                           "(SELECT target_id, kind FROM memory_relations WHERE source_id = m.id ORDER BY created_at) r) "
@@ -855,8 +854,7 @@ class SqliteMemoryStore final : public MemoryStore {
   }
 
   std::vector<Memory> ranking_rows(const std::string& user_id, const std::vector<std::string>& ids, bool with_text) {
-    std::vector<Memory> out;
-    if (ids.empty()) return out;
+    if (ids.empty()) return {};
     auto st = db_.prepare("SELECT j.key, " + ranking_columns(with_text) +
                           " FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value WHERE m.user_id = ?");
     st.bind(1, json_string_list_text(ids)).bind(2, user_id);
