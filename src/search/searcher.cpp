@@ -188,17 +188,19 @@ std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const
       return hits;
     }
     std::vector<std::string> hit_ids;
-    std::unordered_map<std::string, float> score_of;
-    for (const auto& h : hits) {
-      hit_ids.push_back(h.id);
-      score_of[h.id] = h.score;
-    }
+    hit_ids.reserve(hits.size());
+    for (auto& h : hits) hit_ids.push_back(std::move(h.id));
     ids.clear();
     loaded.clear();
+    // The loader keeps the hits' order (dropping ids it has no row for), so
+    // each row's score is found by walking the hits beside it.
+    size_t at = 0;
     for (auto& m : load(hit_ids)) {
       if (static_cast<int>(ids.size()) >= k) break;
+      while (at < hit_ids.size() && hit_ids[at] != m.id) ++at;
+      if (at == hit_ids.size()) throw Error(ErrorCode::kInternal, "the candidate loader broke the order of the hits");
       if (!matches_filter(filter, m)) continue;
-      ids.push_back({m.id, score_of[m.id]});
+      ids.push_back({std::move(hit_ids[at]), hits[at].score});
       loaded.push_back(std::move(m));
     }
     if (static_cast<int>(ids.size()) >= k || hits.size() < want) return ids;
@@ -394,6 +396,7 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
   }
 
   std::vector<SearchResult> results;
+  results.reserve(memories.size());
   const TimePoint now = clock_.now();
   const auto cover = options.coverage_weight > 0 ? coverage_terms(query, named) : std::vector<std::string>{};
   const auto periods = options.time_boost > 0 ? query_time_periods(query, now) : std::vector<TimePeriod>{};
