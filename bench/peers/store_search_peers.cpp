@@ -13,10 +13,12 @@
 //       the vector data; saves the index for the other modes. The graph
 //       reads its vectors from a store session of its own (the Engine's way,
 //       int8 codes answering meanwhile) or copies a float exact index.
-//   store_search_peers search --dir D [--queries 300] [--only vector|lexical|hybrid] [--encoder MODEL_DIR]
+//   store_search_peers search --dir D [--queries 300] [--only vector|lexical|hybrid|floor] [--encoder MODEL_DIR]
 //       Query by query, interleaved: Kioku lexical (Searcher, top 10) vs raw
 //       FTS5 top 10 with their rows; Kioku vector path (Searcher, top 10) and
-//       the HNSW index alone; hybrid. --only times one path alone (perf);
+//       the HNSW index alone; the vector path's read floor (the index's
+//       candidates and two bare statements reading what the path must read:
+//       RowReadFloor); hybrid. --only times one path alone (perf);
 //       --encoder also runs the real encoder on each query embedding.
 //   store_search_peers populate --dir D --n N
 //       memory.db of N memories (no vectors) for `kioku index` timing.
@@ -218,6 +220,67 @@ class RawFts {
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* insert_fts_ = nullptr;
   sqlite3_stmt* search_ = nullptr;
+};
+
+// The floor of the vector path's design, written by hand on Kioku's own
+// memory.db: the reads it cannot avoid (the signal columns of each
+// candidate the index returns, then the whole rows of those returned) as
+// two bare statements on a read-only connection, with no ranking at all.
+// Kioku's path over this is what its code costs; this over hnswlib is what
+// ranking on stored rows costs.
+class RowReadFloor {
+ public:
+  explicit RowReadFloor(const fs::path& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
+      throw std::runtime_error("open memory.db read-only");
+    sqlite3_exec(db_, "PRAGMA cache_size = -64000; PRAGMA mmap_size = 268435456", nullptr, nullptr, nullptr);
+    prepare(signals_,
+            "SELECT m.id, m.user_id, m.type, m.tier, m.memory_type, m.confidence, m.importance, m.approved, m.tags, "
+            "m.event_time, m.content, m.metadata FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value "
+            "WHERE m.user_id = ?");
+    prepare(rows_, "SELECT m.* FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value WHERE m.user_id = ?");
+  }
+  ~RowReadFloor() {
+    sqlite3_finalize(signals_);
+    sqlite3_finalize(rows_);
+    sqlite3_close(db_);
+  }
+  // Reads the signal columns of `ids`, then the whole rows of the first
+  // `returned`; the count of rows read.
+  size_t read(const std::vector<std::string>& ids, size_t returned, const std::string& user) {
+    size_t n = touch(signals_, ids, ids.size(), user);
+    return n + touch(rows_, ids, std::min(returned, ids.size()), user);
+  }
+
+ private:
+  void prepare(sqlite3_stmt*& st, const char* sql) {
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db_));
+  }
+  size_t touch(sqlite3_stmt* st, const std::vector<std::string>& ids, size_t count, const std::string& user) {
+    std::string array = "[";
+    for (size_t i = 0; i < count; ++i) array += (i ? ",\"" : "\"") + ids[i] + "\"";
+    array += "]";
+    sqlite3_bind_text(st, 1, array.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, user.c_str(), -1, SQLITE_TRANSIENT);
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      // Each column as an application reading it would take it.
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const auto type = sqlite3_column_type(st, c);
+        if (type == SQLITE_TEXT || type == SQLITE_BLOB) sink_ += static_cast<size_t>(sqlite3_column_bytes(st, c));
+        else if (type == SQLITE_FLOAT) sink_ += sqlite3_column_double(st, c) > 0.5 ? 1 : 0;
+        else sink_ += static_cast<size_t>(sqlite3_column_int64(st, c) & 1);
+      }
+      ++n;
+    }
+    sqlite3_reset(st);
+    return n;
+  }
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* signals_ = nullptr;
+  sqlite3_stmt* rows_ = nullptr;
+  size_t sink_ = 0;
 };
 
 // Query text -> a fixed vector, so the vector path is measured without the
@@ -478,7 +541,8 @@ int search(const Args& a) {
     kind = searcher.index_kind("local");
   }
   const double load_ms = ms_since(t_load);
-  Samples lexical, fts, vector, index_alone, hybrid;
+  RowReadFloor floor(a.dir / "memory.db");
+  Samples lexical, fts, vector, index_alone, read_floor, hybrid;
   SearchOptions lo;
   lo.mode = SearchMode::kLexical;
   lo.record_access = false;
@@ -493,6 +557,18 @@ int search(const Args& a) {
       n = index.search(queries.vectors[static_cast<size_t>(i)], 10).size();
     });
     return n;
+  };
+  // The index's candidates as the Searcher asks for them, then their reads.
+  const size_t floor_candidates = static_cast<size_t>(std::max(SearchOptions{}.candidates, SearchOptions{}.limit));
+  const auto floor_query = [&](int i) {
+    std::vector<VectorHit> hits;
+    catalog.read(*store, model_id(a), a.dim, "local", [&](const VectorIndex& index) {
+      hits = index.search(queries.vectors[static_cast<size_t>(i)], floor_candidates);
+    });
+    std::vector<std::string> ids;
+    ids.reserve(hits.size());
+    for (auto& h : hits) ids.push_back(std::move(h.id));
+    return floor.read(ids, static_cast<size_t>(SearchOptions{}.limit), "local");
   };
   // Warm both.
   for (int i = 0; i < 20 && i < a.queries; ++i) {
@@ -509,6 +585,7 @@ int search(const Args& a) {
     }
     if (all || a.only == "vector") vector.time([&] { return searcher.search(q, vo).size(); });
     if (all) index_alone.time([&] { return index_query(i); });
+    if (all || a.only == "floor") read_floor.time([&] { return floor_query(i); });
     if (all || a.only == "hybrid") hybrid.time([&] { return searcher.search(q, ho).size(); });
   }
   // The index alone again, query after query with nothing in between, as the
@@ -529,6 +606,8 @@ int search(const Args& a) {
                         {"raw_fts5_hits", raw_hits},
                         {"kioku_vector_path", vector.json()},
                         {"kioku_hnsw_index_alone", index_alone.json()},
+                        {"vector_read_floor", read_floor.json()},
+                        {"vector_read_floor_candidates", floor_candidates},
                         {"kioku_hnsw_index_alone_back_to_back", index_back_to_back.json()},
                         {"kioku_hybrid", hybrid.json()}};
   // The query vectors for the hnswlib peer (raw float32, row-major).

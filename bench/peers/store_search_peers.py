@@ -5,7 +5,9 @@ Peers: hnswlib (PyPI) searching the very graph Kioku built and saved; raw
 SQLite + FTS5 (the same library Kioku links) on the same rows, inside
 store_search_peers (C++). Rounds alternate Kioku and hnswlib; inside the C++
 binary every query alternates Kioku and raw FTS5. Prints one JSON document:
-absolute figures, ratios (Kioku / peer) and each goal of issue 15.
+absolute figures, ratios (Kioku / peer) and each goal of issue 15, and
+(vector_path_parts) the vector path against its read floor: the reads its
+design cannot avoid, written by hand, with hnswlib beside them.
 
 Run it through store_search_peers.sh (builds, sets up the venv). Wall and
 thread-CPU times are both reported: on a loaded shared machine the CPU
@@ -155,6 +157,19 @@ def main():
             if all("kioku_hnsw_index_alone_back_to_back" in r for r in kioku_rounds):
                 g[f"hnsw_index_alone_back_to_back_vs_hnswlib_{clock}"] = goal(
                     median_of(kioku_rounds, "kioku_hnsw_index_alone_back_to_back", key), peer, 1.5, "ratio_max")
+    if kioku_rounds and peer_rounds and all("vector_read_floor" in r for r in kioku_rounds):
+        # Not goals: where the vector path's time goes. The read floor is the
+        # index's candidates plus two bare statements reading what the path
+        # must read (RowReadFloor in store_search_peers.cpp).
+        parts = {}
+        for clock, key in (("cpu", "cpu_p50_ms"), ("wall", "p50_ms")):
+            path = median_of(kioku_rounds, "kioku_vector_path", key)
+            floor = median_of(kioku_rounds, "vector_read_floor", key)
+            peer = median_of(peer_rounds, key)
+            parts[clock] = {"vector_path_ms": round(path, 4), "read_floor_ms": round(floor, 4),
+                            "hnswlib_ms": round(peer, 4), "path_over_floor": round(path / floor, 3),
+                            "floor_over_hnswlib": round(floor / peer, 3)}
+        report["vector_path_parts"] = parts
     if kioku_rounds:
         for clock, key in (("cpu", "cpu_p50_ms"), ("wall", "p50_ms")):
             g[f"lexical_vs_raw_fts5_{clock}"] = goal(median_of(kioku_rounds, "kioku_lexical", key),

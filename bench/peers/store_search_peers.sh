@@ -10,7 +10,9 @@ cd "$(dirname "$0")/../.."
 build=${BUILD_DIR:-build}
 venv=${KIOKU_BENCH_VENV:-$HOME/.cache/kioku-bench/store-search-venv}
 if [[ ! -f "$build/build.ninja" ]]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >&2
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >&2
 fi
 cmake --build "$build" -j2 --target store_search_peers kioku >&2
 if ! "$venv/bin/python" -c "import hnswlib, numpy" 2>/dev/null; then

@@ -192,6 +192,7 @@ std::vector<VectorHit> Searcher::vector_candidates(std::string_view query, const
     for (auto& h : hits) hit_ids.push_back(std::move(h.id));
     ids.clear();
     loaded.clear();
+    loaded.reserve(hit_ids.size());
     // The loader keeps the hits' order (dropping ids it has no row for), so
     // each row's score is found by walking the hits beside it.
     size_t at = 0;
@@ -345,7 +346,9 @@ std::vector<SearchResult> Searcher::search(std::string_view query, const SearchO
     missing.reserve(fused.size());
     for (const auto& [id, r] : fused)
       if (!have.count(id)) missing.push_back(id);
-    for (auto& m : load_candidates(missing)) memories.push_back(std::move(m));
+    auto rows = load_candidates(missing);
+    memories.reserve(memories.size() + rows.size());
+    for (auto& m : rows) memories.push_back(std::move(m));
   };
   load_missing();
   const auto named = speaker_aware ? speakers_named(query, memories) : std::set<std::string>{};

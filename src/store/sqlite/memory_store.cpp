@@ -778,10 +778,12 @@ class SqliteMemoryStore final : public MemoryStore {
                           "(SELECT target_id, kind FROM memory_relations WHERE source_id = m.id ORDER BY created_at) r) "
                           ", j.key FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value WHERE m.user_id = ?");
     st.bind(1, json_string_list_text(ids)).bind(2, user_id);
-    std::vector<std::pair<int64_t, Memory>> rows;
+    std::vector<Memory> rows;
+    std::vector<int64_t> positions;
     rows.reserve(ids.size());
+    positions.reserve(ids.size());
     while (st.step()) {
-      Memory m = read_memory(st);
+      Memory& m = rows.emplace_back(read_memory(st));
       const std::string relations_text = st.text(kMemoryColumnCount);
       const auto relations =
           relations_text == "[]" ? nlohmann::json::array() : nlohmann::json::parse(relations_text, nullptr, false);
@@ -789,24 +791,26 @@ class SqliteMemoryStore final : public MemoryStore {
         for (const auto& r : relations)
           if (r.is_array() && r.size() == 2 && r[0].is_string() && r[1].is_string())
             m.relations.push_back({r[0].get<std::string>(), parse_relation_kind(r[1].get<std::string>())});
-      rows.emplace_back(st.integer(kMemoryColumnCount + 1), std::move(m));
+      positions.push_back(st.integer(kMemoryColumnCount + 1));
     }
     st.reset();
-    return in_request_order(std::move(rows));
+    return in_request_order(std::move(rows), positions);
   }
 
-  // Rows of a json_each(ids) join, tagged with their id's position, in the
-  // order of the ids. The join reads them in that order (CROSS JOIN keeps
-  // the array leading: without an ORDER BY the planner would otherwise scan
-  // the user's memories), so this only checks; an ORDER BY made SQLite sort
-  // them in a temporary B-tree.
-  static std::vector<Memory> in_request_order(std::vector<std::pair<int64_t, Memory>> rows) {
-    const auto by_position = [](const auto& a, const auto& b) { return a.first < b.first; };
-    if (!std::is_sorted(rows.begin(), rows.end(), by_position))
-      std::stable_sort(rows.begin(), rows.end(), by_position);
+  // Rows of a json_each(ids) join (rows[i] from position positions[i] of the
+  // array), in the order of the ids. The join reads them in that order
+  // (CROSS JOIN keeps the array leading: without an ORDER BY the planner
+  // would otherwise scan the user's memories), so this only checks and
+  // returns the rows untouched; an ORDER BY made SQLite sort them in a
+  // temporary B-tree.
+  static std::vector<Memory> in_request_order(std::vector<Memory> rows, const std::vector<int64_t>& positions) {
+    if (std::is_sorted(positions.begin(), positions.end())) return rows;
+    std::vector<size_t> order(rows.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return positions[a] < positions[b]; });
     std::vector<Memory> out;
     out.reserve(rows.size());
-    for (auto& [position, m] : rows) out.push_back(std::move(m));
+    for (const size_t i : order) out.push_back(std::move(rows[i]));
     return out;
   }
 
@@ -858,11 +862,16 @@ class SqliteMemoryStore final : public MemoryStore {
     auto st = db_.prepare("SELECT j.key, " + ranking_columns(with_text) +
                           " FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value WHERE m.user_id = ?");
     st.bind(1, json_string_list_text(ids)).bind(2, user_id);
-    std::vector<std::pair<int64_t, Memory>> rows;
+    std::vector<Memory> rows;
+    std::vector<int64_t> positions;
     rows.reserve(ids.size());
-    while (st.step()) rows.emplace_back(st.integer(0), ranking_row(st, 1, with_text));
+    positions.reserve(ids.size());
+    while (st.step()) {
+      positions.push_back(st.integer(0));
+      rows.push_back(ranking_row(st, 1, with_text));
+    }
     st.reset();
-    return in_request_order(std::move(rows));
+    return in_request_order(std::move(rows), positions);
   }
 
   void update(Memory m) override {
