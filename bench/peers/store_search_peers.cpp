@@ -45,6 +45,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/synthetic.h"
+#include "core/json.h"
 #include "embed/bert_embedder.h"
 #include "search/query.h"
 #include "search/searcher.h"
@@ -138,6 +139,16 @@ std::vector<float> make_vectors(size_t n, int dim, uint64_t seed) {
   return out;
 }
 
+// Runs sql on a bench's own connection; throws with SQLite's message.
+void exec_sql(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    throw std::runtime_error(msg);
+  }
+}
+
 // The peer: what an application would write with SQLite and FTS5 by hand,
 // under the same pragmas Kioku's connection uses.
 class RawFts {
@@ -156,14 +167,7 @@ class RawFts {
       if (st) sqlite3_finalize(st);
     sqlite3_close(db_);
   }
-  void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(msg);
-    }
-  }
+  void exec(const char* sql) { exec_sql(db_, sql); }
   void add(const std::vector<Row>& rows, size_t from, size_t to) {
     if (!insert_) {
       sqlite3_prepare_v2(db_, "INSERT INTO docs(content, tags, event_time) VALUES (?,?,?)", -1, &insert_, nullptr);
@@ -233,7 +237,7 @@ class RowReadFloor {
   explicit RowReadFloor(const fs::path& path) {
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
       throw std::runtime_error("open memory.db read-only");
-    sqlite3_exec(db_, "PRAGMA cache_size = -64000; PRAGMA mmap_size = 268435456", nullptr, nullptr, nullptr);
+    exec_sql(db_, "PRAGMA cache_size = -64000; PRAGMA mmap_size = 268435456");
     prepare(signals_,
             "SELECT m.id, m.user_id, m.type, m.tier, m.memory_type, m.confidence, m.importance, m.approved, m.tags, "
             "m.event_time, m.content, m.metadata FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value "
@@ -257,9 +261,7 @@ class RowReadFloor {
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db_));
   }
   size_t touch(sqlite3_stmt* st, const std::vector<std::string>& ids, size_t count, const std::string& user) {
-    std::string array = "[";
-    for (size_t i = 0; i < count; ++i) array += (i ? ",\"" : "\"") + ids[i] + "\"";
-    array += "]";
+    const std::string array = json_string_list_text({ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(count)});
     sqlite3_bind_text(st, 1, array.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, user.c_str(), -1, SQLITE_TRANSIENT);
     size_t n = 0;
